@@ -1,0 +1,39 @@
+import { RoomId } from '../protocol.js';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+export function formatTime(ts: number): string {
+  return timeFormat.format(new Date(ts));
+}
+
+/**
+ * Turns what a user types as a room name into a room id the server accepts: spaces become
+ * dashes, other characters outside the allowed set are dropped. Returns null if nothing
+ * usable is left.
+ */
+export function toRoomId(name: string): string | null {
+  const candidate = name
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/[^\p{L}\p{N}_.~-]/gu, '')
+    .slice(0, 64);
+  return RoomId.safeParse(candidate).success ? candidate : null;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** One or two letters for an avatar. */
+export function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0]![0], words[1]![0]] : [...(words[0] ?? '?')].slice(0, 2);
+  return letters.join('').toUpperCase();
+}
+
+/** A stable hue per name, so that avatars are told apart at a glance. */
+export function hue(name: string): number {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return h;
+}

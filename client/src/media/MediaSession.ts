@@ -1,0 +1,163 @@
+// mediasoup-client types parameter values as `unknown`; the protocol schemas name the JSON
+// scalars they really are. The casts below bridge the two; the server validates anyway.
+
+/**
+ * One connection's worth of mediasoup-client state: the Device, a send and a receive
+ * transport, and the producers and consumers on them. A reconnect throws the session away
+ * and builds a new one; local tracks are not stopped with it.
+ */
+import { Device } from 'mediasoup-client';
+import type * as ms from 'mediasoup-client/types';
+import type { SignalingClient } from '../signaling/SignalingClient.js';
+import type { ConsumeRequest, JoinData, ProduceRequest, ProducerInfo } from '../protocol.js';
+
+export type ProducerSource = ProducerInfo['source'];
+
+interface ProduceAppData extends ms.AppData {
+  source: ProducerSource;
+  paused: boolean;
+}
+
+export interface RemoteMedia {
+  consumer: ms.Consumer;
+  producerId: string;
+  peerId: string;
+  source: ProducerSource;
+  producerPaused: boolean;
+}
+
+export class MediaSession {
+  readonly #signaling: SignalingClient;
+  readonly #device: ms.Device;
+  readonly #iceServers: RTCIceServer[];
+  #send: ms.Transport | null = null;
+  #recv: ms.Transport | null = null;
+  #closed = false;
+
+  private constructor(signaling: SignalingClient, device: ms.Device, iceServers: RTCIceServer[]) {
+    this.#signaling = signaling;
+    this.#device = device;
+    this.#iceServers = iceServers;
+  }
+
+  static async create(signaling: SignalingClient, join: JoinData): Promise<MediaSession> {
+    const device = await Device.factory();
+    await device.load({ routerRtpCapabilities: join.rtpCapabilities });
+    const session = new MediaSession(signaling, device, join.iceServers);
+    session.#recv = await session.#createTransport('recv');
+    return session;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  canProduce(kind: 'audio' | 'video'): boolean {
+    return this.#device.canProduce(kind);
+  }
+
+  async produce(source: ProducerSource, track: MediaStreamTrack, paused: boolean): Promise<ms.Producer> {
+    const transport = this.#send ?? (this.#send = await this.#createTransport('send'));
+    const appData: ProduceAppData = { source, paused };
+    const producer = await transport.produce({
+      track,
+      appData,
+      // Tracks belong to LocalMedia and outlive this session.
+      stopTracks: false,
+      ...(source === 'camera' ? { encodings: cameraEncodings() } : {}),
+      ...(source === 'mic' ? { codecOptions: { opusDtx: true, opusFec: true } } : {}),
+    });
+    // The server already knows it starts paused; this only stops local sending.
+    if (paused) producer.pause();
+    return producer;
+  }
+
+  async consume(info: ProducerInfo): Promise<RemoteMedia> {
+    const transport = this.#recv;
+    if (!transport || this.#closed) throw new Error('media session closed');
+    const data = await this.#signaling.request('consumer:create', {
+      transportId: transport.id,
+      producerId: info.producerId,
+      rtpCapabilities: this.#device.recvRtpCapabilities as ConsumeRequest['rtpCapabilities'],
+    });
+    const consumer = await transport.consume({
+      id: data.consumerId,
+      producerId: data.producerId,
+      kind: data.kind,
+      rtpParameters: data.rtpParameters,
+      streamId: `${info.peerId}-${info.source}`,
+    });
+    // Consumers are created paused on the server until the client is ready for them.
+    await this.#signaling.request('consumer:resume', { consumerId: consumer.id });
+    return {
+      consumer,
+      producerId: data.producerId,
+      peerId: info.peerId,
+      source: info.source,
+      producerPaused: data.producerPaused,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#send?.close();
+    this.#recv?.close();
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
+    const data = await this.#signaling.request('transport:create', { direction });
+    const options: ms.TransportOptions = {
+      id: data.id,
+      iceParameters: data.iceParameters,
+      iceCandidates: data.iceCandidates,
+      dtlsParameters: data.dtlsParameters,
+      iceServers: this.#iceServers,
+      ...(data.sctpParameters ? { sctpParameters: data.sctpParameters } : {}),
+    };
+    const transport =
+      direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
+
+    transport.on('connect', ({ dtlsParameters }, done, fail) => {
+      this.#signaling
+        .request('transport:connect', { transportId: transport.id, dtlsParameters })
+        .then(() => done(), fail);
+    });
+    transport.on('produce', ({ kind, rtpParameters, appData }, done, fail) => {
+      const { source, paused } = appData as ProduceAppData;
+      this.#signaling
+        .request('producer:create', {
+          transportId: transport.id,
+          kind,
+          rtpParameters: rtpParameters as ProduceRequest['rtpParameters'],
+          source,
+          paused,
+        })
+        .then(({ producerId }) => done({ id: producerId }), fail);
+    });
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'failed') void this.#restartIce(transport);
+    });
+    return transport;
+  }
+
+  /** Recovers a transport whose network path broke while signaling stayed up. */
+  async #restartIce(transport: ms.Transport): Promise<void> {
+    if (this.#closed || transport.closed || !this.#signaling.connected) return;
+    try {
+      const { iceParameters } = await this.#signaling.request('transport:restartIce', { transportId: transport.id });
+      if (!transport.closed) await transport.restartIce({ iceParameters });
+    } catch (error) {
+      console.warn('ICE restart failed', error);
+    }
+  }
+}
+
+/** Three simulcast layers, so that the SFU can send small tiles a small stream. */
+function cameraEncodings(): RTCRtpEncodingParameters[] {
+  return [
+    { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+    { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+    { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+  ];
+}

@@ -1,0 +1,184 @@
+/**
+ * Keeps the user's local sources published: which of mic, camera and screen are on, and
+ * the producer for each on the current MediaSession. On a reconnect `attach()` receives the
+ * new session and republishes whatever is on.
+ */
+import type * as ms from 'mediasoup-client/types';
+import { Emitter } from '../lib/Emitter.js';
+import { CaptureError, type CaptureKind, type LocalMedia, type LocalSource } from '../media/LocalMedia.js';
+import type { MediaSession } from '../media/MediaSession.js';
+import type { SignalingClient } from '../signaling/SignalingClient.js';
+
+export interface LocalSourceState {
+  track: MediaStreamTrack | null;
+  /** For mic and camera: the user wants it on. For screen: a share is running. */
+  enabled: boolean;
+}
+
+type PublisherEvents = {
+  change: [LocalSource];
+  /** A problem worth telling the user about, e.g. camera permission denied. */
+  problem: [string];
+};
+
+const SOURCES: readonly LocalSource[] = ['mic', 'camera', 'screen'];
+
+export class Publisher extends Emitter<PublisherEvents> {
+  readonly #signaling: SignalingClient;
+  readonly #media: LocalMedia;
+  readonly #enabled = new Map<LocalSource, boolean>([
+    ['mic', false],
+    ['camera', false],
+    ['screen', false],
+  ]);
+  readonly #producers = new Map<LocalSource, ms.Producer>();
+  #session: MediaSession | null = null;
+
+  constructor(signaling: SignalingClient, media: LocalMedia) {
+    super();
+    this.#signaling = signaling;
+    this.#media = media;
+    media.on('track', (source, track) => void this.#onTrack(source, track));
+  }
+
+  state(source: LocalSource): LocalSourceState {
+    return { track: this.#media.track(source), enabled: this.#enabled.get(source) ?? false };
+  }
+
+  /** Opens mic and camera before the first join; what fails stays off. */
+  async prepare(): Promise<void> {
+    await Promise.all(
+      (['mic', 'camera'] as const).map(async (kind) => {
+        try {
+          await this.#media.capture(kind);
+          this.#enabled.set(kind, true);
+        } catch (error) {
+          this.#report(error);
+        }
+        this.emit('change', kind);
+      }),
+    );
+  }
+
+  /** Publishes every enabled source on a freshly joined session. */
+  async attach(session: MediaSession): Promise<void> {
+    this.#session = session;
+    this.#producers.clear();
+    for (const source of SOURCES) {
+      const track = this.#media.track(source);
+      if (track && track.readyState === 'live') await this.#publish(source, track);
+    }
+  }
+
+  /** The session is gone (disconnect or leave); its producers died with it. */
+  detach(): void {
+    this.#session = null;
+    this.#producers.clear();
+  }
+
+  async setEnabled(kind: CaptureKind, enabled: boolean): Promise<void> {
+    if (enabled && !this.#media.track(kind)) {
+      try {
+        // Publishing follows from the 'track' event.
+        this.#enabled.set(kind, true);
+        await this.#media.capture(kind);
+      } catch (error) {
+        this.#enabled.set(kind, false);
+        this.#report(error);
+      }
+      this.emit('change', kind);
+      return;
+    }
+    this.#enabled.set(kind, enabled);
+    this.emit('change', kind);
+    const producer = this.#producers.get(kind);
+    if (!producer || producer.closed || producer.paused === !enabled) return;
+    if (enabled) producer.resume();
+    else producer.pause();
+    await this.#tell(enabled ? 'producer:resume' : 'producer:pause', producer.id);
+  }
+
+  async switchDevice(kind: CaptureKind, deviceId: string): Promise<void> {
+    try {
+      await this.#media.capture(kind, deviceId);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  async startScreenShare(): Promise<void> {
+    try {
+      this.#enabled.set('screen', true);
+      await this.#media.captureScreen();
+    } catch (error) {
+      this.#enabled.set('screen', false);
+      // Dismissing the browser's picker is a choice, not a problem.
+      if (!(error instanceof CaptureError && error.reason === 'denied')) this.#report(error);
+      this.emit('change', 'screen');
+    }
+  }
+
+  stopScreenShare(): void {
+    this.#media.release('screen');
+  }
+
+  async #onTrack(source: LocalSource, track: MediaStreamTrack | null): Promise<void> {
+    if (source === 'screen') this.#enabled.set('screen', track !== null);
+    this.emit('change', source);
+    const producer = this.#producers.get(source);
+    if (!track) {
+      if (producer) {
+        this.#producers.delete(source);
+        producer.close();
+        await this.#tell('producer:close', producer.id);
+      }
+      return;
+    }
+    if (producer && !producer.closed) {
+      await producer.replaceTrack({ track });
+      return;
+    }
+    await this.#publish(source, track);
+  }
+
+  async #publish(source: LocalSource, track: MediaStreamTrack): Promise<void> {
+    const session = this.#session;
+    if (!session || session.closed || this.#producers.has(source)) return;
+    if (!session.canProduce(track.kind === 'audio' ? 'audio' : 'video')) return;
+    const paused = source !== 'screen' && !this.#enabled.get(source);
+    try {
+      const producer = await session.produce(source, track, paused);
+      if (this.#session !== session) {
+        producer.close();
+        return;
+      }
+      this.#producers.set(source, producer);
+      // Someone toggled the source while producing: catch up.
+      const wantPaused = source !== 'screen' && !this.#enabled.get(source);
+      if (wantPaused !== producer.paused) {
+        if (wantPaused) producer.pause();
+        else producer.resume();
+        await this.#tell(wantPaused ? 'producer:pause' : 'producer:resume', producer.id);
+      }
+    } catch (error) {
+      if (this.#session === session) this.#report(error);
+    }
+  }
+
+  async #tell(name: 'producer:pause' | 'producer:resume' | 'producer:close', producerId: string): Promise<void> {
+    if (!this.#signaling.connected) return;
+    try {
+      await this.#signaling.request(name, { producerId });
+    } catch (error) {
+      console.warn(`${name} failed`, error);
+    }
+  }
+
+  #report(error: unknown): void {
+    if (error instanceof CaptureError) this.emit('problem', error.message);
+    else {
+      console.error(error);
+      this.emit('problem', error instanceof Error ? error.message : String(error));
+    }
+  }
+}

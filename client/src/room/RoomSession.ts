@@ -1,0 +1,282 @@
+/**
+ * A visit to one room: joins, consumes the other participants' media, keeps RoomState up to
+ * date from server events, and rejoins after the connection comes back. Each (re)join is an
+ * epoch; work started in an older epoch is dropped when it completes.
+ */
+import { Emitter, Subscriptions } from '../lib/Emitter.js';
+import type { LocalMedia } from '../media/LocalMedia.js';
+import { MediaSession, type RemoteMedia } from '../media/MediaSession.js';
+import { RequestError, type JoinData, type ProducerInfo } from '../protocol.js';
+import type { SignalingClient } from '../signaling/SignalingClient.js';
+import { Publisher } from './Publisher.js';
+import { RoomState } from './RoomState.js';
+
+export interface JoinOptions {
+  roomId: string;
+  displayName?: string;
+  password?: string;
+  /** List the room in the lobby if this join creates it. */
+  public: boolean;
+}
+
+export type SessionStatus = 'idle' | 'joining' | 'joined' | 'reconnecting' | 'left';
+
+type RoomSessionEvents = {
+  status: [SessionStatus];
+  /** The room can no longer be (re)joined; the message says why. */
+  ended: [string];
+  problem: [string];
+};
+
+/** Join failures that retrying will not fix. */
+const FINAL_CODES = new Set(['FORBIDDEN', 'ROOM_FULL', 'INVALID_REQUEST']);
+
+export class RoomSession extends Emitter<RoomSessionEvents> {
+  readonly state: RoomState;
+  readonly publisher: Publisher;
+  readonly #signaling: SignalingClient;
+  readonly #localMedia: LocalMedia;
+  readonly #options: JoinOptions;
+  readonly #subs = new Subscriptions();
+  readonly #remote = new Map<string, RemoteMedia>();
+  #media: MediaSession | null = null;
+  #status: SessionStatus = 'idle';
+  #epoch = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
+    super();
+    this.#signaling = signaling;
+    this.#localMedia = localMedia;
+    this.#options = { ...options };
+    this.state = new RoomState(options.roomId);
+    this.publisher = new Publisher(signaling, localMedia);
+    this.#listen();
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  get roomId(): string {
+    return this.#options.roomId;
+  }
+
+  setPassword(password: string): void {
+    this.#options.password = password;
+  }
+
+  /**
+   * Joins the room and starts media. Rejects with the server's RequestError (e.g.
+   * FORBIDDEN for a locked room, ROOM_FULL) so that the caller can ask for a password.
+   */
+  async join(): Promise<void> {
+    const epoch = ++this.#epoch;
+    this.#setStatus('joining');
+    let data: JoinData;
+    try {
+      data = await this.#signaling.request('room:join', this.#joinRequest());
+    } catch (error) {
+      // A newer join (after a reconnect) has taken over; its outcome is what counts.
+      if (epoch !== this.#epoch) return;
+      this.#setStatus(this.#signaling.connected ? 'idle' : 'reconnecting');
+      throw error;
+    }
+    if (epoch !== this.#epoch) return;
+    // Later rejoins keep the name the server settled on, including an anonymous one.
+    this.#options.displayName = data.displayName;
+    const setup = this.#setup(epoch, data);
+    this.#queue = setup.catch(() => undefined);
+    await setup;
+  }
+
+  async sendChat(text: string): Promise<void> {
+    const { message } = await this.#signaling.request('chat:send', { text });
+    this.state.addMessage(message);
+  }
+
+  async leave(): Promise<void> {
+    if (this.#status === 'left') return;
+    const wasInRoom = this.#status === 'joined';
+    this.#epoch++;
+    clearTimeout(this.#retryTimer);
+    this.#subs.clear();
+    this.#dropMedia();
+    this.#localMedia.releaseAll();
+    this.#setStatus('left');
+    if (wasInRoom && this.#signaling.connected) {
+      try {
+        await this.#signaling.request('room:leave', {});
+      } catch (error) {
+        console.warn('room:leave failed', error);
+      }
+    }
+    this.removeAllListeners();
+  }
+
+  #joinRequest() {
+    const { roomId, displayName, password } = this.#options;
+    return {
+      roomId,
+      public: this.#options.public,
+      ...(displayName ? { displayName } : {}),
+      ...(password ? { password } : {}),
+    };
+  }
+
+  async #setup(epoch: number, data: JoinData): Promise<void> {
+    const rejoin = this.state.localId !== null;
+    this.state.setLocal(data.peerId, data.displayName);
+    for (const source of ['mic', 'camera', 'screen'] as const) this.#showLocal(source);
+    for (const peer of data.peers) {
+      if (peer.id !== data.peerId) this.state.upsertParticipant({ ...peer, local: false });
+    }
+    for (const message of data.chat) this.state.addMessage(message);
+    this.state.addNotice(rejoin ? 'Reconnected' : `You joined ${data.roomId}`);
+
+    const media = await MediaSession.create(this.#signaling, data);
+    if (epoch !== this.#epoch) {
+      media.close();
+      return;
+    }
+    this.#media = media;
+    this.#setStatus('joined');
+    await Promise.all([
+      this.publisher.attach(media),
+      ...data.producers.map((p) => this.#consume(epoch, p)),
+    ]);
+  }
+
+  #listen(): void {
+    const s = this.#signaling;
+    this.#subs.add(
+      s.on('state', (state) => {
+        if (state === 'reconnecting') this.#onConnectionLost();
+        else if (state === 'connected' && this.#status === 'reconnecting') this.#rejoin();
+      }),
+      s.listen('peer:joined', (peer) =>
+        this.#serially(() => {
+          if (peer.id === this.state.localId) return;
+          this.state.upsertParticipant({ ...peer, local: false });
+          this.state.addNotice(`${peer.displayName} joined`);
+        }),
+      ),
+      s.listen('peer:left', ({ peerId }) =>
+        this.#serially(() => {
+          for (const [producerId, remote] of this.#remote) {
+            if (remote.peerId === peerId) this.#closeRemote(producerId);
+          }
+          const gone = this.state.removeParticipant(peerId);
+          if (gone) this.state.addNotice(`${gone.displayName} left`);
+        }),
+      ),
+      s.listen('peer:updated', ({ peerId, displayName }) => this.#serially(() => this.state.rename(peerId, displayName))),
+      s.listen('producer:new', (info) => this.#serially((epoch) => this.#consume(epoch, info))),
+      s.listen('producer:closed', ({ producerId }) => this.#serially(() => this.#closeRemote(producerId))),
+      s.listen('consumer:closed', ({ producerId }) => this.#serially(() => this.#closeRemote(producerId))),
+      s.listen('producer:paused', ({ peerId, producerId }) =>
+        this.#serially(() => this.state.setProducerPaused(peerId, producerId, true)),
+      ),
+      s.listen('producer:resumed', ({ peerId, producerId }) =>
+        this.#serially(() => this.state.setProducerPaused(peerId, producerId, false)),
+      ),
+      s.listen('chat:message', (message) => this.state.addMessage(message)),
+      s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
+      this.publisher.on('change', (source) => this.#showLocal(source)),
+      this.publisher.on('problem', (message) => this.emit('problem', message)),
+    );
+  }
+
+  /**
+   * Room events are applied in order and only after the join that they follow has set up
+   * media, so that e.g. a `producer:paused` never overtakes the consume it refers to.
+   */
+  #serially(task: (epoch: number) => void | Promise<void>): void {
+    const epoch = this.#epoch;
+    this.#queue = this.#queue.then(async () => {
+      if (epoch !== this.#epoch || this.#status !== 'joined') return;
+      try {
+        await task(epoch);
+      } catch (error) {
+        console.warn('room event handling failed', error);
+      }
+    });
+  }
+
+  async #consume(epoch: number, info: ProducerInfo): Promise<void> {
+    const media = this.#media;
+    if (!media || info.peerId === this.state.localId || this.#remote.has(info.producerId)) return;
+    let remote: RemoteMedia;
+    try {
+      remote = await media.consume(info);
+    } catch (error) {
+      if (epoch === this.#epoch) console.warn(`cannot receive ${info.source} of ${info.peerId}`, error);
+      return;
+    }
+    if (epoch !== this.#epoch) {
+      remote.consumer.close();
+      return;
+    }
+    this.#remote.set(info.producerId, remote);
+    this.state.setMedia(info.peerId, info.source, {
+      producerId: info.producerId,
+      track: remote.consumer.track,
+      paused: remote.producerPaused,
+    });
+  }
+
+  #closeRemote(producerId: string): void {
+    const remote = this.#remote.get(producerId);
+    if (!remote) return;
+    this.#remote.delete(producerId);
+    remote.consumer.close();
+    this.state.setMedia(remote.peerId, remote.source, null);
+  }
+
+  #showLocal(source: 'mic' | 'camera' | 'screen'): void {
+    const id = this.state.localId;
+    if (!id) return;
+    const { track, enabled } = this.publisher.state(source);
+    this.state.setMedia(id, source, track ? { producerId: `local-${source}`, track, paused: !enabled } : null);
+  }
+
+  #onConnectionLost(): void {
+    if (this.#status !== 'joined' && this.#status !== 'joining') return;
+    this.#epoch++;
+    this.#dropMedia();
+    this.state.removeRemotes();
+    this.state.setSpeaker(null);
+    this.state.addNotice('Connection lost — reconnecting…');
+    this.#setStatus('reconnecting');
+  }
+
+  #rejoin(): void {
+    clearTimeout(this.#retryTimer);
+    this.join().catch((error: unknown) => {
+      if (error instanceof RequestError && FINAL_CODES.has(error.code)) {
+        this.emit('ended', error.message);
+        return;
+      }
+      console.warn('rejoin failed, retrying', error);
+      this.#setStatus('reconnecting');
+      this.#retryTimer = setTimeout(() => {
+        if (this.#signaling.connected && this.#status === 'reconnecting') this.#rejoin();
+      }, 2000);
+    });
+  }
+
+  #dropMedia(): void {
+    this.#media?.close();
+    this.#media = null;
+    this.publisher.detach();
+    // Closing the transports closed every consumer on them.
+    this.#remote.clear();
+  }
+
+  #setStatus(status: SessionStatus): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    this.emit('status', status);
+  }
+}

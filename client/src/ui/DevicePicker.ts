@@ -1,0 +1,64 @@
+/**
+ * Popover to choose the microphone and camera. Lists devices when opened, since labels
+ * only become available once permission is granted.
+ */
+import { h } from '../lib/dom.js';
+import type { CaptureKind, LocalMedia } from '../media/LocalMedia.js';
+
+export class DevicePicker {
+  readonly el: HTMLDivElement;
+  readonly #media: LocalMedia;
+  readonly #onPick: (kind: CaptureKind, deviceId: string) => void;
+  readonly #mic = h('select', { class: 'input', 'aria-label': 'Microphone' });
+  readonly #camera = h('select', { class: 'input', 'aria-label': 'Camera' });
+  readonly #onOutside = (e: MouseEvent) => {
+    if (e.target instanceof Node && !this.el.contains(e.target) && !this.anchor?.contains(e.target)) this.close();
+  };
+  anchor: HTMLElement | null = null;
+
+  constructor(media: LocalMedia, onPick: (kind: CaptureKind, deviceId: string) => void) {
+    this.#media = media;
+    this.#onPick = onPick;
+    this.#mic.addEventListener('change', () => this.#onPick('mic', this.#mic.value));
+    this.#camera.addEventListener('change', () => this.#onPick('camera', this.#camera.value));
+    this.el = h(
+      'div',
+      { class: 'popover card', hidden: true, role: 'dialog', 'aria-label': 'Devices' },
+      h('h3', {}, 'Devices'),
+      h('label', { class: 'field' }, h('span', {}, 'Microphone'), this.#mic),
+      h('label', { class: 'field' }, h('span', {}, 'Camera'), this.#camera),
+    );
+  }
+
+  get open(): boolean {
+    return !this.el.hidden;
+  }
+
+  async toggle(): Promise<void> {
+    if (this.open) this.close();
+    else await this.show();
+  }
+
+  async show(): Promise<void> {
+    const { mics, cameras } = await this.#media.listDevices();
+    this.#fill(this.#mic, mics, this.#media.deviceId('mic'), 'No microphone available');
+    this.#fill(this.#camera, cameras, this.#media.deviceId('camera'), 'No camera available');
+    this.el.hidden = false;
+    document.addEventListener('mousedown', this.#onOutside);
+  }
+
+  close(): void {
+    this.el.hidden = true;
+    document.removeEventListener('mousedown', this.#onOutside);
+  }
+
+  #fill(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, empty: string): void {
+    select.replaceChildren(
+      ...devices.map((d, i) =>
+        h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `Device ${i + 1}`),
+      ),
+    );
+    if (devices.length === 0) select.replaceChildren(h('option', { value: '' }, empty));
+    select.disabled = devices.length === 0;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The lobby: nickname, a form to create or join a room, and the live list of public rooms.
+ */
+import { Subscriptions } from '../lib/Emitter.js';
+import { h } from '../lib/dom.js';
+import { hue, initials, plural, toRoomId } from '../lib/format.js';
+import { brandGlyph, icon } from '../lib/icons.js';
+import { DisplayName, type RoomSummary } from '../protocol.js';
+import type { ConnectionState, SignalingClient } from '../signaling/SignalingClient.js';
+import { loadNickname, saveNickname } from '../app/preferences.js';
+
+export interface LobbyJoin {
+  roomId: string;
+  password?: string;
+  public: boolean;
+}
+
+export class LobbyView {
+  readonly el: HTMLDivElement;
+  readonly #signaling: SignalingClient;
+  readonly #onJoin: (join: LobbyJoin) => void;
+  readonly #subs = new Subscriptions();
+  readonly #list = h('ul', { class: 'room-list', 'data-testid': 'room-list' });
+  readonly #roomCount = h('span', { class: 'pill', 'data-testid': 'room-count' }, '0');
+  readonly #conn = h('span', { class: 'conn' });
+  readonly #error = h('div', { class: 'form-error', role: 'alert' });
+  readonly #nickname: HTMLInputElement;
+  readonly #roomName: HTMLInputElement;
+  readonly #password: HTMLInputElement;
+  readonly #public: HTMLInputElement;
+
+  constructor(signaling: SignalingClient, onJoin: (join: LobbyJoin) => void, notice?: string) {
+    this.#signaling = signaling;
+    this.#onJoin = onJoin;
+    this.#nickname = h('input', {
+      class: 'input',
+      'data-testid': 'nickname',
+      placeholder: 'Anonymous',
+      maxlength: 40,
+      value: loadNickname(),
+      autocomplete: 'nickname',
+    });
+    this.#nickname.addEventListener('input', () => saveNickname(this.#nickname.value));
+    this.#roomName = h('input', {
+      class: 'input',
+      'data-testid': 'room-name',
+      placeholder: 'e.g. team-standup',
+      maxlength: 64,
+      required: true,
+    });
+    this.#password = h('input', {
+      class: 'input',
+      type: 'password',
+      'data-testid': 'room-password',
+      placeholder: 'Optional — locks a new room',
+      maxlength: 128,
+      autocomplete: 'new-password',
+    });
+    this.#public = h('input', { type: 'checkbox', checked: true, 'data-testid': 'room-public' });
+
+    const form = h(
+      'form',
+      { class: 'join-card card', onsubmit: (e: Event) => this.#submit(e) },
+      h('h2', {}, 'Start or join a meeting'),
+      h('label', { class: 'field' }, h('span', {}, 'Your name'), this.#nickname),
+      h('label', { class: 'field' }, h('span', {}, 'Room name'), this.#roomName),
+      h('label', { class: 'field' }, h('span', {}, 'Password'), this.#password),
+      h('div', { class: 'join-options' }, h('label', { class: 'check' }, this.#public, 'List in public rooms')),
+      this.#error,
+      h('button', { class: 'btn primary', type: 'submit', 'data-testid': 'join' }, icon('plus'), 'Create or join'),
+    );
+    const rooms = h(
+      'section',
+      { class: 'rooms-card card' },
+      h('div', { class: 'rooms-head' }, h('h2', {}, 'Public rooms'), this.#roomCount, h('div', { class: 'spacer' }), this.#conn),
+      this.#list,
+    );
+    this.el = h(
+      'div',
+      { class: 'lobby', 'data-testid': 'lobby' },
+      h(
+        'header',
+        { class: 'topbar' },
+        h('div', { class: 'brand' }, h('div', { class: 'brand-mark' }, brandGlyph()), 'Noom'),
+      ),
+      h(
+        'main',
+        { class: 'lobby-main' },
+        h(
+          'div',
+          { class: 'hero' },
+          h('h1', {}, 'Video meetings on your own server'),
+          h('p', {}, 'Pick a name, open a room, share the link. No account needed.'),
+        ),
+        form,
+        rooms,
+      ),
+    );
+    if (notice) this.#error.textContent = notice;
+
+    this.#renderRooms([]);
+    this.#renderConnection(signaling.state);
+    this.#subs.add(
+      signaling.listen('rooms:update', ({ rooms }) => this.#renderRooms(rooms)),
+      signaling.on('state', (state) => {
+        this.#renderConnection(state);
+        if (state === 'connected') void this.#refresh();
+      }),
+    );
+    void this.#refresh();
+  }
+
+  /** The nickname to join with; undefined lets the server pick an anonymous name. */
+  get nickname(): string | undefined {
+    const parsed = DisplayName.safeParse(this.#nickname.value);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  destroy(): void {
+    this.#subs.clear();
+    this.el.remove();
+  }
+
+  async #refresh(): Promise<void> {
+    try {
+      const { rooms } = await this.#signaling.request('rooms:list', {});
+      this.#renderRooms(rooms);
+    } catch (error) {
+      console.warn('rooms:list failed', error);
+    }
+  }
+
+  #submit(event: Event): void {
+    event.preventDefault();
+    const roomId = toRoomId(this.#roomName.value);
+    if (!roomId) {
+      this.#error.textContent = 'Room names use letters, digits, spaces and _ . ~ -';
+      return;
+    }
+    if (this.#nickname.value.trim() && !this.nickname) {
+      this.#error.textContent = 'Names are up to 40 characters, without control characters';
+      return;
+    }
+    this.#error.textContent = '';
+    const password = this.#password.value;
+    this.#onJoin({ roomId, public: this.#public.checked, ...(password ? { password } : {}) });
+  }
+
+  #renderConnection(state: ConnectionState): void {
+    this.#conn.className = state === 'connected' ? 'conn connected' : 'conn';
+    this.#conn.textContent = state === 'connected' ? 'Live' : 'Connecting…';
+  }
+
+  #renderRooms(rooms: RoomSummary[]): void {
+    const sorted = [...rooms].sort((a, b) => b.peerCount - a.peerCount || a.name.localeCompare(b.name));
+    this.#roomCount.textContent = String(rooms.length);
+    this.#roomCount.dataset.count = String(rooms.length);
+    if (sorted.length === 0) {
+      this.#list.replaceChildren(
+        h('li', { class: 'empty' }, h('strong', {}, 'No public rooms yet'), 'Create one and it will show up here.'),
+      );
+      return;
+    }
+    this.#list.replaceChildren(...sorted.map((room) => this.#row(room)));
+  }
+
+  #row(room: RoomSummary): HTMLLIElement {
+    const open = () => this.#onJoin({ roomId: room.id, public: true });
+    return h(
+      'li',
+      {
+        class: 'room-row',
+        'data-room-id': room.id,
+        'data-count': room.peerCount,
+        tabindex: 0,
+        onclick: open,
+        onkeydown: (e: Event) => {
+          if (e instanceof KeyboardEvent && e.key === 'Enter') open();
+        },
+      },
+      h('div', { class: 'room-avatar', style: `background: hsl(${hue(room.name)} 50% 40%)` }, initials(room.name)),
+      h(
+        'div',
+        { class: 'room-info' },
+        h('div', { class: 'room-name' }, room.name, room.locked ? icon('lock') : null),
+        h('div', { class: 'room-meta' }, icon('users'), h('span', { class: 'count' }, plural(room.peerCount, 'participant'))),
+      ),
+      h('button', { class: 'btn small', type: 'button', tabindex: -1 }, 'Join'),
+    );
+  }
+}

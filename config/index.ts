@@ -1,0 +1,156 @@
+/**
+ * The one configuration module: defaults, a zod schema and environment overrides. It is the
+ * only code that reads `process.env`; everything else receives a validated {@link Config}.
+ * Every variable is documented in config/.env.example and the README's configuration table.
+ */
+import { availableParallelism, networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const ip = z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
+
+const IceServer = z.object({
+  urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+const jsonList = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
+
+/** Environment variables, by name, with their parsers and defaults. */
+const EnvSchema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKERS: int(1, 256).optional(),
+  WORKER_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('error'),
+  RTC_LISTEN_IP: ip.default('0.0.0.0'),
+  ANNOUNCED_IP: z.string().min(1).optional(),
+  RTC_PORT_BASE: int(0, 65535).default(40000),
+  RTC_MIN_PORT: int(1024, 65535).default(40100),
+  RTC_MAX_PORT: int(1024, 65535).default(49999),
+  WEBRTC_TCP: bool.default(true),
+  ICE_SERVERS: jsonList.pipe(z.array(IceServer).max(16)).default([]),
+  TLS_CERT: z.string().min(1).optional(),
+  TLS_KEY: z.string().min(1).optional(),
+  MAX_PEERS_PER_ROOM: int(1, 10_000).default(100),
+  MAX_PRODUCERS_PER_PEER: int(1, 32).default(4),
+  MAX_ROOMS: int(1, 100_000).default(1000),
+  ROOM_GRACE_MS: int(0, 600_000).default(3000),
+  CHAT_RATE_PER_10S: int(1, 10_000).default(20),
+  STATIC_DIR: z.string().min(1).optional(),
+  ROOMS_UPDATE_MS: int(0, 60_000).default(250),
+});
+
+export interface Config {
+  http: { host: string; port: number; tls?: { certFile: string; keyFile: string } };
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  mediasoup: {
+    workers: number;
+    workerLogLevel: z.infer<typeof EnvSchema>['WORKER_LOG_LEVEL'];
+    listenIp: string;
+    announcedAddress: string;
+    /** First WebRtcServer port; worker i listens on portBase + i. 0 picks free ports. */
+    portBase: number;
+    minPort: number;
+    maxPort: number;
+    enableTcp: boolean;
+  };
+  iceServers: z.infer<typeof IceServer>[];
+  limits: {
+    maxPeersPerRoom: number;
+    maxProducersPerPeer: number;
+    maxRooms: number;
+    chatPer10s: number;
+  };
+  roomGraceMs: number;
+  roomsUpdateMs: number;
+  staticDir?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`invalid configuration: ${variable}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The first non-internal IPv4 address, so that a LAN peer can reach the default setup. */
+function detectAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as they do in most .env tooling.
+  const present = Object.fromEntries(
+    Object.keys(EnvSchema.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  if (e.RTC_MIN_PORT > e.RTC_MAX_PORT) throw new ConfigError('RTC_MIN_PORT', 'must not exceed RTC_MAX_PORT');
+  if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+    throw new ConfigError(e.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together');
+  }
+  const workers = e.WORKERS ?? availableParallelism();
+  if (e.RTC_PORT_BASE !== 0 && e.RTC_PORT_BASE + workers - 1 > 65535) {
+    throw new ConfigError('RTC_PORT_BASE', `needs ${workers} consecutive ports`);
+  }
+  const unspecified = e.RTC_LISTEN_IP === '0.0.0.0' || e.RTC_LISTEN_IP === '::';
+  return {
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      ...(e.TLS_CERT && e.TLS_KEY ? { tls: { certFile: e.TLS_CERT, keyFile: e.TLS_KEY } } : {}),
+    },
+    logLevel: e.LOG_LEVEL,
+    mediasoup: {
+      workers,
+      workerLogLevel: e.WORKER_LOG_LEVEL,
+      listenIp: e.RTC_LISTEN_IP,
+      announcedAddress: e.ANNOUNCED_IP ?? (unspecified ? detectAddress() : e.RTC_LISTEN_IP),
+      portBase: e.RTC_PORT_BASE,
+      minPort: e.RTC_MIN_PORT,
+      maxPort: e.RTC_MAX_PORT,
+      enableTcp: e.WEBRTC_TCP,
+    },
+    iceServers: e.ICE_SERVERS,
+    limits: {
+      maxPeersPerRoom: e.MAX_PEERS_PER_ROOM,
+      maxProducersPerPeer: e.MAX_PRODUCERS_PER_PEER,
+      maxRooms: e.MAX_ROOMS,
+      chatPer10s: e.CHAT_RATE_PER_10S,
+    },
+    roomGraceMs: e.ROOM_GRACE_MS,
+    roomsUpdateMs: e.ROOMS_UPDATE_MS,
+    ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
+  };
+}
+
+/** The configuration with secrets masked, for the startup log line. */
+export function redact(config: Config): unknown {
+  return {
+    ...config,
+    iceServers: config.iceServers.map((s) => ({ ...s, ...(s.credential ? { credential: '***' } : {}) })),
+  };
+}

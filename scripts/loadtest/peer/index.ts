@@ -1,0 +1,20 @@
+/**
+ * Synthetic WebRTC peers for integration tests and the load tester: mediasoup-client on
+ * werift, publishing a cached, pre-encoded clip in real time.
+ */
+import { DEFAULT_CLIP, ensureClip } from './clip.js';
+
+export { SyntheticPeer } from './syntheticPeer.js';
+export type {
+  ConsumerStats,
+  ProducerStats,
+  SyntheticPeerEvents,
+  SyntheticPeerOptions,
+} from './syntheticPeer.js';
+export { DEFAULT_CLIP, clipCacheRoot, type ClipParameters } from './clip.js';
+export { installWerift } from './werift.js';
+
+/** Encodes the clip with ffmpeg unless it is already cached. */
+export async function prepareMedia(): Promise<void> {
+  await ensureClip(DEFAULT_CLIP);
+}

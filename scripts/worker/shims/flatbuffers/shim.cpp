@@ -1,0 +1,1 @@
+int noom_shim_flatbuffers_placeholder;

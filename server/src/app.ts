@@ -1,0 +1,111 @@
+/**
+ * Composition root: config → WorkerPool → RoomRegistry → HTTP + Socket.IO. Used by
+ * main.ts and, in-process, by the tests, the benchmarks and the load tester's self-test.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server } from 'socket.io';
+import type { Config } from '../../config/index.js';
+import type { ClientToServerEvents, ServerToClientEvents } from './protocol/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { WorkerPool } from './media/WorkerPool.js';
+import { RoomRegistry } from './rooms/RoomRegistry.js';
+import { Metrics } from './http/metrics.js';
+import { createHttpApp } from './http/routes.js';
+import { Connection } from './signaling/Connection.js';
+
+export interface NoomServer {
+  /** Base URL, e.g. http://127.0.0.1:3000 (the bound port, useful with PORT=0). */
+  readonly url: string;
+  readonly port: number;
+  readonly pool: WorkerPool;
+  readonly rooms: RoomRegistry;
+  readonly io: Server<ClientToServerEvents, ServerToClientEvents>;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Finds the built client: client/dist from the source tree or from dist/server/src. */
+function defaultStaticDir(): string | undefined {
+  for (const dir of [path.join(REPO_ROOT, 'client', 'dist'), path.join(REPO_ROOT, '..', 'client', 'dist')]) {
+    try {
+      readFileSync(path.join(dir, 'index.html'));
+      return dir;
+    } catch {
+      // not built there
+    }
+  }
+  return undefined;
+}
+
+export async function startNoom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<NoomServer> {
+  const pool = await WorkerPool.create(config.mediasoup, log.child({ component: 'workers' }));
+  const rooms = new RoomRegistry(
+    pool,
+    {
+      maxRooms: config.limits.maxRooms,
+      maxPeersPerRoom: config.limits.maxPeersPerRoom,
+      graceMs: config.roomGraceMs,
+      updateMs: config.roomsUpdateMs,
+    },
+    log.child({ component: 'rooms' }),
+  );
+  const metrics = new Metrics(pool, rooms);
+  let ready = true;
+  const app = createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready });
+  const server = config.http.tls
+    ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, app)
+    : http.createServer(app);
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
+    // SDP-sized payloads at most; anything larger is hostile.
+    maxHttpBufferSize: 256 * 1024,
+    cors: { origin: true },
+  });
+
+  rooms.on('roomsupdate', (list) => io.emit('rooms:update', { rooms: list }));
+  io.on('connection', (socket) => {
+    metrics.sockets.inc();
+    socket.on('disconnect', () => metrics.sockets.dec());
+    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }) });
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    rooms.close();
+    pool.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url, workers: pool.slots.map((s) => s.worker.pid) }, 'noom listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      ready = false;
+      rooms.close();
+      // io.close() disconnects every socket and closes the HTTP server.
+      await new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+      });
+      server.closeAllConnections?.();
+      pool.close();
+      log.info('noom stopped');
+    })());
+
+  return { url, port, pool, rooms, io, metrics, close };
+}

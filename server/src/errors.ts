@@ -1,0 +1,19 @@
+/**
+ * Errors that travel to clients. Each carries a stable protocol code; the message is meant
+ * for people and never includes a stack trace.
+ */
+import type { ErrorCode } from './protocol/index.js';
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (what: string, id: string) => new AppError('NOT_FOUND', `${what} ${id} not found`);
+export const invalidState = (message: string) => new AppError('INVALID_STATE', message);
+export const forbidden = (message: string) => new AppError('FORBIDDEN', message);

@@ -1,0 +1,142 @@
+/**
+ * Prometheus metrics (prom-client). Counters of the signaling layer are updated as things
+ * happen; the media figures (worker CPU, producers, consumers, packets and bytes forwarded)
+ * are read from mediasoup when `/metrics` is scraped, so an unscraped server pays nothing.
+ */
+import client from 'prom-client';
+import type { types } from 'mediasoup';
+import type { WorkerPool } from '../media/WorkerPool.js';
+import type { RoomRegistry } from '../rooms/RoomRegistry.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly joins: client.Counter<'result'>;
+  readonly joinSeconds: client.Histogram;
+  readonly requests: client.Counter<'event' | 'result'>;
+  readonly sockets: client.Gauge;
+  readonly chatMessages: client.Counter;
+  readonly #consumerTotals = new Map<string, { packets: number; bytes: number }>();
+
+  constructor(pool: WorkerPool, rooms: RoomRegistry) {
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'noom_', eventLoopMonitoringPrecision: 10 });
+    this.joins = new client.Counter({ name: 'noom_joins_total', help: 'room:join requests', labelNames: ['result'], registers });
+    this.joinSeconds = new client.Histogram({
+      name: 'noom_join_duration_seconds',
+      help: 'Time to answer room:join',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.requests = new client.Counter({
+      name: 'noom_requests_total',
+      help: 'Protocol requests by event and result',
+      labelNames: ['event', 'result'],
+      registers,
+    });
+    this.sockets = new client.Gauge({ name: 'noom_sockets', help: 'Open Socket.IO connections', registers });
+    this.chatMessages = new client.Counter({ name: 'noom_chat_messages_total', help: 'Chat messages accepted', registers });
+    new client.Gauge({
+      name: 'noom_rooms',
+      help: 'Open rooms',
+      registers,
+      collect() {
+        this.set(rooms.rooms.size);
+      },
+    });
+    new client.Gauge({
+      name: 'noom_peers',
+      help: 'Peers in rooms',
+      registers,
+      collect() {
+        let n = 0;
+        for (const r of rooms.rooms.values()) n += r.peerCount;
+        this.set(n);
+      },
+    });
+    new client.Gauge({
+      name: 'noom_workers',
+      help: 'Live mediasoup workers',
+      registers,
+      collect() {
+        this.set(pool.slots.length);
+      },
+    });
+    new client.Gauge({
+      name: 'noom_worker_cpu_seconds_total',
+      help: 'CPU time (user + system) used by each mediasoup worker process since it started',
+      labelNames: ['worker'],
+      registers,
+      async collect() {
+        this.reset();
+        await Promise.all(
+          pool.slots.map(async (s) => {
+            const u = await s.worker.getResourceUsage().catch(() => undefined);
+            if (u) this.set({ worker: String(s.index) }, (u.ru_utime + u.ru_stime) / 1000);
+          }),
+        );
+      },
+    });
+    const countPerWorker = (name: string, help: string, pick: (room: RoomRegistry['rooms'] extends ReadonlyMap<string, infer R> ? R : never) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers,
+        collect() {
+          this.reset();
+          const totals = new Map<number, number>(pool.slots.map((s) => [s.index, 0]));
+          for (const room of rooms.rooms.values()) {
+            totals.set(room.slot.index, (totals.get(room.slot.index) ?? 0) + pick(room));
+          }
+          for (const [w, n] of totals) this.set({ worker: String(w) }, n);
+        },
+      });
+    countPerWorker('noom_producers', 'Producers per worker', (room) => sum(room.peers, (p) => p.producers.size));
+    countPerWorker('noom_consumers', 'Consumers per worker', (room) => sum(room.peers, (p) => p.consumers.size));
+    countPerWorker('noom_worker_peers', 'Peers per worker', (room) => room.peerCount);
+
+    this.#packets = new client.Counter({
+      name: 'noom_rtp_packets_forwarded_total',
+      help: 'RTP packets sent to consumers',
+      registers,
+    });
+    this.#bytes = new client.Counter({ name: 'noom_rtp_bytes_forwarded_total', help: 'RTP bytes sent to consumers', registers });
+    this.#rooms = rooms;
+  }
+
+  readonly #packets: client.Counter;
+  readonly #bytes: client.Counter;
+  readonly #rooms: RoomRegistry;
+
+  /** Totals are kept per consumer so that counters only move forward; closed consumers drop out. */
+  async #collectForwarded(): Promise<void> {
+    const consumers: types.Consumer[] = [];
+    for (const room of this.#rooms.rooms.values()) {
+      for (const peer of room.peers.values()) for (const c of peer.consumers.values()) consumers.push(c);
+    }
+    const live = new Set(consumers.map((c) => c.id));
+    await Promise.all(
+      consumers.map(async (c) => {
+        const stats = await c.getStats().catch(() => []);
+        const out = stats.find((s) => s.type === 'outbound-rtp');
+        if (!out) return;
+        const prev = this.#consumerTotals.get(c.id) ?? { packets: 0, bytes: 0 };
+        if (out.packetCount > prev.packets) this.#packets.inc(out.packetCount - prev.packets);
+        if (out.byteCount > prev.bytes) this.#bytes.inc(out.byteCount - prev.bytes);
+        this.#consumerTotals.set(c.id, { packets: out.packetCount, bytes: out.byteCount });
+      }),
+    );
+    for (const id of this.#consumerTotals.keys()) if (!live.has(id)) this.#consumerTotals.delete(id);
+  }
+
+  async render(): Promise<string> {
+    await this.#collectForwarded();
+    return this.registry.metrics();
+  }
+}
+
+function sum<T>(map: ReadonlyMap<string, T>, f: (v: T) => number): number {
+  let n = 0;
+  for (const v of map.values()) n += f(v);
+  return n;
+}

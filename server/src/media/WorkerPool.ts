@@ -1,0 +1,159 @@
+/**
+ * One mediasoup Worker per slot, each with a WebRtcServer so that all WebRTC transports of a
+ * worker share one UDP (and TCP) port. Routers go to the least-loaded slot. A worker that
+ * dies is logged and replaced in the same slot (same port); the routers it carried are gone
+ * with it, and their owners learn it from mediasoup's own `workerclose` events.
+ */
+import { EventEmitter } from 'node:events';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import type { Logger } from '../logger.js';
+import { MEDIA_CODECS } from './codecs.js';
+
+export interface WorkerPoolOptions {
+  workers: number;
+  workerLogLevel: types.WorkerLogLevel;
+  listenIp: string;
+  announcedAddress: string;
+  portBase: number;
+  minPort: number;
+  maxPort: number;
+  enableTcp: boolean;
+  /** Delay before a dead worker is replaced; grows while workers keep dying. */
+  respawnDelayMs?: number;
+}
+
+export interface WorkerSlot {
+  readonly index: number;
+  worker: types.Worker;
+  webRtcServer: types.WebRtcServer;
+  /** Peers placed on this worker's routers: the measure used for placement. */
+  load: number;
+  routers: Set<types.Router>;
+}
+
+export type WorkerPoolEvents = {
+  workerdied: [slot: number, pid: number, error: Error];
+  workerreplaced: [slot: number, pid: number];
+};
+
+/** Least load first; among equals the one with fewer routers, then the lowest index. */
+export function pickLeastLoaded<T extends { index: number; load: number; routers: { size: number } }>(
+  slots: readonly T[],
+): T | undefined {
+  let best: T | undefined;
+  for (const s of slots) {
+    if (
+      !best ||
+      s.load < best.load ||
+      (s.load === best.load && s.routers.size < best.routers.size)
+    ) {
+      best = s;
+    }
+  }
+  return best;
+}
+
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  readonly #slots: (WorkerSlot | undefined)[];
+  readonly #options: WorkerPoolOptions;
+  readonly #log: Logger;
+  #closed = false;
+
+  private constructor(options: WorkerPoolOptions, log: Logger) {
+    super();
+    this.#options = options;
+    this.#log = log;
+    this.#slots = new Array<WorkerSlot | undefined>(options.workers).fill(undefined);
+  }
+
+  static async create(options: WorkerPoolOptions, log: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(options, log);
+    try {
+      await Promise.all(pool.#slots.map((_, i) => pool.#start(i)));
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Live slots, in index order. */
+  get slots(): WorkerSlot[] {
+    return this.#slots.filter((s): s is WorkerSlot => s !== undefined);
+  }
+
+  async #start(index: number): Promise<void> {
+    const o = this.#options;
+    const worker = await mediasoup.createWorker({
+      logLevel: o.workerLogLevel,
+      logTags: ['ice', 'dtls', 'srtp'],
+      rtcMinPort: o.minPort,
+      rtcMaxPort: o.maxPort,
+      appData: { slot: index },
+    });
+    let webRtcServer: types.WebRtcServer;
+    try {
+      const listen = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({
+        protocol,
+        ip: o.listenIp,
+        announcedAddress: o.announcedAddress,
+        ...(o.portBase ? { port: o.portBase + index } : { portRange: { min: o.minPort, max: o.maxPort } }),
+      });
+      webRtcServer = await worker.createWebRtcServer({
+        listenInfos: o.enableTcp ? [listen('udp'), listen('tcp')] : [listen('udp')],
+      });
+    } catch (error) {
+      worker.close();
+      throw error;
+    }
+    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0, routers: new Set() };
+    this.#slots[index] = slot;
+    worker.on('died', (error) => this.#onDied(slot, error));
+    this.#log.info({ slot: index, pid: worker.pid }, 'mediasoup worker started');
+  }
+
+  #onDied(slot: WorkerSlot, error: Error): void {
+    if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
+    this.#log.error({ slot: slot.index, pid: slot.worker.pid, err: error }, 'mediasoup worker died; replacing it');
+    this.emit('workerdied', slot.index, slot.worker.pid, error);
+    void this.#respawn(slot.index, this.#options.respawnDelayMs ?? 500);
+  }
+
+  async #respawn(index: number, delayMs: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, delayMs));
+    if (this.#closed) return;
+    try {
+      await this.#start(index);
+      const slot = this.#slots[index];
+      if (slot) this.emit('workerreplaced', index, slot.worker.pid);
+    } catch (error) {
+      // The port may still be held by the dying process for a moment: retry with back-off.
+      this.#log.error({ slot: index, err: error }, 'worker replacement failed; retrying');
+      void this.#respawn(index, Math.min(delayMs * 2, 10_000));
+    }
+  }
+
+  /** A new router on the least-loaded worker. The caller owns (and closes) it. */
+  async createRouter(appData: types.AppData = {}): Promise<{ router: types.Router; slot: WorkerSlot }> {
+    if (this.#closed) throw new Error('worker pool is closed');
+    const slot = pickLeastLoaded(this.slots);
+    if (!slot) throw new Error('no mediasoup worker is available');
+    const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData });
+    slot.routers.add(router);
+    router.observer.once('close', () => slot.routers.delete(router));
+    return { router, slot };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.slots) slot.worker.close();
+    this.#slots.fill(undefined);
+    this.removeAllListeners();
+  }
+}

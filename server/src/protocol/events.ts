@@ -1,0 +1,165 @@
+/**
+ * Typed event maps of the public Socket.IO protocol, shared by the server, the browser
+ * client, the load tester and the tests. Every client → server request is
+ * `socket.emit(name, payload, ack)`; the ack receives an {@link AckResponse}.
+ */
+import { z } from 'zod';
+import type * as types from 'mediasoup-client/types';
+import {
+  ChatMessage,
+  MediaKind,
+  PeerInfo,
+  ProducerInfo,
+  ProducerSource,
+  RoomSummary,
+  type ChatSendRequest,
+  type ConnectTransportRequest,
+  type ConsumeRequest,
+  type ConsumerRequest,
+  type CreateTransportRequest,
+  type JoinRequest,
+  type PreferredLayersRequest,
+  type ProduceRequest,
+  type ProducerRequest,
+  type RenameRequest,
+  type RestartIceRequest,
+} from './schemas.js';
+
+export const ERROR_CODES = [
+  'INVALID_REQUEST',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'ROOM_FULL',
+  'RATE_LIMITED',
+  'INVALID_STATE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+export type AckResponse<T> = { ok: true; data: T } | { ok: false; error: ProtocolError };
+export type Ack<T> = (response: AckResponse<T>) => void;
+
+// ---------------------------------------------------------------- response data
+export interface RoomsListData {
+  rooms: RoomSummary[];
+}
+export interface JoinData {
+  peerId: string;
+  roomId: string;
+  displayName: string;
+  rtpCapabilities: types.RtpCapabilities;
+  peers: PeerInfo[];
+  producers: ProducerInfo[];
+  chat: ChatMessage[];
+  /** ICE servers (STUN/TURN) the server operator wants clients to use. */
+  iceServers: RTCIceServerLike[];
+}
+export interface RTCIceServerLike {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+export interface TransportData {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+  sctpParameters?: types.SctpParameters;
+}
+export interface ProduceData {
+  producerId: string;
+}
+export interface ConsumeData {
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: 'audio' | 'video';
+  source: z.infer<typeof ProducerSource>;
+  rtpParameters: types.RtpParameters;
+  type: 'simple' | 'simulcast' | 'svc' | 'pipe';
+  producerPaused: boolean;
+}
+export interface RestartIceData {
+  iceParameters: types.IceParameters;
+}
+export interface ChatSendData {
+  message: ChatMessage;
+}
+export type EmptyData = Record<string, never>;
+
+export interface ClientToServerEvents {
+  'rooms:list': (req: unknown, ack: Ack<RoomsListData>) => void;
+  'room:join': (req: JoinRequest, ack: Ack<JoinData>) => void;
+  'room:leave': (req: unknown, ack: Ack<EmptyData>) => void;
+  'peer:rename': (req: RenameRequest, ack: Ack<EmptyData>) => void;
+  'transport:create': (req: CreateTransportRequest, ack: Ack<TransportData>) => void;
+  'transport:connect': (req: ConnectTransportRequest, ack: Ack<EmptyData>) => void;
+  'transport:restartIce': (req: RestartIceRequest, ack: Ack<RestartIceData>) => void;
+  'producer:create': (req: ProduceRequest, ack: Ack<ProduceData>) => void;
+  'producer:pause': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
+  'producer:resume': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
+  'producer:close': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
+  'consumer:create': (req: ConsumeRequest, ack: Ack<ConsumeData>) => void;
+  'consumer:pause': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
+  'consumer:resume': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
+  'consumer:setPreferredLayers': (req: PreferredLayersRequest, ack: Ack<EmptyData>) => void;
+  'chat:send': (req: ChatSendRequest, ack: Ack<ChatSendData>) => void;
+  /** Closes one of the peer's own transports (and what runs on it), e.g. before recreating it. */
+  'transport:close': (req: RestartIceRequest, ack: Ack<EmptyData>) => void;
+}
+export type RequestName = keyof ClientToServerEvents;
+export type RequestPayload<E extends RequestName> = Parameters<ClientToServerEvents[E]>[0];
+export type ResponseData<E extends RequestName> =
+  Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
+
+// ---------------------------------------------------------------- server → client
+export const RoomsUpdateEvent = z.object({ rooms: z.array(RoomSummary) });
+export const PeerJoinedEvent = PeerInfo;
+export const PeerLeftEvent = z.object({ peerId: z.string() });
+export const PeerUpdatedEvent = z.object({ peerId: z.string(), displayName: z.string() });
+export const ProducerNewEvent = ProducerInfo;
+export const ProducerRefEvent = z.object({ producerId: z.string(), peerId: z.string() });
+export const ConsumerClosedEvent = z.object({ consumerId: z.string(), producerId: z.string() });
+export const ActiveSpeakerEvent = z.object({ peerId: z.string().nullable() });
+export const ChatMessageEvent = ChatMessage;
+/** The room ended under the peer (its media worker died, or the server is shutting down). */
+export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
+
+export interface ServerToClientEvents {
+  'rooms:update': (ev: z.infer<typeof RoomsUpdateEvent>) => void;
+  'peer:joined': (ev: z.infer<typeof PeerJoinedEvent>) => void;
+  'peer:left': (ev: z.infer<typeof PeerLeftEvent>) => void;
+  'peer:updated': (ev: z.infer<typeof PeerUpdatedEvent>) => void;
+  'producer:new': (ev: z.infer<typeof ProducerNewEvent>) => void;
+  'producer:closed': (ev: z.infer<typeof ProducerRefEvent>) => void;
+  'producer:paused': (ev: z.infer<typeof ProducerRefEvent>) => void;
+  'producer:resumed': (ev: z.infer<typeof ProducerRefEvent>) => void;
+  'consumer:closed': (ev: z.infer<typeof ConsumerClosedEvent>) => void;
+  'chat:message': (ev: ChatMessage) => void;
+  activeSpeaker: (ev: z.infer<typeof ActiveSpeakerEvent>) => void;
+  'room:closed': (ev: z.infer<typeof RoomClosedEvent>) => void;
+}
+export type ServerEventName = keyof ServerToClientEvents;
+export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
+
+/** Schemas of the server → client events, for clients that validate what they receive. */
+export const SERVER_EVENT_SCHEMAS = {
+  'rooms:update': RoomsUpdateEvent,
+  'peer:joined': PeerJoinedEvent,
+  'peer:left': PeerLeftEvent,
+  'peer:updated': PeerUpdatedEvent,
+  'producer:new': ProducerNewEvent,
+  'producer:closed': ProducerRefEvent,
+  'producer:paused': ProducerRefEvent,
+  'producer:resumed': ProducerRefEvent,
+  'consumer:closed': ConsumerClosedEvent,
+  'chat:message': ChatMessageEvent,
+  activeSpeaker: ActiveSpeakerEvent,
+  'room:closed': RoomClosedEvent,
+} as const satisfies { [E in ServerEventName]: z.ZodType<ServerEventPayload<E>> };
+
+export { MediaKind };

@@ -1,0 +1,49 @@
+/**
+ * Promise wrapper around a protocol request, shared by the browser client, the load tester
+ * and the tests. Rejects with a {@link RequestError} carrying the server's error code, or
+ * with code `TIMEOUT` when no ack arrives in time.
+ */
+import type { Socket } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  ErrorCode,
+  RequestName,
+  RequestPayload,
+  ResponseData,
+  ServerToClientEvents,
+} from './events.js';
+
+export type ProtocolSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string } };
+
+export class RequestError extends Error {
+  constructor(
+    readonly code: ErrorCode | 'TIMEOUT',
+    message: string,
+    readonly request: string,
+  ) {
+    super(`${request}: ${code}: ${message}`);
+    this.name = 'RequestError';
+  }
+}
+
+export function request<E extends RequestName>(
+  socket: ProtocolSocket,
+  name: E,
+  payload: RequestPayload<E>,
+  timeoutMs = 10_000,
+): Promise<ResponseData<E>> {
+  return new Promise((resolve, reject) => {
+    // The typed emit cannot be expressed generically over E; the map above keeps callers honest.
+    const timed = socket.timeout(timeoutMs) as unknown as {
+      emit(ev: string, p: unknown, cb: (err: Error | null, res: RawAck) => void): void;
+    };
+    timed.emit(name, payload, (err, res) => {
+      if (err) return reject(new RequestError('TIMEOUT', `no answer in ${timeoutMs} ms`, name));
+      if (res.ok) return resolve(res.data as ResponseData<E>);
+      const e = res.error ?? { code: 'INTERNAL' as const, message: 'malformed answer' };
+      reject(new RequestError(e.code, e.message, name));
+    });
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * The one wrapper every request goes through: parse the payload with its schema, run the
+ * action, and ack `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
+ * Nothing thrown by an action escapes: mediasoup's argument errors become INVALID_REQUEST,
+ * its state errors INVALID_STATE, anything else INTERNAL (logged, never sent with a stack).
+ */
+import type { z } from 'zod';
+import type { AckResponse, ProtocolError } from '../protocol/index.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export type Handler<S extends z.ZodType, T> = (req: z.infer<S>) => Promise<T> | T;
+
+export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
+  if (error instanceof AppError) return { code: error.code, message: error.message };
+  if (error instanceof TypeError) return { code: 'INVALID_REQUEST', message: error.message };
+  if (error instanceof Error) {
+    switch (error.name) {
+      case 'UnsupportedError':
+        return { code: 'INVALID_REQUEST', message: error.message };
+      case 'NotFoundError':
+        return { code: 'NOT_FOUND', message: error.message };
+      case 'WorkerClosedError':
+        return { code: 'INVALID_STATE', message: 'media worker is gone' };
+    }
+    // The worker rejected the request itself (e.g. a second DTLS connect).
+    if (error.message.includes('[method:')) {
+      const message = error.message.replace(/\s*\[method:.*$/s, '');
+      return { code: /already|closed/i.test(message) ? 'INVALID_STATE' : 'INVALID_REQUEST', message };
+    }
+  }
+  log.error({ err: error, event }, 'request failed');
+  return { code: 'INTERNAL', message: 'internal error' };
+}
+
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Turns `(payload, ack)` from the socket into a validated call. A missing or non-function
+ * ack is tolerated: the request still runs and its answer is dropped.
+ */
+export function wrap<S extends z.ZodType, T>(
+  event: string,
+  schema: S,
+  handler: Handler<S, T>,
+  log: Logger,
+  observe?: (event: string, ok: boolean) => void,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as (r: AckResponse<T>) => void) : undefined;
+    const payload = ack ? (args.length > 1 ? args[0] : undefined) : args[0];
+    const reply = (response: AckResponse<T>) => {
+      observe?.(event, response.ok);
+      try {
+        ack?.(response);
+      } catch (error) {
+        log.warn({ err: error, event }, 'ack failed');
+      }
+    };
+    const parsed = schema.safeParse(payload ?? {});
+    if (!parsed.success) {
+      reply({ ok: false, error: { code: 'INVALID_REQUEST', message: describeZodError(parsed.error) } });
+      return;
+    }
+    try {
+      reply({ ok: true, data: await handler(parsed.data) });
+    } catch (error) {
+      reply({ ok: false, error: toProtocolError(error, log, event) });
+    }
+  };
+}

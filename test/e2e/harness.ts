@@ -1,0 +1,251 @@
+/**
+ * End-to-end harness: builds the client when needed, runs a real Noom server in-process,
+ * and drives Debian's Chromium with fake capture devices through playwright-core.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { loadConfig } from '../../config/index.js';
+import { startNoom } from '../../server/src/app.js';
+import { fakeCameraClip } from './fakeCamera.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ARTIFACTS = join(ROOT, 'artifacts', 'e2e');
+const CLIENT_DIST = join(ROOT, 'client', 'dist');
+const TMP = join(ROOT, '.cache', 'e2e');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+// ---------------------------------------------------------------- client build
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** Builds client/dist unless it is newer than every client and protocol source. */
+export function ensureClientBuilt(): string {
+  const index = join(CLIENT_DIST, 'index.html');
+  const sources = [
+    join(ROOT, 'client', 'src'),
+    join(ROOT, 'client', 'index.html'),
+    join(ROOT, 'client', 'vite.config.ts'),
+    join(ROOT, 'server', 'src', 'protocol'),
+  ];
+  const fresh = existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime));
+  if (!fresh) {
+    const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+    const result = spawnSync(process.execPath, [vite, 'build', '--config', 'client/vite.config.ts', '--logLevel', 'warn'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    if (result.status !== 0) throw new Error(`client build failed (exit ${result.status})`);
+  }
+  return CLIENT_DIST;
+}
+
+// ---------------------------------------------------------------- server
+
+export interface TestServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A real Noom server with one mediasoup worker, on 127.0.0.1 only. */
+export async function startServer(port = 0): Promise<TestServer> {
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    RTC_PORT_BASE: '0',
+    ANNOUNCED_IP: '127.0.0.1',
+    RTC_LISTEN_IP: '127.0.0.1',
+    WORKERS: '1',
+    LOG_LEVEL: 'silent',
+    STATIC_DIR: ensureClientBuilt(),
+    // Rooms disappear from the lobby as soon as they empty, which the tests watch for.
+    ROOM_GRACE_MS: '0',
+  });
+  const noom = await startNoom(config);
+  return {
+    url: `http://127.0.0.1:${noom.port}`,
+    port: noom.port,
+    close: () => noom.close(),
+  };
+}
+
+// ---------------------------------------------------------------- browser
+
+export async function launchBrowser(): Promise<Browser> {
+  mkdirSync(TMP, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    env: { ...process.env, TMPDIR: TMP },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-video-capture=${fakeCameraClip(TMP)}`,
+      '--auto-select-desktop-capture-source=Entire screen',
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+export interface Peer {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  /** Browser console errors and page errors, printed when a test fails. */
+  problems: string[];
+  /** Set if the page ever opened an alert/confirm/prompt dialog. */
+  dialogs: string[];
+}
+
+/**
+ * A browser context per participant. An init script records the page's
+ * RTCPeerConnections (the app itself exposes none) so tests can read their stats.
+ */
+export async function newPeer(browser: Browser, name: string, options: { nickname?: boolean } = {}): Promise<Peer> {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 760 },
+    deviceScaleFactor: 1,
+    permissions: ['camera', 'microphone'],
+  });
+  await context.addInitScript(
+    ({ nickname }) => {
+      const pcs: RTCPeerConnection[] = [];
+      Object.defineProperty(window, '__testPeerConnections', { value: pcs });
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super(config);
+          pcs.push(this);
+        }
+      };
+      if (nickname !== null && !localStorage.getItem('noom.nickname')) localStorage.setItem('noom.nickname', nickname);
+    },
+    { nickname: options.nickname === false ? null : name },
+  );
+  const page = await context.newPage();
+  const peer: Peer = { name, context, page, problems: [], dialogs: [] };
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') peer.problems.push(`[${name}] ${msg.type()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (error) => peer.problems.push(`[${name}] pageerror: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    peer.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return peer;
+}
+
+// ---------------------------------------------------------------- media assertions
+
+export interface InboundTotals {
+  video: { framesDecoded: number; packetsReceived: number; streams: number };
+  audio: { packetsReceived: number; streams: number };
+}
+
+/**
+ * Sums inbound-rtp stats over the page's peer connections; `sincePc` skips connections
+ * created before a given count (e.g. those of a session that was torn down).
+ */
+export async function inboundTotals(page: Page, sincePc = 0): Promise<InboundTotals> {
+  return page.evaluate(async (since) => {
+    const pcs = (window as unknown as { __testPeerConnections: RTCPeerConnection[] }).__testPeerConnections.slice(since);
+    const totals = {
+      video: { framesDecoded: 0, packetsReceived: 0, streams: 0 },
+      audio: { packetsReceived: 0, streams: 0 },
+    };
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') {
+          totals.video.streams++;
+          totals.video.framesDecoded += s.framesDecoded ?? 0;
+          totals.video.packetsReceived += s.packetsReceived ?? 0;
+        } else if (s.kind === 'audio') {
+          totals.audio.streams++;
+          totals.audio.packetsReceived += s.packetsReceived ?? 0;
+        }
+      });
+    }
+    return totals;
+  }, sincePc);
+}
+
+export async function peerConnectionCount(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __testPeerConnections: unknown[] }).__testPeerConnections.length);
+}
+
+/** Polls `probe` until it returns a truthy value; fails with the last value seen. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean = Boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Width of the video decoded in a participant's tile, 0 while nothing has been rendered. */
+export async function tileVideoWidth(page: Page, displayName: string, source: 'camera' | 'screen'): Promise<number> {
+  return page.evaluate(
+    ({ displayName, source }) => {
+      const tile = [...document.querySelectorAll<HTMLElement>('.tile')].find(
+        (t) => t.dataset.name === displayName && t.dataset.source === source,
+      );
+      return tile?.querySelector('video')?.videoWidth ?? 0;
+    },
+    { displayName, source },
+  );
+}
+
+export async function tileAttr(page: Page, displayName: string, source: 'camera' | 'screen', attr: string): Promise<string | null> {
+  return page.evaluate(
+    ({ displayName, source, attr }) => {
+      const tile = [...document.querySelectorAll<HTMLElement>('.tile')].find(
+        (t) => t.dataset.name === displayName && t.dataset.source === source,
+      );
+      return tile ? (tile.dataset[attr] ?? null) : null;
+    },
+    { displayName, source, attr },
+  );
+}
+
+export async function joinByLink(peer: Peer, baseUrl: string, roomId: string): Promise<void> {
+  await peer.page.goto(`${baseUrl}/r/${encodeURIComponent(roomId)}`);
+  await peer.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return join(ARTIFACTS, name);
+}
+
+export function reportProblems(peers: Peer[]): void {
+  const lines = peers.flatMap((p) => p.problems);
+  if (lines.length) console.log(`browser console:\n${lines.join('\n')}`);
+}

@@ -43,8 +43,12 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     };
     this.#socket = url ? io(url, options) : io(options);
     this.#socket.on('connect', () => this.#setState('connected'));
-    this.#socket.on('disconnect', () => {
-      if (this.#state !== 'closed') this.#setState('reconnecting');
+    this.#socket.on('disconnect', (reason) => {
+      if (this.#state === 'closed') return;
+      this.#setState('reconnecting');
+      // Socket.IO retries by itself except when the server closed the socket on purpose
+      // (e.g. while shutting down for a restart); a conferencing client should retry then too.
+      if (reason === 'io server disconnect') this.#socket.connect();
     });
   }
 

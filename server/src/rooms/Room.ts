@@ -28,6 +28,14 @@ export interface RoomOptions {
   graceMs: number;
 }
 
+/** The text a chat message will carry: trimmed, non-empty and within the length limit. */
+export function chatText(raw: string): string {
+  const text = raw.trim();
+  if (!text) throw new AppError('INVALID_REQUEST', 'empty message');
+  if (text.length > CHAT_MAX_LENGTH) throw new AppError('INVALID_REQUEST', `message longer than ${CHAT_MAX_LENGTH} characters`);
+  return text;
+}
+
 export type RoomEvents = {
   /** Peer count changed. */
   peers: [];
@@ -196,11 +204,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   chat(peer: Peer, rawText: string): ChatMessage {
-    const text = rawText.trim();
-    if (!text) throw new AppError('INVALID_REQUEST', 'empty message');
-    if (text.length > CHAT_MAX_LENGTH) {
-      throw new AppError('INVALID_REQUEST', `message longer than ${CHAT_MAX_LENGTH} characters`);
-    }
+    const text = chatText(rawText);
     const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, ts: Date.now() };
     this.#chat.push(message);
     if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);

@@ -35,7 +35,7 @@ import type { Metrics } from '../http/metrics.js';
 import { anonymousName } from '../rooms/names.js';
 import { Peer } from '../rooms/Peer.js';
 import { RateLimiter } from '../rooms/RateLimiter.js';
-import type { Room } from '../rooms/Room.js';
+import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import { wrap, type Handler } from './handle.js';
 
@@ -211,6 +211,7 @@ export class Connection {
 
     this.#on('chat:send', ChatSendRequest, ({ text }) => {
       const { peer, room } = this.#member();
+      chatText(text); // refuse bad messages before they cost a token
       if (!this.#chatLimiter.tryTake()) {
         throw new AppError('RATE_LIMITED', `at most ${config.limits.chatPer10s} messages per 10 s`);
       }

@@ -23,8 +23,8 @@ export function toProtocolError(error: unknown, log: Logger, event: string): Pro
       case 'WorkerClosedError':
         return { code: 'INVALID_STATE', message: 'media worker is gone' };
     }
-    // The worker rejected the request itself (e.g. a second DTLS connect).
-    if (error.message.includes('[method:')) {
+    // The worker itself rejected the request (e.g. a second DTLS connect).
+    if (error.stack?.includes('Channel.processResponse')) {
       const message = error.message.replace(/\s*\[method:.*$/s, '');
       return { code: /already|closed/i.test(message) ? 'INVALID_STATE' : 'INVALID_REQUEST', message };
     }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what Noom needs on this machine, skipping whatever is already there:
+#   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
+#   and with --test the test tools from Debian (chromium, ffmpeg, iproute2).
+# Idempotent: a second run takes a few seconds.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+WANT_TEST=0
+[ "${1:-}" = "--test" ] && WANT_TEST=1
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node >= 20.19 is required (found $(node -v 2>/dev/null || echo none))"
+
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if [ "$(cat node_modules/.noom-lock 2>/dev/null)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.noom-lock
+fi
+
+bash scripts/worker/provision.sh
+
+if [ "$WANT_TEST" = 1 ]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})"
+    say "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install failed"
+    }
+  fi
+fi
+say "ready"

@@ -1,0 +1,123 @@
+/** Room life over the real server: joins, leaves, names, chat, the live public list, cleanup. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NoomServer } from '../../server/src/app.js';
+import { CHAT_HISTORY_SIZE, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { collect, connect, eventually, rawAck, req, startTestServer } from '../support/server.js';
+import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
+
+let noom: NoomServer;
+const sockets: ProtocolSocket[] = [];
+before(async () => {
+  noom = await startTestServer({ CHAT_RATE_PER_10S: '1000' });
+});
+after(async () => {
+  for (const s of sockets) s.close();
+  await noom.close();
+});
+const open = async () => {
+  const s = await connect(noom.url);
+  sockets.push(s);
+  return s;
+};
+
+test('anonymous names, join and leave notices, rename seen by others', async () => {
+  const [a, b] = [await open(), await open()];
+  const ja = await req(a, 'room:join', { roomId: 'names' });
+  assert.match(ja.displayName, /^\p{L}+ \p{L}+ \d+$/u);
+  assert.deepEqual(ja.peers, []);
+  const joined = collect(a, 'peer:joined');
+  const updated = collect(a, 'peer:updated');
+  const left = collect(a, 'peer:left');
+  const jb = await req(b, 'room:join', { roomId: 'names', displayName: 'Bea' });
+  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: ja.displayName }]);
+  await eventually(() => joined.length === 1, 'peer:joined');
+  assert.deepEqual(joined[0], { id: jb.peerId, displayName: 'Bea' });
+  await req(b, 'peer:rename', { displayName: 'Beatrix' });
+  await eventually(() => updated.length === 1, 'peer:updated');
+  assert.deepEqual(updated[0], { peerId: jb.peerId, displayName: 'Beatrix' });
+  await req(b, 'room:leave', {});
+  await eventually(() => left.length === 1, 'peer:left');
+  assert.deepEqual(left[0], { peerId: jb.peerId });
+});
+
+test('chat reaches every peer in order with server ids and times; late joiners get the last 50', async () => {
+  const [a, b, c] = [await open(), await open(), await open()];
+  await req(a, 'room:join', { roomId: 'chat', displayName: 'Ann' });
+  await req(b, 'room:join', { roomId: 'chat', displayName: 'Ben' });
+  const atA = collect(a, 'chat:message');
+  const atB = collect(b, 'chat:message');
+  const before = Date.now();
+  const sent = [];
+  for (let i = 0; i < 60; i++) sent.push((await req(i % 2 ? b : a, 'chat:send', { text: `  message ${i} ` })).message);
+  await eventually(() => atA.length === 60 && atB.length === 60, 'all 60 messages at both peers');
+  for (const seen of [atA, atB]) assert.deepEqual(seen.map((m) => m.text), sent.map((_, i) => `message ${i}`));
+  assert.equal(new Set(sent.map((m) => m.id)).size, 60);
+  assert.ok(sent.every((m, i) => m.ts >= before && (i === 0 || m.ts >= sent[i - 1]!.ts)));
+  assert.deepEqual(sent[1]!.displayName, 'Ben');
+  const late = await req(c, 'room:join', { roomId: 'chat' });
+  assert.equal(late.chat.length, CHAT_HISTORY_SIZE);
+  assert.deepEqual(late.chat.map((m) => m.text), sent.slice(-CHAT_HISTORY_SIZE).map((m) => m.text));
+});
+
+test('the lobby sees counts change live, and a burst of joins is one coalesced update', async () => {
+  const lobby = await open();
+  const updates = collect(lobby, 'rooms:update');
+  const peers = await Promise.all(Array.from({ length: 5 }, () => open()));
+  await Promise.all(peers.map((p) => req(p, 'room:join', { roomId: 'burst' })));
+  await eventually(() => updates.some((u) => u.rooms.find((r) => r.id === 'burst')?.peerCount === 5), 'count 5');
+  const withBurst = updates.filter((u) => u.rooms.some((r) => r.id === 'burst'));
+  assert.ok(withBurst.length <= 2, `5 joins gave ${withBurst.length} updates`);
+  const { rooms } = await req(lobby, 'rooms:list', {});
+  assert.deepEqual(rooms.find((r) => r.id === 'burst'), { id: 'burst', name: 'burst', peerCount: 5, locked: false });
+
+  await req(peers[0]!, 'room:leave', {});
+  await eventually(() => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 4, 'count 4 after leave');
+  peers[1]!.disconnect();
+  await eventually(() => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 3, 'count 3 after disconnect');
+  for (const p of peers.slice(2)) p.disconnect();
+  await eventually(() => updates.at(-1)?.rooms.every((r) => r.id !== 'burst') === true, 'room gone from list');
+});
+
+test('private rooms stay out of the public list', async () => {
+  const a = await open();
+  await req(a, 'room:join', { roomId: 'secret-room', public: false });
+  const { rooms } = await req(a, 'rooms:list', {});
+  assert.equal(rooms.some((r) => r.id === 'secret-room'), false);
+  await req(a, 'room:leave', {});
+});
+
+test('a peer that disconnects mid-negotiation leaves nothing in the router; the empty room closes', async () => {
+  const [a, b] = [await open(), await open()];
+  const loadBefore = noom.pool.slots[0]!.load;
+  await req(a, 'room:join', { roomId: 'cleanup' });
+  await req(b, 'room:join', { roomId: 'cleanup' });
+  const room = noom.rooms.get('cleanup');
+  assert.ok(room);
+  const sendA = await req(a, 'transport:create', { direction: 'send' });
+  await req(a, 'transport:create', { direction: 'recv' });
+  const audio = await req(a, 'producer:create', { transportId: sendA.id, kind: 'audio', source: 'mic', rtpParameters: OPUS_PARAMETERS });
+  await req(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'camera', rtpParameters: VP8_SIMULCAST_PARAMETERS });
+  const recvB = await req(b, 'transport:create', { direction: 'recv' });
+  const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId: audio.producerId, rtpCapabilities: room.router.rtpCapabilities as never });
+  assert.equal(consumer.producerPaused, false);
+  const sendB = await req(b, 'transport:create', { direction: 'send' });
+  await req(b, 'producer:create', { transportId: sendB.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
+
+  const closedAtB = collect(b, 'consumer:closed');
+  const producersClosedAtB = collect(b, 'producer:closed');
+  // A disconnects while its DTLS connect is still outstanding.
+  void rawAck(a, 'transport:connect', { transportId: sendA.id, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AA:BB' }] } }).catch(() => undefined);
+  a.disconnect();
+  await eventually(() => closedAtB.length === 1 && producersClosedAtB.length === 2, 'B told about closed consumer and producers');
+  assert.equal(closedAtB[0]!.producerId, audio.producerId);
+  const dump = await room.router.dump();
+  assert.equal(dump.transportIds.length, 2, 'only B transports remain');
+  assert.equal(dump.mapProducerIdConsumerIds.length, 1, 'only B producer remains');
+  assert.equal(dump.mapConsumerIdProducerId.length, 0, 'no consumers remain');
+
+  b.disconnect();
+  await eventually(() => room.closed && !noom.rooms.rooms.has('cleanup'), 'emptied room closed after the grace period');
+  assert.equal(room.router.closed, true);
+  assert.equal(noom.pool.slots[0]!.load, loadBefore, 'placement load released');
+});

@@ -57,10 +57,10 @@ export interface TestServer {
 }
 
 /** A real Noom server with one mediasoup worker, on 127.0.0.1 only. */
-export async function startServer(port = 0): Promise<TestServer> {
+export async function startServer(options: { port?: number; env?: Record<string, string> } = {}): Promise<TestServer> {
   const config = loadConfig({
     HOST: '127.0.0.1',
-    PORT: String(port),
+    PORT: String(options.port ?? 0),
     RTC_PORT_BASE: '0',
     ANNOUNCED_IP: '127.0.0.1',
     RTC_LISTEN_IP: '127.0.0.1',
@@ -69,6 +69,7 @@ export async function startServer(port = 0): Promise<TestServer> {
     STATIC_DIR: ensureClientBuilt(),
     // Rooms disappear from the lobby as soon as they empty, which the tests watch for.
     ROOM_GRACE_MS: '0',
+    ...options.env,
   });
   const noom = await startNoom(config);
   return {
@@ -80,7 +81,12 @@ export async function startServer(port = 0): Promise<TestServer> {
 
 // ---------------------------------------------------------------- browser
 
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * One Chromium for a whole test file. With `fakeUi` (the default) every capture request is
+ * granted, screen capture included; without it, contexts get exactly the permissions they
+ * are created with, so a peer can be denied camera and microphone.
+ */
+export async function launchBrowser(options: { fakeUi?: boolean } = {}): Promise<Browser> {
   mkdirSync(TMP, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -95,7 +101,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
+      ...(options.fakeUi === false ? [] : ['--use-fake-ui-for-media-stream']),
       `--use-file-for-fake-video-capture=${fakeCameraClip(TMP)}`,
       '--auto-select-desktop-capture-source=Entire screen',
       '--autoplay-policy=no-user-gesture-required',
@@ -118,11 +124,15 @@ export interface Peer {
  * A browser context per participant. An init script records the page's
  * RTCPeerConnections (the app itself exposes none) so tests can read their stats.
  */
-export async function newPeer(browser: Browser, name: string, options: { nickname?: boolean } = {}): Promise<Peer> {
+export async function newPeer(
+  browser: Browser,
+  name: string,
+  options: { nickname?: boolean; mediaPermission?: boolean } = {},
+): Promise<Peer> {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 760 },
     deviceScaleFactor: 1,
-    permissions: ['camera', 'microphone'],
+    permissions: options.mediaPermission === false ? [] : ['camera', 'microphone'],
   });
   await context.addInitScript(
     ({ nickname }) => {
@@ -173,8 +183,10 @@ export async function inboundTotals(page: Page, sincePc = 0): Promise<InboundTot
     for (const pc of pcs) {
       if (pc.connectionState === 'closed') continue;
       const report = await pc.getStats();
-      report.forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
-        if (s.type !== 'inbound-rtp') return;
+      type Inbound = { type: string; kind?: string; mid?: string; framesDecoded?: number; packetsReceived?: number };
+      report.forEach((s: Inbound) => {
+        // mediasoup's bandwidth probe arrives as its own "probator" stream; it carries no media.
+        if (s.type !== 'inbound-rtp' || s.mid === 'probator') return;
         if (s.kind === 'video') {
           totals.video.streams++;
           totals.video.framesDecoded += s.framesDecoded ?? 0;
@@ -245,7 +257,15 @@ export function screenshotPath(name: string): string {
   return join(ARTIFACTS, name);
 }
 
-export function reportProblems(peers: Peer[]): void {
-  const lines = peers.flatMap((p) => p.problems);
-  if (lines.length) console.log(`browser console:\n${lines.join('\n')}`);
+/** Runs a test body and, if it fails, prints what the pages logged. */
+export function withDiagnostics(peers: () => (Peer | undefined)[], body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      const lines = peers().flatMap((p) => p?.problems ?? []);
+      if (lines.length) console.log(`browser console:\n${lines.slice(-60).join('\n')}`);
+      throw error;
+    }
+  };
 }

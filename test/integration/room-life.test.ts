@@ -121,3 +121,50 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   assert.equal(room.router.closed, true);
   assert.equal(noom.pool.slots[0]!.load, loadBefore, 'placement load released');
 });
+
+test('simulcast producers give simulcast consumers; pause, resume, layers and close are relayed', async () => {
+  const [a, b] = [await open(), await open()];
+  await req(a, 'room:join', { roomId: 'controls' });
+  const jb = await req(b, 'room:join', { roomId: 'controls' });
+  const sendA = await req(a, 'transport:create', { direction: 'send' });
+  const recvB = await req(b, 'transport:create', { direction: 'recv' });
+  const news = collect(b, 'producer:new');
+  const paused = collect(b, 'producer:paused');
+  const resumed = collect(b, 'producer:resumed');
+  const closedProducers = collect(b, 'producer:closed');
+  const closedConsumers = collect(b, 'consumer:closed');
+  const { producerId } = await req(a, 'producer:create', {
+    transportId: sendA.id,
+    kind: 'video',
+    source: 'camera',
+    rtpParameters: VP8_SIMULCAST_PARAMETERS,
+  });
+  await eventually(() => news.length === 1, 'producer:new at B');
+  assert.deepEqual({ ...news[0], peerId: undefined }, { producerId, peerId: undefined, kind: 'video', source: 'camera', paused: false });
+  const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId, rtpCapabilities: jb.rtpCapabilities });
+  assert.equal(consumer.type, 'simulcast');
+  assert.equal(consumer.kind, 'video');
+  assert.equal(consumer.source, 'camera');
+  await req(b, 'consumer:setPreferredLayers', { consumerId: consumer.consumerId, spatialLayer: 1, temporalLayer: 2 });
+  await req(b, 'consumer:resume', { consumerId: consumer.consumerId });
+  await req(b, 'consumer:pause', { consumerId: consumer.consumerId });
+  await req(a, 'producer:pause', { producerId });
+  await eventually(() => paused.length === 1, 'producer:paused');
+  await req(a, 'producer:resume', { producerId });
+  await eventually(() => resumed.length === 1, 'producer:resumed');
+  // The same source twice is refused; a screen share is its own producer.
+  const again = await rawAck(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
+  assert.equal((again as { error: { code: string } }).error.code, 'INVALID_STATE');
+  const screen = await req(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'screen', rtpParameters: VP8_PARAMETERS });
+  await eventually(() => news.some((n) => n.producerId === screen.producerId && n.source === 'screen'), 'screen producer:new');
+  await req(a, 'producer:close', { producerId });
+  await eventually(() => closedProducers.length === 1 && closedConsumers.length === 1, 'producer:closed and consumer:closed at B');
+  assert.deepEqual(closedConsumers[0], { consumerId: consumer.consumerId, producerId });
+  assert.equal((await rawAck(b, 'consumer:resume', { consumerId: consumer.consumerId }) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  // A late joiner is told about the producers that remain.
+  const c = await open();
+  const jc = await req(c, 'room:join', { roomId: 'controls' });
+  assert.deepEqual(jc.producers.map((p) => p.producerId), [screen.producerId]);
+  await req(a, 'transport:close', { transportId: sendA.id });
+  await eventually(() => closedProducers.some((p) => p.producerId === screen.producerId), 'transport:close closes its producers');
+});

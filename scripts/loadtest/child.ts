@@ -1,0 +1,219 @@
+/**
+ * Load-test child process: runs the synthetic peers the coordinator assigns to it and
+ * reports their counters. Started by fleet.ts with an IPC channel; exits when told to stop
+ * or when the coordinator goes away.
+ */
+import { loadClip, DEFAULT_CLIP } from './peer/clip.js';
+import { installWerift } from './peer/werift.js';
+import { SyntheticPeer, type ConsumerStats } from './peer/syntheticPeer.js';
+import type {
+  ChildMessage,
+  ConsumerSummary,
+  JoinCommand,
+  ParentMessage,
+  PeerSummary,
+  ProducerCounters,
+  TrackCounters,
+} from './ipc.js';
+import type { PeerPlan } from './plan.js';
+
+/** Sampling period, passed by the coordinator as the first argument. */
+const SAMPLE_MS = Math.max(100, Number(process.argv[2] ?? 1000) || 1000);
+/** Closing peers must not hold the run hostage. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+interface Slot {
+  plan: PeerPlan;
+  peer?: SyntheticPeer;
+  joinAckMs?: number;
+  setupMs?: number;
+  failed?: string;
+}
+
+const slots = new Map<number, Slot>();
+let stopping = false;
+
+function send(message: ChildMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function join(cmd: JoinCommand): Promise<void> {
+  const slot: Slot = { plan: cmd.peer };
+  slots.set(cmd.peer.index, slot);
+  const started = performance.now();
+  try {
+    const publisher = cmd.peer.role === 'publisher';
+    const peer = await SyntheticPeer.join({
+      url: cmd.url,
+      roomId: cmd.peer.roomId,
+      displayName: cmd.peer.displayName,
+      ...(cmd.password !== undefined ? { password: cmd.password } : {}),
+      publish: publisher ? { audio: true, video: true } : {},
+      consume: true,
+    });
+    if (stopping) {
+      await peer.close();
+      return;
+    }
+    slot.peer = peer;
+    slot.joinAckMs = peer.joinedAt - peer.joinSentAt;
+    slot.setupMs = performance.now() - started;
+    peer.events.on('failed', (error) => {
+      slot.failed = error.message;
+      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason: error.message, at: Date.now() });
+    });
+    peer.events.on('warning', (error) => send({ type: 'warning', index: cmd.peer.index, reason: error.message }));
+    send({
+      type: 'joined',
+      index: cmd.peer.index,
+      peerId: peer.peerId,
+      joinAckMs: slot.joinAckMs,
+      setupMs: slot.setupMs,
+      producers: peer.producerStats().map((p) => ({ producerId: p.producerId, kind: p.kind })),
+    });
+  } catch (error) {
+    slot.failed = errorText(error);
+    send({ type: 'failed', index: cmd.peer.index, phase: 'join', reason: slot.failed, at: Date.now() });
+  }
+}
+
+function producerCounters(peer: SyntheticPeer): ProducerCounters[] {
+  return peer.producerStats().map((p) => ({
+    producerId: p.producerId,
+    kind: p.kind,
+    packetsSent: p.packetsSent,
+    bytesSent: p.bytesSent,
+    nacksReceived: p.nacksReceived,
+    plisReceived: p.plisReceived,
+    firsReceived: p.firsReceived,
+    keyframeJumps: p.keyframeJumps,
+  }));
+}
+
+function isReceiving(stats: ConsumerStats[]): boolean {
+  const open = stats.filter((s) => !s.closed);
+  return open.length > 0 && open.every((s) => s.packets > 0);
+}
+
+function sample(): void {
+  let active = 0;
+  let receiving = 0;
+  const tracks = new Map<string, TrackCounters>();
+  const producers: ProducerCounters[] = [];
+  for (const slot of slots.values()) {
+    const peer = slot.peer;
+    if (!peer) continue;
+    if (!peer.closed) active++;
+    const stats = peer.consumerStats();
+    if (!peer.closed && isReceiving(stats)) receiving++;
+    for (const s of stats) {
+      let t = tracks.get(s.producerId);
+      if (!t) {
+        t = { producerId: s.producerId, kind: s.kind, consumers: 0, packets: 0, bytes: 0, lost: 0, nacksSent: 0, plisSent: 0 };
+        tracks.set(s.producerId, t);
+      }
+      if (!s.closed) t.consumers++;
+      t.packets += s.packets;
+      t.bytes += s.bytes;
+      t.lost += s.lost;
+      t.nacksSent += s.nacksSent;
+      t.plisSent += s.plisSent;
+    }
+    producers.push(...producerCounters(peer));
+  }
+  send({ type: 'sample', active, receiving, tracks: [...tracks.values()], producers });
+}
+
+function summarize(slot: Slot): PeerSummary | undefined {
+  const peer = slot.peer;
+  if (!peer) return undefined;
+  const consumers: ConsumerSummary[] = peer.consumerStats().map((s) => ({
+    consumerId: s.consumerId,
+    producerId: s.producerId,
+    peerId: s.peerId,
+    kind: s.kind,
+    packets: s.packets,
+    bytes: s.bytes,
+    lost: s.lost,
+    nacksSent: s.nacksSent,
+    plisSent: s.plisSent,
+    closed: s.closed,
+    ...(s.firstPacketAt !== undefined ? { firstPacketMs: s.firstPacketAt - peer.joinedAt } : {}),
+  }));
+  const first = (kind?: 'audio' | 'video') => {
+    const times = consumers
+      .filter((c) => (kind === undefined || c.kind === kind) && c.firstPacketMs !== undefined)
+      .map((c) => c.firstPacketMs!);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  };
+  const firstMediaMs = first();
+  const firstAudioMs = first('audio');
+  const firstVideoMs = first('video');
+  return {
+    index: slot.plan.index,
+    peerId: peer.peerId,
+    roomId: slot.plan.roomId,
+    role: slot.plan.role,
+    displayName: slot.plan.displayName,
+    joinAckMs: slot.joinAckMs ?? 0,
+    setupMs: slot.setupMs ?? 0,
+    ...(firstMediaMs !== undefined ? { firstMediaMs } : {}),
+    ...(firstAudioMs !== undefined ? { firstAudioMs } : {}),
+    ...(firstVideoMs !== undefined ? { firstVideoMs } : {}),
+    consumers,
+    producers: producerCounters(peer),
+    ...(slot.failed !== undefined ? { failed: slot.failed } : {}),
+  };
+}
+
+let sampler: NodeJS.Timeout | undefined;
+let pendingJoins: Promise<void>[] = [];
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (sampler) clearInterval(sampler);
+  // Peers still joining are given the close timeout too, then left out of the summary.
+  await Promise.race([Promise.allSettled(pendingJoins), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
+  sample();
+  const peers = [...slots.values()].flatMap((s) => summarize(s) ?? []);
+  send({ type: 'final', peers });
+  await Promise.race([
+    Promise.allSettled([...slots.values()].map((s) => s.peer?.close())),
+    new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS)),
+  ]);
+  if (process.connected) process.disconnect();
+  // werift keeps sockets and timers of closed PeerConnections around for a while; the
+  // job is done, so do not wait for them.
+  setTimeout(() => process.exit(0), 200).unref();
+}
+
+async function main(): Promise<void> {
+  // Ctrl-C reaches the whole process group: the coordinator decides when children stop.
+  process.on('SIGINT', () => undefined);
+  process.on('disconnect', () => void stop());
+  process.on('message', (raw: unknown) => {
+    const msg = raw as ParentMessage;
+    if (msg.type === 'join' && !stopping) {
+      const p = join(msg);
+      pendingJoins.push(p);
+      void p.finally(() => (pendingJoins = pendingJoins.filter((x) => x !== p)));
+    } else if (msg.type === 'stop') {
+      void stop();
+    }
+  });
+  installWerift();
+  await loadClip(DEFAULT_CLIP);
+  sampler = setInterval(sample, SAMPLE_MS);
+  send({ type: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  console.error(`load-test child ${process.pid}: ${errorText(error)}`);
+  process.exitCode = 1;
+  if (process.connected) process.disconnect();
+});

@@ -1,0 +1,114 @@
+/**
+ * Messages between the load-test coordinator and its child processes (Node IPC channel,
+ * JSON serialization). Children hold the peers; the coordinator paces, aggregates and
+ * reports. Times crossing the channel are durations (ms) measured inside one process, or
+ * Date.now() values where the coordinator must place an event on its own timeline.
+ */
+import type { PeerPlan, PeerRole } from './plan.js';
+
+export interface JoinCommand {
+  type: 'join';
+  peer: PeerPlan;
+  url: string;
+  password?: string;
+}
+export interface StopCommand {
+  type: 'stop';
+}
+export type ParentMessage = JoinCommand | StopCommand;
+
+/** Cumulative receive counters of one child for one remote producer (a track). */
+export interface TrackCounters {
+  producerId: string;
+  kind: 'audio' | 'video';
+  /** Open consumers of this track in the child. */
+  consumers: number;
+  packets: number;
+  bytes: number;
+  lost: number;
+  nacksSent: number;
+  plisSent: number;
+}
+
+/** Cumulative send-side counters of one producer. */
+export interface ProducerCounters {
+  producerId: string;
+  kind: 'audio' | 'video';
+  packetsSent: number;
+  bytesSent: number;
+  nacksReceived: number;
+  plisReceived: number;
+  firsReceived: number;
+  keyframeJumps: number;
+}
+
+export interface ConsumerSummary {
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: 'audio' | 'video';
+  packets: number;
+  bytes: number;
+  lost: number;
+  nacksSent: number;
+  plisSent: number;
+  closed: boolean;
+  /** From the room:join ack to this consumer's first RTP packet. */
+  firstPacketMs?: number;
+}
+
+export interface PeerSummary {
+  index: number;
+  peerId: string;
+  roomId: string;
+  role: PeerRole;
+  displayName: string;
+  joinAckMs: number;
+  setupMs: number;
+  /** From the room:join ack to the first RTP packet of any / an audio / a video consumer. */
+  firstMediaMs?: number;
+  firstAudioMs?: number;
+  firstVideoMs?: number;
+  consumers: ConsumerSummary[];
+  producers: ProducerCounters[];
+  failed?: string;
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+}
+export interface JoinedMessage {
+  type: 'joined';
+  index: number;
+  peerId: string;
+  /** room:join request to its ack. */
+  joinAckMs: number;
+  /** SyntheticPeer.join() as a whole: connect, join, device, transports, produce, consume. */
+  setupMs: number;
+  producers: { producerId: string; kind: 'audio' | 'video' }[];
+}
+export interface FailedMessage {
+  type: 'failed';
+  index: number;
+  phase: 'join' | 'runtime';
+  reason: string;
+  at: number;
+}
+export interface SampleMessage {
+  type: 'sample';
+  /** Peers connected right now, and those receiving on every consumer. */
+  active: number;
+  receiving: number;
+  tracks: TrackCounters[];
+  producers: ProducerCounters[];
+}
+export interface FinalMessage {
+  type: 'final';
+  peers: PeerSummary[];
+}
+export interface WarningMessage {
+  type: 'warning';
+  index: number;
+  reason: string;
+}
+export type ChildMessage = ReadyMessage | JoinedMessage | FailedMessage | SampleMessage | FinalMessage | WarningMessage;

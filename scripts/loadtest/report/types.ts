@@ -1,0 +1,119 @@
+/** The load-test report: written as JSON and rendered as a self-contained HTML page. */
+import type { PeerSummary } from '../ipc.js';
+import type { PeerRole } from '../plan.js';
+import type { ServerMetricsReport } from '../serverMetrics.js';
+import type { Summary } from '../stats.js';
+
+export const REPORT_VERSION = 1;
+
+export interface TimelinePoint {
+  /** Seconds since the run started. */
+  t: number;
+  /** Peers started, connected, joined so far, failed so far, receiving on every consumer. */
+  started: number;
+  active: number;
+  joined: number;
+  failed: number;
+  receiving: number;
+  /** Over the last interval, summed over every peer. */
+  rxKbps: number;
+  txKbps: number;
+  lossPct: number;
+  nacksSent: number;
+  plisSent: number;
+  nacksReceived: number;
+  plisReceived: number;
+  keyframeJumps: number;
+}
+
+export interface TrackPoint {
+  t: number;
+  /** Mean receive bitrate per consumer of this track over the last interval. */
+  kbps: number;
+  consumers: number;
+  lossPct: number;
+}
+
+export interface TrackReport {
+  producerId: string;
+  label: string;
+  roomId: string;
+  publisher: string;
+  kind: 'audio' | 'video';
+  points: TrackPoint[];
+  totals: {
+    consumers: number;
+    packetsReceived: number;
+    bytesReceived: number;
+    lost: number;
+    nacksSent: number;
+    plisSent: number;
+    packetsSent: number;
+    nacksReceived: number;
+    plisReceived: number;
+    firsReceived: number;
+    keyframeJumps: number;
+  };
+}
+
+export interface FailureReport {
+  index: number;
+  roomId: string;
+  role: PeerRole;
+  displayName: string;
+  phase: 'join' | 'runtime' | 'media';
+  reason: string;
+  t: number;
+}
+
+export interface LoadTestReport {
+  version: typeof REPORT_VERSION;
+  startedAt: string;
+  endedAt: string;
+  /** Wall time of the whole run, ramp included. */
+  elapsedSec: number;
+  interrupted: boolean;
+  options: {
+    url: string;
+    rooms: number;
+    publishers: number;
+    subscribers: number;
+    durationSec: number;
+    rampPerSec: number;
+    processes: number;
+    roomPrefix: string;
+    sampleIntervalSec: number;
+  };
+  peers: {
+    planned: number;
+    started: number;
+    joined: number;
+    failed: number;
+    /** Peers that joined and consume but got no RTP on some consumer by the end. */
+    withoutMedia: number;
+  };
+  /** room:join request → ack, and SyntheticPeer.join() as a whole (connect … consume). */
+  joinLatencyMs: { ack: Summary; setup: Summary };
+  /** Subscribers: room:join ack → first RTP packet (any, audio, video consumer). */
+  firstRtpMs: { any: Summary; audio: Summary; video: Summary };
+  totals: {
+    packetsReceived: number;
+    bytesReceived: number;
+    lost: number;
+    lossPct: number;
+    nacksSent: number;
+    plisSent: number;
+    nacksReceived: number;
+    plisReceived: number;
+    firsReceived: number;
+    keyframeJumps: number;
+  };
+  timeline: TimelinePoint[];
+  tracks: TrackReport[];
+  failures: FailureReport[];
+  /** Distinct failure reasons and how often each occurred. */
+  failureReasons: { reason: string; count: number }[];
+  warnings: { count: number; examples: string[] };
+  server: ServerMetricsReport;
+  peerDetails: PeerSummary[];
+}

@@ -1,0 +1,145 @@
+/**
+ * Periodic scrape of the server's Prometheus endpoint during a run. Counters become rates
+ * (CPU seconds → % of a core, bytes → Mbit/s, others → per second), gauges are kept as
+ * read. A server without /metrics, or with other metric names, just yields fewer series.
+ */
+import { parsePrometheusText, seriesKey, type PromSample } from './prometheus.js';
+
+/** Series worth charting; anything else the server exposes is ignored. */
+const INCLUDE =
+  /^noom_(worker_|workers$|producers|consumers|transports|peers$|rooms$|sockets$|rtp_|rtcp_|nack|pli|keyframe|joins_total$|process_cpu_seconds_total$|process_resident_memory_bytes$|nodejs_eventloop_lag_p99_seconds$)/;
+const HISTOGRAM_PART = /_(bucket|sum|count)$/;
+
+export interface SeriesPoint {
+  /** Seconds since the start of the run. */
+  t: number;
+  v: number;
+}
+
+export interface ServerSeries {
+  key: string;
+  name: string;
+  labels: Record<string, string>;
+  unit: string;
+  points: SeriesPoint[];
+  mean?: number;
+  max?: number;
+}
+
+export interface ServerMetricsReport {
+  url: string;
+  available: boolean;
+  scrapes: number;
+  failures: number;
+  lastError?: string;
+  series: ServerSeries[];
+}
+
+function conversion(name: string): { unit: string; factor: number; rate: boolean } {
+  const rate = name.endsWith('_total');
+  if (name.endsWith('_cpu_seconds_total')) return { unit: '% of a core', factor: 100, rate };
+  if (name.endsWith('_bytes_total')) return { unit: 'Mbit/s', factor: 8 / 1e6, rate };
+  if (name.endsWith('_bytes')) return { unit: 'MB', factor: 1 / 1e6, rate };
+  if (name.endsWith('_seconds')) return { unit: 'ms', factor: 1000, rate };
+  return { unit: rate ? '/s' : '', factor: 1, rate };
+}
+
+export class ServerMetricsScraper {
+  readonly #url: string;
+  readonly #intervalMs: number;
+  readonly #t0: number;
+  readonly #series = new Map<string, ServerSeries>();
+  readonly #previous = new Map<string, { t: number; v: number }>();
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #scrapes = 0;
+  #failures = 0;
+  #lastError: string | undefined;
+  /** Set after a 404: the server has no metrics endpoint, stop asking. */
+  #absent = false;
+
+  constructor(url: string, intervalMs: number, t0: number = performance.now()) {
+    this.#url = url;
+    this.#intervalMs = intervalMs;
+    this.#t0 = t0;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#scrapeOnce();
+    this.#timer = setInterval(() => this.#scrapeOnce(), this.#intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#inFlight;
+  }
+
+  /** Latest value of a gauge series (or rate of a counter), by exact series key. */
+  latest(key: string): number | undefined {
+    return this.#series.get(key)?.points.at(-1)?.v;
+  }
+
+  report(): ServerMetricsReport {
+    const series = [...this.#series.values()].map((s) => {
+      const values = s.points.map((p) => p.v).filter(Number.isFinite);
+      return values.length === 0
+        ? s
+        : { ...s, mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values) };
+    });
+    return {
+      url: this.#url,
+      available: this.#scrapes > 0,
+      scrapes: this.#scrapes,
+      failures: this.#failures,
+      ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
+      series: series.sort((a, b) => a.key.localeCompare(b.key)),
+    };
+  }
+
+  #scrapeOnce(): void {
+    if (this.#absent || this.#inFlight) return;
+    this.#inFlight = this.#scrape()
+      .catch((error: unknown) => {
+        this.#failures++;
+        this.#lastError = error instanceof Error ? error.message : String(error);
+      })
+      .finally(() => (this.#inFlight = undefined));
+  }
+
+  async #scrape(): Promise<void> {
+    const res = await fetch(this.#url, { signal: AbortSignal.timeout(Math.max(1000, this.#intervalMs)) });
+    if (res.status === 404) {
+      this.#absent = true;
+      throw new Error(`${this.#url}: 404, the server exposes no metrics`);
+    }
+    if (!res.ok) throw new Error(`${this.#url}: HTTP ${res.status}`);
+    const text = await res.text();
+    const t = (performance.now() - this.#t0) / 1000;
+    this.#scrapes++;
+    for (const s of parsePrometheusText(text)) {
+      if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record(s, t);
+    }
+  }
+
+  #record(s: PromSample, t: number): void {
+    const key = seriesKey(s);
+    const conv = conversion(s.name);
+    let series = this.#series.get(key);
+    if (!series) {
+      series = { key, name: s.name, labels: s.labels, unit: conv.unit, points: [] };
+      this.#series.set(key, series);
+    }
+    if (!conv.rate) {
+      series.points.push({ t, v: s.value * conv.factor });
+      return;
+    }
+    const prev = this.#previous.get(key);
+    this.#previous.set(key, { t, v: s.value });
+    // A counter that went down was reset (worker restart): no rate across the reset.
+    if (prev && t > prev.t && s.value >= prev.v) {
+      series.points.push({ t, v: ((s.value - prev.v) / (t - prev.t)) * conv.factor });
+    }
+  }
+}

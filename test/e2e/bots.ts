@@ -1,0 +1,22 @@
+/**
+ * Signaling-only participants: Socket.IO clients that join a room without media. They fill
+ * rooms for the lobby and room-full scenarios without costing a browser.
+ */
+import { io } from 'socket.io-client';
+import { request, type JoinRequest, type ProtocolSocket } from '../../server/src/protocol/index.js';
+
+export interface Bot {
+  socket: ProtocolSocket;
+  close(): void;
+}
+
+export async function joinBot(url: string, join: JoinRequest): Promise<Bot> {
+  const socket: ProtocolSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  try {
+    await request(socket, 'room:join', join);
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return { socket, close: () => socket.close() };
+}

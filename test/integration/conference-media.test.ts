@@ -1,0 +1,96 @@
+/**
+ * Real WebRTC through the real server: mediasoup-client on werift peers complete ICE and
+ * DTLS with the worker's WebRtcServer and exchange SRTP audio and video. This is the test
+ * that fails on a worker built without the DTLS fix for KTLS-enabled OpenSSL.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NoomServer } from '../../server/src/app.js';
+import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { collect, eventually, req, startTestServer } from '../support/server.js';
+
+let noom: NoomServer;
+const peers: SyntheticPeer[] = [];
+before(async () => {
+  await prepareMedia();
+  noom = await startTestServer();
+});
+after(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+  await noom.close();
+});
+
+const totals = (p: SyntheticPeer) => p.consumerStats().map((c) => ({ id: c.consumerId, packets: c.packets, bytes: c.bytes }));
+
+test('three peers each publish audio and video and each receives the other two', async () => {
+  for (const name of ['Ada', 'Bob', 'Cy']) {
+    peers.push(await SyntheticPeer.join({ url: noom.url, roomId: 'trio', displayName: name, publish: { audio: true, video: true } }));
+  }
+  const speakers = collect(peers[0]!.socket, 'activeSpeaker');
+  await Promise.all(peers.map((p) => p.waitForMedia({ consumers: 4, minPackets: 30, timeoutMs: 20_000 })));
+  for (const p of peers) {
+    const stats = p.consumerStats();
+    assert.equal(stats.length, 4);
+    const sources = new Set(stats.map((s) => s.peerId));
+    assert.equal(sources.size, 2, 'media from both other peers');
+    assert.ok(!sources.has(p.peerId), 'never its own media');
+    assert.deepEqual(stats.map((s) => s.kind).sort(), ['audio', 'audio', 'video', 'video']);
+  }
+  // Media keeps flowing: every consumer's counters still increase a second later.
+  const first = peers.map(totals);
+  await new Promise((r) => setTimeout(r, 1500));
+  peers.forEach((p, i) => {
+    for (const now of totals(p)) {
+      const before = first[i]!.find((c) => c.id === now.id)!;
+      assert.ok(now.packets > before.packets && now.bytes > before.bytes, `${now.id} grew: ${before.packets} -> ${now.packets}`);
+    }
+  });
+  // The server saw the same traffic.
+  const metrics = await (await fetch(`${noom.url}/metrics`)).text();
+  const forwarded = Number(/noom_rtp_packets_forwarded_total (\d+)/.exec(metrics)?.[1]);
+  const received = peers.flatMap((p) => p.consumerStats()).reduce((n, c) => n + c.packets, 0);
+  assert.ok(forwarded >= received * 0.9, `server forwarded ${forwarded}, peers received ${received}`);
+  await eventually(() => speakers.some((s) => s.peerId !== null && s.peerId !== undefined), 'an activeSpeaker event', 10_000);
+  assert.ok(peers.some((p) => p.peerId === speakers.at(-1)!.peerId));
+});
+
+test('pausing a producer stops its media and tells the others; resuming restarts it', async () => {
+  const [ada, bob] = peers as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
+  const audioId = ada.producerIds().find((id) => bob.consumerStats().some((c) => c.producerId === id && c.kind === 'audio'))!;
+  const paused = collect(bob.socket, 'producer:paused');
+  const resumed = collect(bob.socket, 'producer:resumed');
+  await req(ada.socket, 'producer:pause', { producerId: audioId });
+  await eventually(() => paused.some((e) => e.producerId === audioId), 'producer:paused at Bob');
+  const count = () => bob.consumerStats().find((c) => c.producerId === audioId)!.packets;
+  await new Promise((r) => setTimeout(r, 300));
+  const stalled = count();
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(count() - stalled <= 2, `paused audio still arriving: ${stalled} -> ${count()}`);
+  await req(ada.socket, 'producer:resume', { producerId: audioId });
+  await eventually(() => resumed.length === 1 && count() > stalled + 10, 'audio flows again after resume', 5000);
+});
+
+test('ICE restart gives new ICE parameters and media keeps flowing', async () => {
+  const cy = peers[2]!;
+  const transportId = cy.recvTransportId();
+  assert.ok(transportId);
+  const { iceParameters } = await req(cy.socket, 'transport:restartIce', { transportId });
+  assert.ok(iceParameters.usernameFragment && iceParameters.password);
+  await cy.restartIce(transportId, iceParameters);
+  const before = cy.consumerStats().reduce((n, c) => n + c.packets, 0);
+  await eventually(() => cy.consumerStats().reduce((n, c) => n + c.packets, 0) > before + 50, 'media after ICE restart', 10_000);
+});
+
+test('a peer leaving closes its consumers at the others', async () => {
+  const [ada, bob, cy] = peers as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
+  const closed = collect(ada.socket, 'consumer:closed');
+  const left = collect(ada.socket, 'peer:left');
+  await bob.close();
+  await eventually(() => closed.length === 2 && left.length === 1, 'two consumer:closed and a peer:left at Ada');
+  assert.equal(left[0]!.peerId, bob.peerId);
+  await eventually(() => ada.consumerStats().filter((c) => !c.closed).length === 2, 'Ada keeps only Cy media');
+  const room = noom.rooms.get('trio')!;
+  const dump = await room.router.dump();
+  assert.equal(dump.transportIds.length, 4, 'two transports each for Ada and Cy');
+  void cy;
+});

@@ -44,7 +44,9 @@ describe('lobby and chat', () => {
   before(async () => {
     server = await startServer({ env: { MAX_PEERS_PER_ROOM: '3' } });
     browser = await launchBrowser();
-    [alice, bob, carol] = await Promise.all(['Alice', 'Bob', 'Carol'].map((name) => newPeer(browser, name)));
+    alice = await newPeer(browser, 'Alice');
+    bob = await newPeer(browser, 'Bob');
+    carol = await newPeer(browser, 'Carol');
     await carol.page.goto(server.url);
   });
 
@@ -150,13 +152,21 @@ describe('lobby and chat', () => {
       assert.equal(totals.video.streams, 2);
       assert.ok(totals.video.framesDecoded > 0);
       assert.equal(await alice.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '3');
-      await alice.page.fill('[data-testid="chat-input"]', 'Carol is here too 👋');
+      await alice.page.fill('[data-testid="chat-input"]', 'Carol is here too');
       await alice.page.press('[data-testid="chat-input"]', 'Enter');
       await eventually('Carol to see the message', () => chatTexts(carol.page), (t) =>
         t.some((line) => line.includes('Carol is here too')),
       );
+      // Show the muted states in the picture: Carol's camera off, Bob's microphone muted.
+      await carol.page.click('[data-testid="toggle-camera"]');
+      await bob.page.click('[data-testid="toggle-mic"]');
+      await eventually(
+        'the muted states to reach Alice',
+        () => alice.page.locator('.tile[data-name="Carol"].video-off, .tile[data-name="Bob"].mic-off').count(),
+        (n) => n === 2,
+      );
       // Let the active-speaker highlight and the video settle for the picture.
-      await alice.page.waitForTimeout(1500);
+      await alice.page.waitForTimeout(1000);
       const path = screenshotPath('room-3.png');
       await alice.page.screenshot({ path });
       publishScreenshot(path, 'room.png');

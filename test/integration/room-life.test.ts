@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { CHAT_HISTORY_SIZE, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { CHAT_HISTORY_SIZE, type ChatMessage, type ProtocolSocket } from '../../server/src/protocol/index.js';
 import { collect, connect, eventually, rawAck, req, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 
@@ -48,7 +48,7 @@ test('chat reaches every peer in order with server ids and times; late joiners g
   const atA = collect(a, 'chat:message');
   const atB = collect(b, 'chat:message');
   const before = Date.now();
-  const sent = [];
+  const sent: ChatMessage[] = [];
   for (let i = 0; i < 60; i++) sent.push((await req(i % 2 ? b : a, 'chat:send', { text: `  message ${i} ` })).message);
   await eventually(() => atA.length === 60 && atB.length === 60, 'all 60 messages at both peers');
   for (const seen of [atA, atB]) assert.deepEqual(seen.map((m) => m.text), sent.map((_, i) => `message ${i}`));
@@ -91,7 +91,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   const [a, b] = [await open(), await open()];
   const loadBefore = noom.pool.slots[0]!.load;
   await req(a, 'room:join', { roomId: 'cleanup' });
-  await req(b, 'room:join', { roomId: 'cleanup' });
+  const jb = await req(b, 'room:join', { roomId: 'cleanup' });
   const room = noom.rooms.get('cleanup');
   assert.ok(room);
   const sendA = await req(a, 'transport:create', { direction: 'send' });
@@ -99,7 +99,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   const audio = await req(a, 'producer:create', { transportId: sendA.id, kind: 'audio', source: 'mic', rtpParameters: OPUS_PARAMETERS });
   await req(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'camera', rtpParameters: VP8_SIMULCAST_PARAMETERS });
   const recvB = await req(b, 'transport:create', { direction: 'recv' });
-  const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId: audio.producerId, rtpCapabilities: room.router.rtpCapabilities as never });
+  const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId: audio.producerId, rtpCapabilities: jb.rtpCapabilities });
   assert.equal(consumer.producerPaused, false);
   const sendB = await req(b, 'transport:create', { direction: 'send' });
   await req(b, 'producer:create', { transportId: sendB.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
@@ -167,4 +167,20 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   assert.deepEqual(jc.producers.map((p) => p.producerId), [screen.producerId]);
   await req(a, 'transport:close', { transportId: sendA.id });
   await eventually(() => closedProducers.some((p) => p.producerId === screen.producerId), 'transport:close closes its producers');
+});
+
+test('when a worker dies its rooms close, peers are told, and rejoining lands on the replacement', async () => {
+  const a = await open();
+  await req(a, 'room:join', { roomId: 'doomed', displayName: 'Dee' });
+  const closed = collect(a, 'room:closed');
+  const oldPid = noom.pool.slots[0]!.worker.pid;
+  process.kill(oldPid, 'SIGKILL');
+  await eventually(() => closed.length === 1, 'room:closed', 5000);
+  assert.deepEqual(closed[0], { reason: 'workerclose' });
+  assert.equal((await rawAck(a, 'chat:send', { text: 'anyone?' }) as { error: { code: string } }).error.code, 'INVALID_STATE');
+  await eventually(() => noom.pool.slots.length === 1 && noom.pool.slots[0]!.worker.pid !== oldPid, 'worker replaced', 10_000);
+  const again = await req(a, 'room:join', { roomId: 'doomed', displayName: 'Dee' });
+  assert.equal(again.peers.length, 0);
+  const health = (await (await fetch(`${noom.url}/healthz`)).json()) as { workers: { pid: number }[] };
+  assert.notEqual(health.workers[0]!.pid, oldPid);
 });

@@ -9,7 +9,7 @@
 import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
-import type { ConsumeRequest, JoinData, ProduceRequest, ProducerInfo } from '../protocol.js';
+import type { JoinData, ProducerInfo } from '../protocol.js';
 
 export type ProducerSource = ProducerInfo['source'];
 
@@ -78,7 +78,7 @@ export class MediaSession {
     const data = await this.#signaling.request('consumer:create', {
       transportId: transport.id,
       producerId: info.producerId,
-      rtpCapabilities: this.#device.recvRtpCapabilities as ConsumeRequest['rtpCapabilities'],
+      rtpCapabilities: this.#device.recvRtpCapabilities,
     });
     const consumer = await transport.consume({
       id: data.consumerId,
@@ -129,7 +129,7 @@ export class MediaSession {
         .request('producer:create', {
           transportId: transport.id,
           kind,
-          rtpParameters: rtpParameters as ProduceRequest['rtpParameters'],
+          rtpParameters: rtpParameters,
           source,
           paused,
         })

@@ -44,6 +44,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   #epoch = 0;
   #queue: Promise<void> = Promise.resolve();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Problems reported before anyone watched, e.g. a denied camera while joining. */
+  #unseenProblems: string[] = [];
+  #problemWatchers = 0;
 
   constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
     super();
@@ -61,6 +64,17 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   get roomId(): string {
     return this.#options.roomId;
+  }
+
+  /** Calls `show` with every problem, including those that happened before this call. */
+  watchProblems(show: (message: string) => void): () => void {
+    for (const message of this.#unseenProblems.splice(0)) show(message);
+    this.#problemWatchers++;
+    const off = this.on('problem', show);
+    return () => {
+      this.#problemWatchers--;
+      off();
+    };
   }
 
   setPassword(password: string): void {
@@ -184,7 +198,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
       this.publisher.on('change', (source) => this.#showLocal(source)),
-      this.publisher.on('problem', (message) => this.emit('problem', message)),
+      this.publisher.on('problem', (message) => {
+        if (this.#problemWatchers === 0) this.#unseenProblems.push(message);
+        else this.emit('problem', message);
+      }),
     );
   }
 

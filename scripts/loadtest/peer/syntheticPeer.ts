@@ -14,9 +14,7 @@ import type { z } from 'zod';
 import {
   SERVER_EVENT_SCHEMAS,
   request,
-  type ConsumeRequest,
   type JoinData,
-  type ProduceRequest,
   type ProducerInfo,
   type ProtocolSocket,
   type ServerEventName,
@@ -349,8 +347,7 @@ export class SyntheticPeer {
           {
             transportId: transport.id,
             kind,
-            // mediasoup-client's types are wider than the wire schema's; the server validates.
-            rtpParameters: rtpParameters as unknown as ProduceRequest['rtpParameters'],
+            rtpParameters,
             source: kind === 'audio' ? 'mic' : 'camera',
           },
           this.#timeout,
@@ -427,7 +424,7 @@ export class SyntheticPeer {
         {
           transportId: transport.id,
           producerId: info.producerId,
-          rtpCapabilities: this.#device.rtpCapabilities as unknown as ConsumeRequest['rtpCapabilities'],
+          rtpCapabilities: this.#device.rtpCapabilities,
         },
         this.#timeout,
       );

@@ -24,7 +24,7 @@ export function createHttpApp(deps: HttpDeps): Express {
 
   app.get('/healthz', (_req, res) => {
     const workers = deps.pool.slots.map((s) => ({ slot: s.index, pid: s.worker.pid, load: s.load, routers: s.routers.size }));
-    res.status(workers.length > 0 ? 200 : 503).json({ status: workers.length > 0 ? 'ok' : 'degraded', workers });
+    res.status(workers.length > 0 ? 200 : 503).json({ status: workers.length > 0 ? 'ok' : 'degraded', workerCount: workers.length, workers });
   });
 
   app.get('/readyz', (_req, res) => {

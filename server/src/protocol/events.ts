@@ -91,19 +91,30 @@ export interface ChatSendData {
 }
 export type EmptyData = Record<string, never>;
 
+/**
+ * What clients send for the requests that carry mediasoup parameter objects: typed with
+ * mediasoup-client's own types so its objects can be passed as they are. The server still
+ * parses them with the schemas in schemas.ts.
+ */
+export type ProducePayload = Omit<ProduceRequest, 'rtpParameters'> & { rtpParameters: types.RtpParameters };
+export type ConsumePayload = Omit<ConsumeRequest, 'rtpCapabilities'> & { rtpCapabilities: types.RtpCapabilities };
+export type ConnectTransportPayload = Omit<ConnectTransportRequest, 'dtlsParameters'> & {
+  dtlsParameters: types.DtlsParameters;
+};
+
 export interface ClientToServerEvents {
   'rooms:list': (req: unknown, ack: Ack<RoomsListData>) => void;
   'room:join': (req: JoinRequest, ack: Ack<JoinData>) => void;
   'room:leave': (req: unknown, ack: Ack<EmptyData>) => void;
   'peer:rename': (req: RenameRequest, ack: Ack<EmptyData>) => void;
   'transport:create': (req: CreateTransportRequest, ack: Ack<TransportData>) => void;
-  'transport:connect': (req: ConnectTransportRequest, ack: Ack<EmptyData>) => void;
+  'transport:connect': (req: ConnectTransportPayload, ack: Ack<EmptyData>) => void;
   'transport:restartIce': (req: RestartIceRequest, ack: Ack<RestartIceData>) => void;
-  'producer:create': (req: ProduceRequest, ack: Ack<ProduceData>) => void;
+  'producer:create': (req: ProducePayload, ack: Ack<ProduceData>) => void;
   'producer:pause': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
   'producer:resume': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
   'producer:close': (req: ProducerRequest, ack: Ack<EmptyData>) => void;
-  'consumer:create': (req: ConsumeRequest, ack: Ack<ConsumeData>) => void;
+  'consumer:create': (req: ConsumePayload, ack: Ack<ConsumeData>) => void;
   'consumer:pause': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
   'consumer:resume': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
   'consumer:setPreferredLayers': (req: PreferredLayersRequest, ack: Ack<EmptyData>) => void;

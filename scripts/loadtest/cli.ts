@@ -1,0 +1,133 @@
+/**
+ * `npm run loadtest -- --url http://host:port --rooms R --publishers P --subscribers S
+ *  --duration 60 --ramp 5/s --out DIR`: synthetic peers against any Noom server.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseRamp, defaultProcesses, type LoadTestOptions } from './options.js';
+import { runLoadTest } from './run.js';
+import type { LoadTestReport } from './report/types.js';
+import type { Summary } from './stats.js';
+
+function int(name: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function seconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+function ramp(text: string): number {
+  try {
+    return parseRamp(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const line = (name: string, s: Summary) =>
+  s.count === 0 ? `  ${name}: no samples` : `  ${name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms (n=${s.count})`;
+
+function printSummary(r: LoadTestReport): void {
+  const out = [
+    `${r.interrupted ? 'interrupted' : 'done'} after ${r.elapsedSec} s: ${r.peers.joined}/${r.peers.planned} peers joined, ` +
+      `${r.peers.failed} failed, ${r.peers.withoutMedia} without media`,
+    line('room:join ack', r.joinLatencyMs.ack),
+    line('peer setup', r.joinLatencyMs.setup),
+    line('first RTP (subscribers)', r.firstRtpMs.any),
+    `  received ${r.totals.packetsReceived} packets, lost ${r.totals.lost} (${r.totals.lossPct} %), ` +
+      `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
+    `  server metrics: ${r.server.available ? `${r.server.scrapes} scrapes` : 'not available'}`,
+    ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
+  ];
+  console.log(out.join('\n'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('loadtest')
+    .description('Load-test a Noom server with synthetic WebRTC peers (mediasoup-client on werift, replayed VP8 + Opus).')
+    .requiredOption('--url <url>', 'server base URL, e.g. http://127.0.0.1:3000')
+    .option('--rooms <n>', 'number of rooms', int('--rooms', 1), 1)
+    .option('--publishers <n>', 'publishers per room (audio + video; they also consume each other)', int('--publishers', 0), 2)
+    .option('--subscribers <n>', 'subscribers per room (consume only)', int('--subscribers', 0), 4)
+    .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
+    .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
+    .option('--out <dir>', 'write loadtest-<time>.json and .html reports there')
+    .option('--processes <n>', `peer processes (default: one per core, ${defaultProcesses()} here)`, int('--processes', 1))
+    .option('--room-prefix <prefix>', 'room ids are <prefix>-1 … <prefix>-R (default: random)')
+    .option('--password <password>', 'room password')
+    .option('--metrics-url <url>', 'Prometheus endpoint to sample (default: <url>/metrics)')
+    .option('--sample <seconds>', 'sampling interval of peers (server: twice that)', seconds, 1)
+    .addOption(new Option('--no-progress', 'no live progress bar'))
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops early: peers are closed and the report is still written; a second Ctrl-C aborts.\n' +
+        'The clip is encoded once with ffmpeg and cached under $NOOM_CACHE_DIR (default ~/.cache/noom)/clips.',
+    );
+  program.parse(argv);
+  const o = program.opts<{
+    url: string;
+    rooms: number;
+    publishers: number;
+    subscribers: number;
+    duration: number;
+    ramp: number;
+    out?: string;
+    processes?: number;
+    roomPrefix?: string;
+    password?: string;
+    metricsUrl?: string;
+    sample: number;
+    progress: boolean;
+  }>();
+  const options: LoadTestOptions = {
+    url: o.url,
+    rooms: o.rooms,
+    publishers: o.publishers,
+    subscribers: o.subscribers,
+    durationSec: o.duration,
+    rampPerSec: o.ramp,
+    sampleIntervalSec: Math.max(0.2, o.sample),
+    progress: o.progress && process.stderr.isTTY,
+    ...(o.out !== undefined ? { outDir: o.out } : {}),
+    ...(o.processes !== undefined ? { processes: o.processes } : {}),
+    ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.metricsUrl !== undefined ? { metricsUrl: o.metricsUrl } : {}),
+  };
+
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) {
+      console.error('\nsecond interrupt: aborting without cleanup');
+      process.exit(130);
+    }
+    console.error('\ninterrupted: closing peers (Ctrl-C again to abort)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    const { report } = await runLoadTest(options, { signal: abort.signal, log: (l) => console.error(l) });
+    printSummary(report);
+    return abort.signal.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`loadtest: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,195 @@
+/**
+ * The report as one self-contained HTML page: Chart.js (UMD build) and the report data are
+ * inlined, so the file opens offline and can be archived or mailed as is.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Summary } from '../stats.js';
+import type { LoadTestReport } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+let chartJs: string | undefined;
+function chartJsSource(): string {
+  // The package exports only its module builds; the UMD file sits next to them.
+  chartJs ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+  return chartJs;
+}
+
+function esc(text: unknown): string {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** JSON inside a <script> element: no sequence may close the element or open a comment. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+const fmt = (v: number | undefined, digits = 0) => (v === undefined ? '–' : v.toFixed(digits));
+
+function summaryRow(name: string, s: Summary): string {
+  return `<tr><th>${esc(name)}</th><td>${s.count}</td><td>${fmt(s.p50)}</td><td>${fmt(s.p95)}</td><td>${fmt(s.p99)}</td><td>${fmt(s.min)}</td><td>${fmt(s.max)}</td></tr>`;
+}
+
+function summaryTable(rows: [string, Summary][]): string {
+  return `<table><thead><tr><th></th><th>n</th><th>p50</th><th>p95</th><th>p99</th><th>min</th><th>max</th></tr></thead><tbody>${rows
+    .map(([n, s]) => summaryRow(n, s))
+    .join('')}</tbody></table>`;
+}
+
+function keyValues(rows: [string, unknown][]): string {
+  return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+}
+
+const CHART_SCRIPT = `
+const R = JSON.parse(document.getElementById('report-data').textContent);
+const palette = ['#2563eb','#dc2626','#16a34a','#d97706','#7c3aed','#0891b2','#db2777','#65a30d','#ea580c','#4f46e5','#0d9488','#b91c1c'];
+const MAX_TRACK_LINES = 24;
+function chart(id, datasets, yTitle) {
+  const el = document.getElementById(id);
+  if (!el) return;
+  if (datasets.every(d => d.data.length === 0)) { el.replaceWith(Object.assign(document.createElement('p'), { textContent: 'no data', className: 'muted' })); return; }
+  new Chart(el, {
+    type: 'line',
+    data: { datasets: datasets.map((d, i) => ({ borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length], pointRadius: 0, borderWidth: 1.5, tension: 0.2, ...d })) },
+    options: { animation: false, parsing: false, normalized: true, responsive: true, maintainAspectRatio: false,
+      interaction: { mode: 'nearest', axis: 'x', intersect: false },
+      scales: { x: { type: 'linear', title: { display: true, text: 's' } }, y: { beginAtZero: true, title: { display: true, text: yTitle } } },
+      plugins: { legend: { display: datasets.length <= MAX_TRACK_LINES, labels: { boxWidth: 10 } } } },
+  });
+}
+const tl = R.timeline;
+const xy = (pts, f) => pts.map(p => ({ x: p.t, y: f(p) }));
+chart('c-peers', [
+  { label: 'started', data: xy(tl, p => p.started) },
+  { label: 'joined', data: xy(tl, p => p.joined) },
+  { label: 'receiving', data: xy(tl, p => p.receiving) },
+  { label: 'failed', data: xy(tl, p => p.failed) },
+], 'peers');
+chart('c-bitrate', [
+  { label: 'received (all peers)', data: xy(tl, p => p.rxKbps / 1000) },
+  { label: 'sent (all publishers)', data: xy(tl, p => p.txKbps / 1000) },
+], 'Mbit/s');
+chart('c-loss', [{ label: 'loss', data: xy(tl, p => p.lossPct) }], '% of packets');
+chart('c-rtcp', [
+  { label: 'NACKs sent by receivers', data: xy(tl, p => p.nacksSent) },
+  { label: 'PLIs sent by receivers', data: xy(tl, p => p.plisSent) },
+  { label: 'NACKed packets at publishers', data: xy(tl, p => p.nacksReceived) },
+  { label: 'PLI/FIR at publishers', data: xy(tl, p => p.plisReceived) },
+  { label: 'keyframe jumps', data: xy(tl, p => p.keyframeJumps) },
+], 'per interval');
+for (const kind of ['video', 'audio']) {
+  const tracks = R.tracks.filter(t => t.kind === kind);
+  const shown = tracks.length <= MAX_TRACK_LINES ? tracks : [];
+  const mean = (f) => {
+    const byT = new Map();
+    for (const t of tracks) for (const p of t.points) { const a = byT.get(p.t) ?? []; a.push(f(p)); byT.set(p.t, a); }
+    return [...byT].sort((a, b) => a[0] - b[0]).map(([x, v]) => ({ x, y: v.reduce((s, n) => s + n, 0) / v.length }));
+  };
+  chart('c-' + kind + '-kbps', [{ label: 'mean of tracks', data: mean(p => p.kbps), borderWidth: 3 },
+    ...shown.map(t => ({ label: t.label, data: xy(t.points, p => p.kbps) }))], 'kbit/s per consumer');
+  chart('c-' + kind + '-loss', [{ label: 'mean of tracks', data: mean(p => p.lossPct), borderWidth: 3 },
+    ...shown.map(t => ({ label: t.label, data: xy(t.points, p => p.lossPct) }))], '% lost');
+}
+const groups = new Map();
+for (const s of R.server.series) {
+  const g = groups.get(s.name) ?? []; g.push(s); groups.set(s.name, g);
+}
+const host = document.getElementById('server-charts');
+for (const [name, series] of groups) {
+  const box = document.createElement('div'); box.className = 'chart';
+  const h = document.createElement('h3'); h.textContent = name + (series[0].unit ? ' (' + series[0].unit + ')' : '');
+  const canvas = document.createElement('canvas'); canvas.id = 's-' + name;
+  box.append(h, canvas); host.append(box);
+  chart(canvas.id, series.map(s => ({ label: Object.entries(s.labels).map(([k, v]) => k + '=' + v).join(' ') || name, data: s.points.map(p => ({ x: p.t, y: p.v })) })), series[0].unit);
+}
+`;
+
+const STYLE = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px; padding: 0 1rem; color: #111; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; } h3 { font-size: .95rem; margin: .5rem 0; }
+table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .2rem .6rem; text-align: right; border-bottom: 1px solid #eee; }
+th:first-child, table.kv td { text-align: left; } .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; }
+.chart { height: 300px; position: relative; padding-bottom: 2rem; } .muted { color: #777; } .bad { color: #b91c1c; }
+table.wide td, table.wide th { text-align: left; }
+`;
+
+export function renderHtml(r: LoadTestReport): string {
+  const o = r.options;
+  const failures = r.failures.slice(0, 500);
+  const chartBox = (id: string, title: string) => `<div class="chart"><h3>${esc(title)}</h3><canvas id="${id}"></canvas></div>`;
+  const serverStatus = r.server.available
+    ? `${r.server.scrapes} scrapes of ${r.server.url}${r.server.failures ? `, ${r.server.failures} failed` : ''}`
+    : `not available (${r.server.url}${r.server.lastError ? `: ${r.server.lastError}` : ''})`;
+  const serverMeans = r.server.series
+    .filter((s) => s.mean !== undefined)
+    .map((s) => `<tr><th>${esc(s.key)}</th><td>${fmt(s.mean, 1)}</td><td>${fmt(s.max, 1)}</td><td>${esc(s.unit)}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Noom load test ${esc(r.startedAt)}</title><style>${STYLE}</style></head>
+<body>
+<h1>Noom load test — ${esc(o.rooms)} room(s) × (${esc(o.publishers)} publishers + ${esc(o.subscribers)} subscribers)</h1>
+<p class="muted">${esc(r.startedAt)} → ${esc(r.endedAt)} (${esc(r.elapsedSec)} s)${r.interrupted ? ' — <strong class="bad">interrupted</strong>' : ''}</p>
+<div class="grid"><div>
+<h2>Run</h2>
+${keyValues([
+  ['server', o.url],
+  ['hold after ramp', `${o.durationSec} s`],
+  ['ramp', `${o.rampPerSec} peers/s`],
+  ['processes', o.processes],
+  ['rooms', `${o.roomPrefix}-1 … ${o.roomPrefix}-${o.rooms}`],
+  ['peers planned / started / joined', `${r.peers.planned} / ${r.peers.started} / ${r.peers.joined}`],
+  ['failed / joined without media', `${r.peers.failed} / ${r.peers.withoutMedia}`],
+  ['packets received / lost', `${r.totals.packetsReceived} / ${r.totals.lost} (${r.totals.lossPct} %)`],
+  ['NACKs / PLIs sent by receivers', `${r.totals.nacksSent} / ${r.totals.plisSent}`],
+  ['NACKed packets / PLIs / FIRs at publishers', `${r.totals.nacksReceived} / ${r.totals.plisReceived} / ${r.totals.firsReceived}`],
+  ['keyframe jumps (answers to PLI/FIR)', r.totals.keyframeJumps],
+  ['warnings', r.warnings.count],
+])}
+</div><div>
+<h2>Latency (ms)</h2>
+${summaryTable([
+  ['room:join ack', r.joinLatencyMs.ack],
+  ['peer setup (connect → consuming)', r.joinLatencyMs.setup],
+  ['first RTP, any (subscribers)', r.firstRtpMs.any],
+  ['first RTP, audio', r.firstRtpMs.audio],
+  ['first RTP, video', r.firstRtpMs.video],
+])}
+<p class="muted">First RTP is measured from the room:join ack to the first packet decrypted on a consumer.</p>
+</div></div>
+<h2>Peers and traffic</h2>
+<div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}</div>
+<h2>Per track</h2>
+<div class="grid">${chartBox('c-video-kbps', 'Video bitrate per consumer')}${chartBox('c-video-loss', 'Video loss')}${chartBox('c-audio-kbps', 'Audio bitrate per consumer')}${chartBox('c-audio-loss', 'Audio loss')}</div>
+<table class="wide"><thead><tr><th>track</th><th>consumers</th><th>packets rx</th><th>lost</th><th>NACKs</th><th>PLIs</th><th>packets tx</th><th>PLI/FIR at publisher</th><th>keyframe jumps</th></tr></thead><tbody>
+${r.tracks
+  .map(
+    (t) =>
+      `<tr><td>${esc(t.label)}</td><td>${t.totals.consumers}</td><td>${t.totals.packetsReceived}</td><td>${t.totals.lost}</td><td>${t.totals.nacksSent}</td><td>${t.totals.plisSent}</td><td>${t.totals.packetsSent}</td><td>${t.totals.plisReceived + t.totals.firsReceived}</td><td>${t.totals.keyframeJumps}</td></tr>`,
+  )
+  .join('')}
+</tbody></table>
+<h2>Server</h2>
+<p>Metrics: ${esc(serverStatus)}</p>
+${serverMeans ? `<table class="wide"><thead><tr><th>series</th><th>mean</th><th>max</th><th>unit</th></tr></thead><tbody>${serverMeans}</tbody></table>` : ''}
+<div class="grid" id="server-charts"></div>
+<h2>Failures (${r.failures.length})</h2>
+${
+  r.failureReasons.length
+    ? `<table class="wide"><thead><tr><th>reason</th><th>count</th></tr></thead><tbody>${r.failureReasons
+        .map((f) => `<tr><td>${esc(f.reason)}</td><td>${f.count}</td></tr>`)
+        .join('')}</tbody></table>
+<table class="wide"><thead><tr><th>t (s)</th><th>peer</th><th>room</th><th>role</th><th>phase</th><th>reason</th></tr></thead><tbody>${failures
+        .map((f) => `<tr><td>${f.t.toFixed(1)}</td><td>${esc(f.displayName)}</td><td>${esc(f.roomId)}</td><td>${f.role}</td><td>${f.phase}</td><td>${esc(f.reason)}</td></tr>`)
+        .join('')}</tbody></table>`
+    : '<p>None.</p>'
+}
+${r.warnings.examples.length ? `<h2>Warnings (${r.warnings.count})</h2><ul>${r.warnings.examples.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
+<script id="report-data" type="application/json">${scriptJson({ ...r, peerDetails: undefined })}</script>
+<script>${chartJsSource().replace(/<\/script/gi, '<\\/script')}</script>
+<script>${CHART_SCRIPT}</script>
+</body></html>
+`;
+}

@@ -1,0 +1,116 @@
+/**
+ * The load test's programmatic entry (the CLI is a thin shell around it): plans the peers,
+ * starts the child processes, paces joins, samples peers and server, stops everything and
+ * writes the report.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RunCollector } from './collector.js';
+import { Fleet } from './fleet.js';
+import { defaultProcesses, validateOptions, type LoadTestOptions } from './options.js';
+import { prepareMedia } from './peer/index.js';
+import { planPeers } from './plan.js';
+import { ProgressView } from './progress.js';
+import { writeReport, type ReportFiles } from './report/write.js';
+import type { LoadTestReport } from './report/types.js';
+import { ServerMetricsScraper } from './serverMetrics.js';
+
+export interface LoadTestResult {
+  report: LoadTestReport;
+  files?: ReportFiles;
+}
+
+export interface RunHooks {
+  /** Aborting stops the run early (peers closed, report still written). */
+  signal?: AbortSignal;
+  /** Status lines (start, stop, report paths). */
+  log?: (line: string) => void;
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return;
+  await sleep(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
+}
+
+export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}): Promise<LoadTestResult> {
+  validateOptions(options);
+  const { signal } = hooks;
+  const log = hooks.log ?? (() => undefined);
+  const roomPrefix = options.roomPrefix ?? `load-${randomBytes(3).toString('hex')}`;
+  const plan = planPeers(options, roomPrefix);
+  const processes = Math.min(options.processes ?? defaultProcesses(), plan.length);
+  const sampleMs = Math.round((options.sampleIntervalSec ?? 1) * 1000);
+  const base = options.url.replace(/\/+$/, '');
+  const metricsUrl = options.metricsUrl ?? `${base}/metrics`;
+
+  await prepareMedia();
+  log(`starting ${processes} load process(es) for ${plan.length} peers in ${options.rooms} room(s)`);
+  const fleet = await Fleet.start(processes, sampleMs);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const collector = new RunCollector(plan, t0);
+  const assigned = new Map<number, number[]>();
+  fleet.on('message', (child, msg) => collector.onMessage(child, msg));
+  fleet.on('lost', (child, reason) => {
+    log(reason);
+    for (const index of assigned.get(child) ?? []) collector.peerFailed(index, 'runtime', reason);
+  });
+
+  const scraper = new ServerMetricsScraper(metricsUrl, Math.max(1000, sampleMs * 2), t0);
+  scraper.start();
+  const rampSec = plan.length / options.rampPerSec;
+  const progressOn = options.progress ?? process.stderr.isTTY;
+  const view = progressOn ? new ProgressView(rampSec + options.durationSec) : undefined;
+  let phase = 'ramp';
+  view?.start();
+  const ticker = setInterval(() => collector.tick(), sampleMs);
+  const redraw = view
+    ? setInterval(() => view.update((performance.now() - t0) / 1000, collector.progress(), phase), 500)
+    : undefined;
+
+  let peers;
+  try {
+    // Ramp: peer i starts at i / rate seconds, whatever the time its predecessors took.
+    for (const p of plan) {
+      await pause(t0 + (p.index * 1000) / options.rampPerSec - performance.now(), signal);
+      if (signal?.aborted) break;
+      const child = p.index % fleet.size;
+      assigned.set(child, [...(assigned.get(child) ?? []), p.index]);
+      fleet.send(child, { type: 'join', peer: p, url: base, ...(options.password !== undefined ? { password: options.password } : {}) });
+      collector.peerStarted();
+    }
+    phase = 'hold';
+    await pause(options.durationSec * 1000, signal);
+  } finally {
+    phase = 'stopping';
+    clearInterval(ticker);
+    collector.tick();
+    peers = await fleet.stop();
+    await scraper.stop();
+    if (redraw) clearInterval(redraw);
+    view?.update((performance.now() - t0) / 1000, collector.progress(), signal?.aborted ? 'interrupted' : 'done');
+    view?.stop();
+  }
+
+  const report = collector.finish({
+    options: {
+      url: base,
+      rooms: options.rooms,
+      publishers: options.publishers,
+      subscribers: options.subscribers,
+      durationSec: options.durationSec,
+      rampPerSec: options.rampPerSec,
+      processes,
+      roomPrefix,
+      sampleIntervalSec: sampleMs / 1000,
+    },
+    startedAt,
+    interrupted: signal?.aborted ?? false,
+    peers,
+    server: scraper.report(),
+  });
+  if (!options.outDir) return { report };
+  const files = await writeReport(report, options.outDir);
+  log(`report: ${files.html}`);
+  return { report, files };
+}

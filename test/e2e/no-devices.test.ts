@@ -1,0 +1,70 @@
+/**
+ * A participant who refuses camera and microphone still joins: chat works and the others'
+ * media is received; the others see them without video and muted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import {
+  eventually,
+  inboundTotals,
+  joinByLink,
+  launchBrowser,
+  newPeer,
+  startServer,
+  tileAttr,
+  tileVideoWidth,
+  withDiagnostics,
+  type Peer,
+  type TestServer,
+} from './harness.js';
+
+describe('joining without camera and microphone', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let alice: Peer;
+  let shy: Peer;
+  const peers = () => [alice, shy];
+
+  before(async () => {
+    server = await startServer();
+    // Without the fake permission UI, a context without permissions is refused capture.
+    browser = await launchBrowser({ fakeUi: false });
+    alice = await newPeer(browser, 'Alice');
+    shy = await newPeer(browser, 'Shy', { mediaPermission: false });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test(
+    'a peer denied capture joins receive-only, chats, and shows as muted to others',
+    withDiagnostics(peers, async () => {
+      await joinByLink(alice, server.url, 'receive-only');
+      await joinByLink(shy, server.url, 'receive-only');
+
+      const totals = await eventually('Shy to receive Alice', () => inboundTotals(shy.page), (t) =>
+        t.video.framesDecoded > 0 && t.audio.packetsReceived > 0,
+      );
+      assert.ok(await eventually("Alice's tile to render for Shy", () => tileVideoWidth(shy.page, 'Alice', 'camera')));
+      console.log(`receive-only peer: ${totals.video.framesDecoded} frames, ${totals.audio.packetsReceived} audio packets`);
+
+      // The user is told why their camera and microphone are off.
+      const toasts = await shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? ''));
+      assert.ok(toasts.some((t) => /camera: permission denied/i.test(t)), `toasts: ${JSON.stringify(toasts)}`);
+      assert.equal(await shy.page.getAttribute('[data-testid="toggle-camera"]', 'aria-pressed'), 'false');
+
+      await eventually("Shy's tile on Alice's page", () => tileAttr(alice.page, 'Shy', 'camera', 'videoOff'), (v) => v === 'true');
+      assert.equal(await tileAttr(alice.page, 'Shy', 'camera', 'micOff'), 'true');
+      assert.equal((await inboundTotals(alice.page)).video.streams, 0, 'nothing to receive from Shy');
+
+      await shy.page.fill('[data-testid="chat-input"]', 'I can only listen today');
+      await shy.page.press('[data-testid="chat-input"]', 'Enter');
+      await eventually('the chat to reach Alice', () => alice.page.$$eval('.msg-text', (els) => els.map((e) => e.textContent)), (t) =>
+        t.includes('I can only listen today'),
+      );
+    }),
+  );
+});

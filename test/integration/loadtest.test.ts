@@ -1,0 +1,88 @@
+/**
+ * The load tester end to end against a real in-process Noom server: child processes of
+ * synthetic peers publish and consume real RTP through mediasoup, and the run ends with
+ * both report files written.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../config/index.js';
+import { startNoom, type NoomServer } from '../../server/src/app.js';
+import { runLoadTest } from '../../scripts/loadtest/run.js';
+
+let noom: NoomServer;
+let outDir: string;
+
+before(async () => {
+  noom = await startNoom(
+    loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      RTC_PORT_BASE: '0',
+      ANNOUNCED_IP: '127.0.0.1',
+      RTC_LISTEN_IP: '127.0.0.1',
+      WORKERS: '1',
+      LOG_LEVEL: 'silent',
+    }),
+  );
+  outDir = await mkdtemp(join(tmpdir(), 'noom-loadtest-'));
+});
+
+after(async () => {
+  await noom?.close();
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+test('a small load test delivers media to every subscriber and writes both reports', async () => {
+  const { report, files } = await runLoadTest({
+    url: noom.url,
+    rooms: 1,
+    publishers: 2,
+    subscribers: 6,
+    durationSec: 10,
+    rampPerSec: 8,
+    processes: 2,
+    outDir,
+    progress: false,
+  });
+
+  assert.equal(report.peers.planned, 8);
+  assert.equal(report.peers.joined, 8, `failures: ${JSON.stringify(report.failures)}`);
+  assert.deepEqual(report.failures, []);
+
+  const subscribers = report.peerDetails.filter((p) => p.role === 'subscriber');
+  assert.equal(subscribers.length, 6);
+  for (const s of subscribers) {
+    // Two publishers × (audio + video), every consumer with media that actually arrived.
+    assert.equal(s.consumers.length, 4, `${s.displayName} consumers`);
+    for (const c of s.consumers) {
+      assert.ok(c.packets > 0, `${s.displayName}: ${c.kind} consumer ${c.consumerId} received nothing`);
+      assert.ok(c.bytes > 0);
+    }
+    assert.ok(s.firstVideoMs !== undefined && s.firstAudioMs !== undefined);
+  }
+  const publishers = report.peerDetails.filter((p) => p.role === 'publisher');
+  for (const p of publishers) {
+    assert.equal(p.producers.length, 2);
+    // Each publisher consumes the other one.
+    assert.equal(p.consumers.length, 2);
+    for (const c of p.consumers) assert.ok(c.packets > 0, `${p.displayName}: ${c.kind} got nothing`);
+  }
+  assert.equal(report.tracks.length, 4);
+  assert.equal(report.firstRtpMs.any.count, 6);
+  assert.equal(report.joinLatencyMs.ack.count, 8);
+  assert.ok(report.timeline.length > 0);
+
+  assert.ok(files, 'report files written');
+  const json = JSON.parse(await readFile(files.json, 'utf8')) as typeof report;
+  assert.equal(json.peers.joined, 8);
+  const html = await readFile(files.html, 'utf8');
+  assert.match(html, /<canvas id="c-video-kbps">/);
+  assert.match(html, /Chart\.js v4/, 'Chart.js inlined');
+  assert.doesNotMatch(html, /<script[^>]+src=/, 'no external scripts');
+
+  // The server side was sampled when it exposes /metrics; a server without it is tolerated.
+  if (report.server.available) assert.ok(report.server.series.length > 0);
+});

@@ -9,14 +9,18 @@ export PORT="${PORT:-3000}"
 export NOOM_SERVER_PORT="$PORT"
 VITE_PORT="${NOOM_VITE_PORT:-5173}"
 
+# Job control puts each background job in its own process group, so that stopping a group
+# also stops the processes it started (node --watch's child, npx's vite).
+set -m
 node --import tsx --watch server/src/main.ts &
 server_pid=$!
 npx vite --config client/vite.config.ts --port "$VITE_PORT" &
 vite_pid=$!
 
 stop() {
-  kill "$server_pid" "$vite_pid" 2>/dev/null || true
-  wait "$server_pid" "$vite_pid" 2>/dev/null || true
+  trap - EXIT INT TERM
+  kill -TERM -- "-$server_pid" "-$vite_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
 }
 trap stop EXIT INT TERM
 

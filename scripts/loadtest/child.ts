@@ -17,8 +17,6 @@ import type {
 } from './ipc.js';
 import type { PeerPlan } from './plan.js';
 
-/** Sampling period, passed by the coordinator as the first argument. */
-const SAMPLE_MS = Math.max(100, Number(process.argv[2] ?? 1000) || 1000);
 /** Closing peers must not hold the run hostage. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -99,7 +97,7 @@ function isReceiving(stats: ConsumerStats[]): boolean {
   return open.length > 0 && open.every((s) => s.packets > 0);
 }
 
-function sample(): void {
+function sample(seq: number): void {
   let active = 0;
   let receiving = 0;
   const tracks = new Map<string, TrackCounters>();
@@ -125,7 +123,8 @@ function sample(): void {
     }
     producers.push(...producerCounters(peer));
   }
-  send({ type: 'sample', active, receiving, tracks: [...tracks.values()], producers });
+    const cpu = process.cpuUsage();
+  send({ type: 'sample', seq, at: performance.timeOrigin + performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, active, receiving, tracks: [...tracks.values()], producers });
 }
 
 function summarize(slot: Slot): PeerSummary | undefined {
@@ -170,16 +169,14 @@ function summarize(slot: Slot): PeerSummary | undefined {
   };
 }
 
-let sampler: NodeJS.Timeout | undefined;
 let pendingJoins: Promise<void>[] = [];
 
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (sampler) clearInterval(sampler);
   // Peers still joining are given the close timeout too, then left out of the summary.
   await Promise.race([Promise.allSettled(pendingJoins), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
-  sample();
+  sample(0);
   const peers = [...slots.values()].flatMap((s) => summarize(s) ?? []);
   send({ type: 'final', peers });
   await Promise.race([
@@ -202,13 +199,14 @@ async function main(): Promise<void> {
       const p = join(msg);
       pendingJoins.push(p);
       void p.finally(() => (pendingJoins = pendingJoins.filter((x) => x !== p)));
+    } else if (msg.type === 'sample') {
+      sample(msg.seq);
     } else if (msg.type === 'stop') {
       void stop();
     }
   });
   installWerift();
   await loadClip(DEFAULT_CLIP);
-  sampler = setInterval(sample, SAMPLE_MS);
   send({ type: 'ready' });
 }
 

@@ -42,6 +42,7 @@ function printSummary(r: LoadTestReport): void {
     line('first RTP (subscribers)', r.firstRtpMs.any),
     `  received ${r.totals.packetsReceived} packets, lost ${r.totals.lost} (${r.totals.lossPct} %), ` +
       `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
+    `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core`,
     `  server metrics: ${r.server.available ? `${r.server.scrapes} scrapes` : 'not available'}`,
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
   ];

@@ -19,14 +19,22 @@ const MAX_WARNING_EXAMPLES = 20;
 
 interface TrackState {
   report: TrackReport;
-  last?: { packets: number; bytes: number; lost: number };
 }
 
-interface ChildState {
+interface ChildSample {
+  /** Epoch ms (sub-millisecond) at which the child took the sample. */
+  at: number;
+  cpuMs: number;
   active: number;
   receiving: number;
   tracks: TrackCounters[];
   producers: ProducerCounters[];
+}
+
+interface ChildState {
+  now: ChildSample;
+  /** The sample the previous interval ended with. */
+  prev?: ChildSample;
 }
 
 export interface Progress {
@@ -65,7 +73,6 @@ export class RunCollector {
   #warningCount = 0;
   #started = 0;
   #joined = 0;
-  #lastTick: { t: number; rx: number; tx: number; packets: number; lost: number; rtcp: number[] } | undefined;
 
   constructor(plan: PeerPlan[], t0: number) {
     this.#plan = plan;
@@ -108,7 +115,12 @@ export class RunCollector {
         if (this.#warnings.length < MAX_WARNING_EXAMPLES) this.#warnings.push(msg.reason);
         break;
       case 'sample':
-        this.#children.set(child, { active: msg.active, receiving: msg.receiving, tracks: msg.tracks, producers: msg.producers });
+      {
+        const state = this.#children.get(child);
+        const now: ChildSample = { at: msg.at, cpuMs: msg.cpuMs, active: msg.active, receiving: msg.receiving, tracks: msg.tracks, producers: msg.producers };
+        if (state) state.now = now;
+        else this.#children.set(child, { now });
+      }
         break;
       case 'ready':
       case 'final':
@@ -131,7 +143,7 @@ export class RunCollector {
 
   progress(): Progress {
     let receiving = 0;
-    for (const c of this.#children.values()) receiving += c.receiving;
+    for (const c of this.#children.values()) receiving += c.now.receiving;
     const last = this.#timeline.at(-1);
     return {
       planned: this.#plan.length,
@@ -143,90 +155,68 @@ export class RunCollector {
     };
   }
 
-  /** Closes one sampling interval: timeline point and per-track points. */
+  /**
+   * Closes one sampling interval: a timeline point and a point per track. Each child's
+   * counters are differenced over that child's own sample times, so a child answering
+   * late shifts nothing; a child that did not answer adds nothing to this interval.
+   */
   tick(): void {
     const t = this.#now();
-    // Sum every child's cumulative counters per track and per producer.
-    const rx = new Map<string, TrackCounters>();
-    const tx = new Map<string, ProducerCounters>();
+    const rates = new Map<string, { kind: 'audio' | 'video'; bytesPerSec: number; packets: number; lost: number }>();
+    let rxBytesPerSec = 0;
+    let txBytesPerSec = 0;
+    let cpuPct = 0;
+    let packets = 0;
+    let lost = 0;
+    const rtcp = { nacksSent: 0, plisSent: 0, nacksReceived: 0, plisReceived: 0, keyframeJumps: 0 };
     let active = 0;
     let receiving = 0;
     for (const c of this.#children.values()) {
-      active += c.active;
-      receiving += c.receiving;
-      for (const tr of c.tracks) {
-        const sum = rx.get(tr.producerId);
-        if (!sum) rx.set(tr.producerId, { ...tr });
-        else {
-          sum.consumers += tr.consumers;
-          sum.packets += tr.packets;
-          sum.bytes += tr.bytes;
-          sum.lost += tr.lost;
-          sum.nacksSent += tr.nacksSent;
-          sum.plisSent += tr.plisSent;
-        }
+      active += c.now.active;
+      receiving += c.now.receiving;
+      const prev = c.prev;
+      c.prev = c.now;
+      if (!prev || c.now.at <= prev.at) continue;
+      const dt = (c.now.at - prev.at) / 1000;
+      const d = (a: number, b: number | undefined) => Math.max(0, a - (b ?? 0));
+      cpuPct += (d(c.now.cpuMs, prev.cpuMs) / 1000 / dt) * 100;
+      const before = new Map(prev.tracks.map((x) => [x.producerId, x]));
+      for (const tr of c.now.tracks) {
+        const b = before.get(tr.producerId);
+        const r = rates.get(tr.producerId) ?? { kind: tr.kind, bytesPerSec: 0, packets: 0, lost: 0 };
+        r.bytesPerSec += d(tr.bytes, b?.bytes) / dt;
+        r.packets += d(tr.packets, b?.packets);
+        r.lost += d(tr.lost, b?.lost);
+        rates.set(tr.producerId, r);
+        rtcp.nacksSent += d(tr.nacksSent, b?.nacksSent);
+        rtcp.plisSent += d(tr.plisSent, b?.plisSent);
       }
-      for (const p of c.producers) tx.set(p.producerId, p);
-    }
-    let rxBytes = 0;
-    let rxPackets = 0;
-    let rxLost = 0;
-    let nacksSent = 0;
-    let plisSent = 0;
-    for (const [id, c] of rx) {
-      const state = this.#track(id, c.kind);
-      const totals = state.report.totals;
-      Object.assign(totals, {
-        consumers: c.consumers,
-        packetsReceived: c.packets,
-        bytesReceived: c.bytes,
-        lost: c.lost,
-        nacksSent: c.nacksSent,
-        plisSent: c.plisSent,
-      });
-      if (state.last && this.#lastTick) {
-        const dt = t - this.#lastTick.t;
-        const bytes = Math.max(0, c.bytes - state.last.bytes);
-        const packets = Math.max(0, c.packets - state.last.packets);
-        const lost = Math.max(0, c.lost - state.last.lost);
-        state.report.points.push({
-          t: round(t),
-          kbps: round((bytes * 8) / 1000 / dt / Math.max(1, c.consumers)),
-          consumers: c.consumers,
-          lossPct: packets + lost > 0 ? round((lost / (packets + lost)) * 100, 2) : 0,
-        });
+      const sent = new Map(prev.producers.map((x) => [x.producerId, x]));
+      for (const p of c.now.producers) {
+        const b = sent.get(p.producerId);
+        txBytesPerSec += d(p.bytesSent, b?.bytesSent) / dt;
+        rtcp.nacksReceived += d(p.nacksReceived, b?.nacksReceived);
+        rtcp.plisReceived += d(p.plisReceived + p.firsReceived, (b?.plisReceived ?? 0) + (b?.firsReceived ?? 0));
+        rtcp.keyframeJumps += d(p.keyframeJumps, b?.keyframeJumps);
       }
-      state.last = { packets: c.packets, bytes: c.bytes, lost: c.lost };
-      rxBytes += c.bytes;
-      rxPackets += c.packets;
-      rxLost += c.lost;
-      nacksSent += c.nacksSent;
-      plisSent += c.plisSent;
     }
-    let txBytes = 0;
-    let nacksReceived = 0;
-    let plisReceived = 0;
-    let keyframeJumps = 0;
-    for (const [id, p] of tx) {
-      const totals = this.#track(id, p.kind).report.totals;
-      Object.assign(totals, {
-        packetsSent: p.packetsSent,
-        nacksReceived: p.nacksReceived,
-        plisReceived: p.plisReceived,
-        firsReceived: p.firsReceived,
-        keyframeJumps: p.keyframeJumps,
+    // Live totals and consumer counts: the children's cumulative counters summed.
+    const consumers = new Map<string, number>();
+    for (const c of this.#children.values()) {
+      for (const tr of c.now.tracks) consumers.set(tr.producerId, (consumers.get(tr.producerId) ?? 0) + tr.consumers);
+    }
+    for (const [id, r] of rates) {
+      const n = consumers.get(id) ?? 0;
+      this.#track(id, r.kind).report.points.push({
+        t: round(t),
+        kbps: round((r.bytesPerSec * 8) / 1000 / Math.max(1, n)),
+        consumers: n,
+        lossPct: r.packets + r.lost > 0 ? round((r.lost / (r.packets + r.lost)) * 100, 2) : 0,
       });
-      txBytes += p.bytesSent;
-      nacksReceived += p.nacksReceived;
-      plisReceived += p.plisReceived + p.firsReceived;
-      keyframeJumps += p.keyframeJumps;
+      rxBytesPerSec += r.bytesPerSec;
+      packets += r.packets;
+      lost += r.lost;
     }
-    const rtcp = [nacksSent, plisSent, nacksReceived, plisReceived, keyframeJumps];
-    const prev = this.#lastTick;
-    const dt = prev ? t - prev.t : 0;
-    const d = (now: number, before: number) => Math.max(0, now - before);
-    const packetsD = prev ? d(rxPackets, prev.packets) : 0;
-    const lostD = prev ? d(rxLost, prev.lost) : 0;
     const progress = this.progress();
     this.#timeline.push({
       t: round(t),
@@ -235,16 +225,12 @@ export class RunCollector {
       joined: this.#joined,
       failed: progress.failed,
       receiving,
-      rxKbps: prev && dt > 0 ? round((d(rxBytes, prev.rx) * 8) / 1000 / dt) : 0,
-      txKbps: prev && dt > 0 ? round((d(txBytes, prev.tx) * 8) / 1000 / dt) : 0,
-      lossPct: packetsD + lostD > 0 ? round((lostD / (packetsD + lostD)) * 100, 2) : 0,
-      nacksSent: prev ? d(rtcp[0]!, prev.rtcp[0]!) : 0,
-      plisSent: prev ? d(rtcp[1]!, prev.rtcp[1]!) : 0,
-      nacksReceived: prev ? d(rtcp[2]!, prev.rtcp[2]!) : 0,
-      plisReceived: prev ? d(rtcp[3]!, prev.rtcp[3]!) : 0,
-      keyframeJumps: prev ? d(rtcp[4]!, prev.rtcp[4]!) : 0,
+      rxKbps: round((rxBytesPerSec * 8) / 1000),
+      txKbps: round((txBytesPerSec * 8) / 1000),
+      lossPct: packets + lost > 0 ? round((lost / (packets + lost)) * 100, 2) : 0,
+      ...rtcp,
+      generatorCpuPct: round(cpuPct),
     });
-    this.#lastTick = { t, rx: rxBytes, tx: txBytes, packets: rxPackets, lost: rxLost, rtcp };
   }
 
   finish(opts: {
@@ -294,6 +280,7 @@ export class RunCollector {
     const pick = (f: (p: PeerSummary) => number | undefined) => subscribers.flatMap((p) => f(p) ?? []);
     const reasons = new Map<string, number>();
     for (const f of this.#failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
+    const cpu = this.#timeline.slice(1).map((p) => p.generatorCpuPct);
     const endedAt = new Date();
     return {
       version: REPORT_VERSION,
@@ -326,6 +313,10 @@ export class RunCollector {
         plisReceived: sum((t) => t.plisReceived),
         firsReceived: sum((t) => t.firsReceived),
         keyframeJumps: sum((t) => t.keyframeJumps),
+      },
+      generatorCpuPct: {
+        mean: cpu.length ? round(cpu.reduce((a, b) => a + b, 0) / cpu.length) : 0,
+        max: cpu.length ? Math.max(...cpu) : 0,
       },
       timeline: this.#timeline,
       tracks: tracks.sort((a, b) => a.label.localeCompare(b.label)),

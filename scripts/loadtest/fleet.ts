@@ -27,15 +27,17 @@ interface Member {
 
 export class Fleet extends EventEmitter<FleetEvents> {
   readonly #members: Member[] = [];
+  #sampleSeq = 0;
+  #sampleWait: { seq: number; pending: Set<number>; done: () => void } | undefined;
 
   private constructor() {
     super();
   }
 
   /** Forks `count` children and resolves once each has loaded werift and the clip. */
-  static async start(count: number, sampleMs: number, readyTimeoutMs = 60_000): Promise<Fleet> {
+  static async start(count: number, readyTimeoutMs = 60_000): Promise<Fleet> {
     const fleet = new Fleet();
-    for (let i = 0; i < count; i++) fleet.#members.push(fleet.#fork(i, sampleMs));
+    for (let i = 0; i < count; i++) fleet.#members.push(fleet.#fork(i));
     try {
       await Promise.race([
         Promise.all(fleet.#members.map((m) => m.ready)),
@@ -59,8 +61,33 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (m?.process.connected) m.process.send(message);
   }
 
-  #fork(index: number, sampleMs: number): Member {
-    const child = fork(CHILD_ENTRY, [String(sampleMs)], {
+  /**
+   * Has every child report its counters now; resolves when all have answered (the
+   * answers arrive as `message` events) or after `timeoutMs`.
+   */
+  async sample(timeoutMs: number): Promise<void> {
+    const seq = ++this.#sampleSeq;
+    const pending = new Set(this.#members.flatMap((m, i) => (m.process.connected ? [i] : [])));
+    if (pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#sampleWait = { seq, pending, done: resolve };
+      timer = setTimeout(resolve, timeoutMs);
+      for (const i of pending) this.send(i, { type: 'sample', seq });
+    });
+    clearTimeout(timer);
+    if (this.#sampleWait?.seq === seq) this.#sampleWait = undefined;
+  }
+
+  #sampled(child: number, seq: number): void {
+    const w = this.#sampleWait;
+    if (!w || w.seq !== seq) return;
+    w.pending.delete(child);
+    if (w.pending.size === 0) w.done();
+  }
+
+  #fork(index: number): Member {
+    const child = fork(CHILD_ENTRY, [], {
       execArgv: ['--import', TSX_LOADER],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
@@ -82,6 +109,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       if (msg.type === 'ready') markReady();
       else if (msg.type === 'final') member.final = msg;
       this.emit('message', index, msg);
+      if (msg.type === 'sample') this.#sampled(index, msg.seq);
     });
     child.once('exit', (code, signal) => {
       const reason = `child ${index} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`;

@@ -15,7 +15,12 @@ export interface JoinCommand {
 export interface StopCommand {
   type: 'stop';
 }
-export type ParentMessage = JoinCommand | StopCommand;
+/** Asks for a sample now, so that every child's counters describe the same instant. */
+export interface SampleCommand {
+  type: 'sample';
+  seq: number;
+}
+export type ParentMessage = JoinCommand | StopCommand | SampleCommand;
 
 /** Cumulative receive counters of one child for one remote producer (a track). */
 export interface TrackCounters {
@@ -96,6 +101,12 @@ export interface FailedMessage {
 }
 export interface SampleMessage {
   type: 'sample';
+  /** The SampleCommand answered (0 for the last one, sent while stopping). */
+  seq: number;
+  /** Epoch ms (sub-millisecond) at which the counters were read. */
+  at: number;
+  /** CPU time (user + system) the child has used so far, in ms: the load generator's own cost. */
+  cpuMs: number;
   /** Peers connected right now, and those receiving on every consumer. */
   active: number;
   receiving: number;

@@ -24,8 +24,8 @@ export class ProgressView {
     );
   }
 
-  start(): void {
-    this.#bar.start(this.#totalSec, 0, { ...this.#payload(undefined, 'starting'), elapsed: 0 });
+  start(planned: number): void {
+    this.#bar.start(this.#totalSec, 0, { ...this.#payload(undefined, 'starting'), planned, elapsed: 0 });
   }
 
   update(elapsedSec: number, p: Progress, phase: string): void {

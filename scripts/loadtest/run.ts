@@ -45,7 +45,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
   await prepareMedia();
   log(`starting ${processes} load process(es) for ${plan.length} peers in ${options.rooms} room(s)`);
-  const fleet = await Fleet.start(processes, sampleMs);
+  const fleet = await Fleet.start(processes);
   const startedAt = new Date();
   const t0 = performance.now();
   const collector = new RunCollector(plan, t0);
@@ -62,8 +62,21 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const progressOn = options.progress ?? process.stderr.isTTY;
   const view = progressOn ? new ProgressView(rampSec + options.durationSec) : undefined;
   let phase = 'ramp';
-  view?.start();
-  const ticker = setInterval(() => collector.tick(), sampleMs);
+  view?.start(plan.length);
+  // Sampling: all children report at the same moment, then one interval is closed.
+  let sampling = true;
+  let lastTickAt = performance.now();
+  const sampler = (async () => {
+    let next = performance.now() + sampleMs;
+    while (sampling) {
+      await sleep(Math.max(0, next - performance.now()));
+      if (!sampling) break;
+      next += sampleMs;
+      await fleet.sample(Math.min(2000, sampleMs));
+      collector.tick();
+      lastTickAt = performance.now();
+    }
+  })();
   const redraw = view
     ? setInterval(() => view.update((performance.now() - t0) / 1000, collector.progress(), phase), 500)
     : undefined;
@@ -83,8 +96,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     await pause(options.durationSec * 1000, signal);
   } finally {
     phase = 'stopping';
-    clearInterval(ticker);
-    collector.tick();
+    sampling = false;
+    await sampler;
+    // A last interval, unless one just closed: rates over a few ms would be noise.
+    if (performance.now() - lastTickAt > sampleMs / 2) {
+      await fleet.sample(2000);
+      collector.tick();
+    }
     peers = await fleet.stop();
     await scraper.stop();
     if (redraw) clearInterval(redraw);

@@ -38,7 +38,7 @@ export interface ServerMetricsReport {
 function conversion(name: string): { unit: string; factor: number; rate: boolean } {
   const rate = name.endsWith('_total');
   if (name.endsWith('_cpu_seconds_total')) return { unit: '% of a core', factor: 100, rate };
-  if (name.endsWith('_bytes_total')) return { unit: 'Mbit/s', factor: 8 / 1e6, rate };
+  if (/_bytes(_[a-z]+)?_total$/.test(name)) return { unit: 'Mbit/s', factor: 8 / 1e6, rate };
   if (name.endsWith('_bytes')) return { unit: 'MB', factor: 1 / 1e6, rate };
   if (name.endsWith('_seconds')) return { unit: 'ms', factor: 1000, rate };
   return { unit: rate ? '/s' : '', factor: 1, rate };

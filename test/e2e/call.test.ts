@@ -10,6 +10,8 @@ import {
   inboundTotals,
   joinByLink,
   launchBrowser,
+  MIN_AUDIO_PACKETS,
+  MIN_FRAMES,
   newPeer,
   startServer,
   tileAttr,
@@ -50,7 +52,7 @@ describe('a two-person call', () => {
         const totals = await eventually(
           `${me.name} to decode ${other.name}'s video and receive audio`,
           () => inboundTotals(me.page),
-          (t) => t.video.framesDecoded > 0 && t.audio.packetsReceived > 0,
+          (t) => t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
         );
         const width = await eventually(`${other.name}'s tile to render on ${me.name}'s page`, () =>
           tileVideoWidth(me.page, other.name, 'camera'),

@@ -88,6 +88,8 @@ export async function startServer(options: { port?: number; env?: Record<string,
  */
 export async function launchBrowser(options: { fakeUi?: boolean } = {}): Promise<Browser> {
   mkdirSync(TMP, { recursive: true });
+  // Playwright puts the browser profile under os.tmpdir(); keep it inside the project.
+  process.env.TMPDIR = TMP;
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -163,6 +165,14 @@ export async function newPeer(
 }
 
 // ---------------------------------------------------------------- media assertions
+
+/**
+ * What counts as "media arrived": about a second of video at the clip's 15 fps and half a
+ * second of 20 ms audio packets. More than a single frame, so that a stream that starts and
+ * immediately stalls does not pass.
+ */
+export const MIN_FRAMES = 10;
+export const MIN_AUDIO_PACKETS = 25;
 
 export interface InboundTotals {
   video: { framesDecoded: number; packetsReceived: number; streams: number };
@@ -265,7 +275,32 @@ export function withDiagnostics(peers: () => (Peer | undefined)[], body: () => P
     } catch (error) {
       const lines = peers().flatMap((p) => p?.problems ?? []);
       if (lines.length) console.log(`browser console:\n${lines.slice(-60).join('\n')}`);
+      for (const peer of peers()) {
+        if (!peer || peer.page.isClosed()) continue;
+        const visibility = await peer.page.evaluate(() => `${document.visibilityState}, focus ${document.hasFocus()}`);
+        console.log(`${peer.name}'s page (${visibility}) tiles: ${JSON.stringify(await describeTiles(peer.page))}`);
+        const chat = await peer.page.$$eval('[data-testid="chat-log"] > *', (els) => els.map((e) => e.textContent));
+        console.log(`${peer.name}'s chat: ${JSON.stringify(chat)}`);
+      }
       throw error;
     }
   };
+}
+
+/** The tiles on a page, for failure reports. */
+export function describeTiles(page: Page): Promise<unknown[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('.tile')].map((t) => {
+      const video = t.querySelector('video');
+      const stream = video?.srcObject instanceof MediaStream ? video.srcObject : null;
+      return {
+        ...t.dataset,
+        videoWidth: video?.videoWidth,
+        paused: video?.paused,
+        readyState: video?.readyState,
+        track: stream?.getVideoTracks()[0]?.readyState ?? null,
+        muted: stream?.getVideoTracks()[0]?.muted ?? null,
+      };
+    }),
+  );
 }

@@ -10,6 +10,8 @@ import {
   inboundTotals,
   joinByLink,
   launchBrowser,
+  MIN_AUDIO_PACKETS,
+  MIN_FRAMES,
   newPeer,
   peerConnectionCount,
   startServer,
@@ -45,7 +47,7 @@ describe('reconnecting after a server restart', () => {
     withDiagnostics(peers, async () => {
       for (const peer of peers()) {
         await eventually(`${peer.name} to receive media`, () => inboundTotals(peer.page), (t) =>
-          t.video.framesDecoded > 0 && t.audio.packetsReceived > 0,
+          t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
         );
       }
       await alice.page.evaluate(() => {
@@ -68,7 +70,7 @@ describe('reconnecting after a server restart', () => {
         const totals = await eventually(
           `${peer.name} to receive ${other}'s media again`,
           () => inboundTotals(peer.page, connectionsBefore[i]),
-          (t) => t.video.framesDecoded > 0 && t.audio.packetsReceived > 0,
+          (t) => t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
         );
         const width = await eventually(`${other}'s tile to render again`, () => tileVideoWidth(peer.page, other, 'camera'));
         console.log(

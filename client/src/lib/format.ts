@@ -24,11 +24,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** One or two letters for an avatar. */
+/** One or two letters for an avatar: "Ada Lovelace" → "AL", "full-house" → "FH", "Ada" → "A". */
 export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  const letters = words.length > 1 ? [words[0]![0], words[1]![0]] : [...(words[0] ?? '?')].slice(0, 2);
-  return letters.join('').toUpperCase();
+  const words = name.trim().split(/[\s_.~-]+/).filter(Boolean);
+  const letters = words.slice(0, 2).map((w) => [...w][0] ?? '');
+  return letters.join('').toUpperCase() || '?';
 }
 
 /** A stable hue per name, so that avatars are told apart at a glance. */

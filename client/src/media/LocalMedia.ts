@@ -102,10 +102,6 @@ export class LocalMedia extends Emitter<LocalMediaEvents> {
     if (!track) throw new CaptureError('screen', 'missing', null);
     // Content hint tells the encoder to favour sharpness over motion for slides and text.
     track.contentHint = 'detail';
-    // The browser's own "Stop sharing" button ends the track.
-    track.addEventListener('ended', () => {
-      if (this.#tracks.get('screen') === track) this.release('screen');
-    });
     this.#setTrack('screen', track);
     return track;
   }
@@ -133,6 +129,11 @@ export class LocalMedia extends Emitter<LocalMediaEvents> {
   }
 
   #setTrack(source: LocalSource, track: MediaStreamTrack): void {
+    // An unplugged device, a revoked permission or the browser's own "Stop sharing" button
+    // end the track.
+    track.addEventListener('ended', () => {
+      if (this.#tracks.get(source) === track) this.release(source);
+    });
     const old = this.#tracks.get(source);
     this.#tracks.set(source, track);
     if (old && old !== track) old.stop();

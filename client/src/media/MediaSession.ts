@@ -24,6 +24,8 @@ export interface RemoteMedia {
   peerId: string;
   source: ProducerSource;
   producerPaused: boolean;
+  /** Simulcast consumers can be told which layer to forward. */
+  simulcast: boolean;
 }
 
 export class MediaSession {
@@ -95,6 +97,7 @@ export class MediaSession {
       peerId: info.peerId,
       source: info.source,
       producerPaused: data.producerPaused,
+      simulcast: data.type === 'simulcast',
     };
   }
 

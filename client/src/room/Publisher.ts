@@ -124,6 +124,7 @@ export class Publisher extends Emitter<PublisherEvents> {
 
   async #onTrack(source: LocalSource, track: MediaStreamTrack | null): Promise<void> {
     if (source === 'screen') this.#enabled.set('screen', track !== null);
+    else if (!track) this.#enabled.set(source, false);
     this.emit('change', source);
     const producer = this.#producers.get(source);
     if (!track) {

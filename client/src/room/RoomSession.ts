@@ -39,6 +39,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   readonly #options: JoinOptions;
   readonly #subs = new Subscriptions();
   readonly #remote = new Map<string, RemoteMedia>();
+  /** Per peer, the simulcast layer that suits the size of their tile. */
+  readonly #layers = new Map<string, number>();
+  readonly #appliedLayers = new Map<string, number>();
   #media: MediaSession | null = null;
   #status: SessionStatus = 'idle';
   #epoch = 0;
@@ -88,6 +91,18 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   async join(): Promise<void> {
     const epoch = ++this.#epoch;
     this.#setStatus('joining');
+    // The server may tell us about the room (peer:joined, producer:new) before the join's
+    // answer arrives; such events wait here until the join is set up.
+    let joined!: () => void;
+    this.#queue = new Promise<void>((resolve) => (joined = resolve));
+    try {
+      await this.#joinOnce(epoch);
+    } finally {
+      joined();
+    }
+  }
+
+  async #joinOnce(epoch: number): Promise<void> {
     let data: JoinData;
     try {
       data = await this.#signaling.request('room:join', this.#joinRequest());
@@ -97,12 +112,27 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       this.#setStatus(this.#signaling.connected ? 'idle' : 'reconnecting');
       throw error;
     }
-    if (epoch !== this.#epoch) return;
+    if (epoch !== this.#epoch) {
+      // The user left while the server was admitting them: do not stay behind as a ghost.
+      if (this.#status === 'left' && this.#signaling.connected) void this.#sendLeave();
+      return;
+    }
     // Later rejoins keep the name the server settled on, including an anonymous one.
     this.#options.displayName = data.displayName;
-    const setup = this.#setup(epoch, data);
-    this.#queue = setup.catch(() => undefined);
-    await setup;
+    await this.#setup(epoch, data);
+  }
+
+  /**
+   * Tells the session how wide (in device pixels) a peer's camera is shown, so that the SFU
+   * forwards the smallest simulcast layer that still looks sharp there.
+   */
+  setDisplayWidth(peerId: string, pixels: number): void {
+    const layer = pixels <= 320 ? 0 : pixels <= 640 ? 1 : 2;
+    if (this.#layers.get(peerId) === layer) return;
+    this.#layers.set(peerId, layer);
+    for (const remote of this.#remote.values()) {
+      if (remote.peerId === peerId) void this.#applyLayer(remote);
+    }
   }
 
   async sendChat(text: string): Promise<void> {
@@ -119,14 +149,16 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#dropMedia();
     this.#localMedia.releaseAll();
     this.#setStatus('left');
-    if (wasInRoom && this.#signaling.connected) {
-      try {
-        await this.#signaling.request('room:leave', {});
-      } catch (error) {
-        console.warn('room:leave failed', error);
-      }
-    }
+    if (wasInRoom && this.#signaling.connected) await this.#sendLeave();
     this.removeAllListeners();
+  }
+
+  async #sendLeave(): Promise<void> {
+    try {
+      await this.#signaling.request('room:leave', {});
+    } catch (error) {
+      console.warn('room:leave failed', error);
+    }
   }
 
   #joinRequest() {
@@ -236,6 +268,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       return;
     }
     this.#remote.set(info.producerId, remote);
+    void this.#applyLayer(remote);
     this.state.setMedia(info.peerId, info.source, {
       producerId: info.producerId,
       track: remote.consumer.track,
@@ -243,10 +276,25 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     });
   }
 
+  async #applyLayer(remote: RemoteMedia): Promise<void> {
+    const layer = this.#layers.get(remote.peerId);
+    const consumerId = remote.consumer.id;
+    if (!remote.simulcast || remote.source !== 'camera' || layer === undefined) return;
+    if (this.#appliedLayers.get(consumerId) === layer || remote.consumer.closed) return;
+    this.#appliedLayers.set(consumerId, layer);
+    try {
+      await this.#signaling.request('consumer:setPreferredLayers', { consumerId, spatialLayer: layer });
+    } catch (error) {
+      this.#appliedLayers.delete(consumerId);
+      if (!remote.consumer.closed) console.warn('cannot choose a video layer', error);
+    }
+  }
+
   #closeRemote(producerId: string): void {
     const remote = this.#remote.get(producerId);
     if (!remote) return;
     this.#remote.delete(producerId);
+    this.#appliedLayers.delete(remote.consumer.id);
     remote.consumer.close();
     this.state.setMedia(remote.peerId, remote.source, null);
   }
@@ -289,6 +337,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.publisher.detach();
     // Closing the transports closed every consumer on them.
     this.#remote.clear();
+    this.#appliedLayers.clear();
   }
 
   #setStatus(status: SessionStatus): void {

@@ -11,6 +11,7 @@ import type { ChatEntry, RoomState } from '../room/RoomState.js';
 
 type ChatPanelEvents = {
   send: [string];
+  hide: [];
   /** A message arrived while the panel was hidden. */
   unread: [number];
 };
@@ -36,7 +37,14 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
     });
     this.#sendButton = h('button', { class: 'btn primary', type: 'submit', 'aria-label': 'Send' }, icon('send'));
     const form = h('form', { class: 'chat-form', onsubmit: (e: Event) => this.#submit(e) }, this.#input, this.#sendButton);
-    this.el = h('aside', { class: 'chat', 'aria-label': 'Chat' }, h('div', { class: 'chat-head' }, 'Chat'), this.#log, form);
+    const head = h(
+      'div',
+      { class: 'chat-head' },
+      'Chat',
+      h('div', { class: 'spacer' }),
+      h('button', { class: 'btn ghost small', title: 'Hide chat', 'aria-label': 'Hide chat', onclick: () => this.emit('hide') }, icon('close')),
+    );
+    this.el = h('aside', { class: 'chat', 'aria-label': 'Chat' }, head, this.#log, form);
     for (const entry of state.chat) this.#append(entry);
     this.#subs.add(state.on('chat', (entry) => this.#onEntry(entry)));
   }

@@ -44,7 +44,7 @@ export class ControlBar extends Emitter<ControlBarEvents> {
       'button',
       { class: 'ctl leave', 'data-testid': 'leave', onclick: () => this.emit('leave') },
       icon('leave'),
-      'Leave',
+      h('span', { class: 'ctl-label' }, 'Leave'),
     );
     this.el = h(
       'div',
@@ -57,6 +57,7 @@ export class ControlBar extends Emitter<ControlBarEvents> {
       h('div', { class: 'ctl-sep' }),
       leave,
     );
+    leave.title = 'Leave the room';
     this.devicesButton.title = 'Devices';
     this.devicesButton.setAttribute('aria-label', 'Devices');
   }

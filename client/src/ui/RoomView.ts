@@ -44,7 +44,7 @@ export class RoomView {
       'button',
       { class: 'btn ghost small', title: 'Copy invite link', onclick: () => void this.#copyLink() },
       icon('link'),
-      'Invite',
+      h('span', { class: 'btn-label' }, 'Invite'),
     );
     const header = h(
       'header',
@@ -75,11 +75,12 @@ export class RoomView {
         else void publisher.startScreenShare();
       }),
       this.#controls.on('devices', () => void this.#devices.toggle()),
-      this.#controls.on('chat', () => {
-        this.#chat.setVisible(!this.#chat.visible);
-        this.#renderControls();
-      }),
+      this.#controls.on('chat', () => this.#showChat(!this.#chat.visible)),
+      this.#chat.on('hide', () => this.#showChat(false)),
       this.#controls.on('leave', onLeave),
+      this.#grid.on('sizes', (sizes) => {
+        for (const [peerId, width] of sizes) session.setDisplayWidth(peerId, width);
+      }),
       this.#chat.on('send', (text) => void this.#send(text)),
       this.#chat.on('unread', (n) => {
         this.#unread = n;
@@ -103,6 +104,11 @@ export class RoomView {
     this.#audio.destroy();
     this.#devices.close();
     this.el.remove();
+  }
+
+  #showChat(visible: boolean): void {
+    this.#chat.setVisible(visible);
+    this.#renderControls();
   }
 
   async #send(text: string): Promise<void> {

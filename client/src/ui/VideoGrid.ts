@@ -2,7 +2,7 @@
  * Lays out the tiles: an even grid sized to fill the available space at 16:9, or, while
  * someone shares a screen, the screen on a large stage with people in a side strip.
  */
-import { Subscriptions } from '../lib/Emitter.js';
+import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import type { Participant, RoomState } from '../room/RoomState.js';
 import { VideoTile } from './VideoTile.js';
@@ -10,7 +10,12 @@ import { VideoTile } from './VideoTile.js';
 const GAP = 10;
 const ASPECT = 16 / 9;
 
-export class VideoGrid {
+type VideoGridEvents = {
+  /** After each layout: how wide each person's tile is, in device pixels. */
+  sizes: [Map<string, number>];
+};
+
+export class VideoGrid extends Emitter<VideoGridEvents> {
   readonly el: HTMLDivElement;
   readonly #state: RoomState;
   readonly #people = new Map<string, VideoTile>();
@@ -22,6 +27,7 @@ export class VideoGrid {
   #frame = 0;
 
   constructor(state: RoomState) {
+    super();
     this.#state = state;
     this.el = h('div', { class: 'grid', 'data-testid': 'grid' });
     this.#resize = new ResizeObserver(() => this.#scheduleLayout());
@@ -36,6 +42,7 @@ export class VideoGrid {
   }
 
   destroy(): void {
+    this.removeAllListeners();
     this.#subs.clear();
     this.#resize.disconnect();
     cancelAnimationFrame(this.#frame);
@@ -90,6 +97,13 @@ export class VideoGrid {
   }
 
   #layout(): void {
+    this.#arrange();
+    const sizes = new Map<string, number>();
+    for (const [id, tile] of this.#people) sizes.set(id, Math.round(tile.el.clientWidth * window.devicePixelRatio));
+    this.emit('sizes', sizes);
+  }
+
+  #arrange(): void {
     const people = this.#orderedPeople();
     if (this.#screens.size > 0) {
       this.el.classList.add('staged');

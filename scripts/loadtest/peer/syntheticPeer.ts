@@ -94,6 +94,16 @@ interface WeriftReceiverCounters {
 type WeriftSender = InstanceType<typeof werift.RTCRtpSender>;
 type WeriftTrack = InstanceType<typeof werift.MediaStreamTrack>;
 
+const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+/** Voice activity flag + a level of -30 dBov: speech, as a browser would mark it (RFC 6464). */
+const SPEECH_LEVEL = 0x80 | 30;
+
+function withAudioLevel(packet: Buffer, extId: number): InstanceType<typeof werift.RtpPacket> {
+  const rtp = werift.RtpPacket.deSerialize(packet);
+  rtp.header.extensions.push({ id: extId, payload: Buffer.from([SPEECH_LEVEL]) });
+  return rtp;
+}
+
 const RTCP_RTPFB = 205;
 const RTCP_PSFB = 206;
 const FMT_NACK = 1;
@@ -125,6 +135,30 @@ function connectSocket(url: string, timeoutMs: number): Promise<ProtocolSocket> 
   });
 }
 
+/** Server events a peer acts on. */
+const ROOM_EVENTS = ['producer:new', 'producer:closed', 'consumer:closed'] as const satisfies readonly ServerEventName[];
+
+interface EarlyEvents {
+  events: [(typeof ROOM_EVENTS)[number], unknown][];
+  stop(): void;
+}
+
+function bufferRoomEvents(socket: ProtocolSocket): EarlyEvents {
+  const raw = socket as unknown as EventEmitter;
+  const events: EarlyEvents['events'] = [];
+  const listeners = ROOM_EVENTS.map((name) => {
+    const fn = (payload: unknown) => events.push([name, payload]);
+    raw.on(name, fn);
+    return [name, fn] as const;
+  });
+  return {
+    events,
+    stop: () => {
+      for (const [name, fn] of listeners) raw.off(name, fn);
+    },
+  };
+}
+
 export class SyntheticPeer {
   readonly socket: ProtocolSocket;
   readonly peerId: string;
@@ -142,6 +176,8 @@ export class SyntheticPeer {
   readonly #producers = new Map<string, ProducerEntry>();
   /** Remote producers known to exist, so a close racing a consume is not missed. */
   readonly #remoteProducers = new Map<string, ProducerInfo>();
+  /** Producers consumed or being consumed: the join list and producer:new may overlap. */
+  readonly #consumedProducers = new Set<string>();
   #sendTransport?: ms.Transport;
   #recvTransport?: Promise<ms.Transport>;
   #closed = false;
@@ -175,6 +211,8 @@ export class SyntheticPeer {
     const publishing = Boolean(opts.publish?.audio || opts.publish?.video);
     const clip = publishing ? await loadClip(DEFAULT_CLIP) : undefined;
     const socket = await connectSocket(opts.url, timeout);
+    // Room events can follow the join ack before the peer is ready to act on them.
+    const early = bufferRoomEvents(socket);
     let peer: SyntheticPeer | undefined;
     try {
       const joinSentAt = performance.now();
@@ -192,14 +230,14 @@ export class SyntheticPeer {
       const device = new Device({ handlerName: 'Chrome111' });
       await device.load({ routerRtpCapabilities: joinData.rtpCapabilities });
       peer = new SyntheticPeer({ opts, socket, joinData, joinSentAt, joinedAt, device });
-      peer.#listen();
+      const consuming = opts.consume ?? true;
+      if (consuming) for (const p of joinData.producers) peer.#remoteProducers.set(p.producerId, p);
+      peer.#listen(early);
       if (clip) await peer.#publish(clip);
-      if (opts.consume ?? true) {
-        for (const p of joinData.producers) peer.#remoteProducers.set(p.producerId, p);
-        await Promise.all(joinData.producers.map((p) => peer!.#consume(p)));
-      }
+      if (consuming) await Promise.all([...peer.#remoteProducers.values()].map((p) => peer!.#consume(p)));
       return peer;
     } catch (error) {
+      early.stop();
       if (peer) await peer.close();
       else socket.disconnect();
       throw error;
@@ -208,6 +246,18 @@ export class SyntheticPeer {
 
   producerIds(): string[] {
     return [...this.#producers.keys()];
+  }
+
+  /**
+   * ICE restart of one of this peer's transports: new ICE parameters from the server,
+   * applied through mediasoup-client as a browser would after a network change.
+   */
+  async restartIce(direction: 'send' | 'recv'): Promise<ms.IceParameters> {
+    const transport = direction === 'send' ? this.#sendTransport : await this.#recvTransport;
+    if (!transport) throw new Error(`no ${direction} transport to restart`);
+    const { iceParameters } = await request(this.socket, 'transport:restartIce', { transportId: transport.id }, this.#timeout);
+    await transport.restartIce({ iceParameters });
+    return iceParameters;
   }
 
   consumerStats(): ConsumerStats[] {
@@ -270,38 +320,42 @@ export class SyntheticPeer {
     this.socket.disconnect();
   }
 
-  #listen(): void {
-    const on = <E extends ServerEventName>(
-      name: E,
-      handler: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void,
-    ): void => {
-      const schema: z.ZodType = SERVER_EVENT_SCHEMAS[name];
-      // Registered untyped: the payload is network input and is parsed before use.
-      (this.socket as unknown as EventEmitter).on(name, (raw: unknown) => {
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) {
-          this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
-          return;
-        }
-        handler(parsed.data as z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>);
-      });
-    };
+  /**
+   * Takes over the room events from the join-time buffer: those that arrived between the
+   * room:join ack and now are handled first, in order, then live ones.
+   */
+  #listen(early: EarlyEvents): void {
     const consuming = this.#opts.consume ?? true;
-    on('producer:new', (ev) => {
-      if (!consuming || ev.peerId === this.peerId) return;
-      this.#remoteProducers.set(ev.producerId, ev);
-      void this.#consume(ev);
-    });
-    on('producer:closed', (ev) => {
-      this.#remoteProducers.delete(ev.producerId);
-      for (const entry of this.#consumers.values()) {
-        if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
+    const handlers: { [E in (typeof ROOM_EVENTS)[number]]: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void } = {
+      'producer:new': (ev) => {
+        if (!consuming || ev.peerId === this.peerId) return;
+        this.#remoteProducers.set(ev.producerId, ev);
+        void this.#consume(ev);
+      },
+      'producer:closed': (ev) => {
+        this.#remoteProducers.delete(ev.producerId);
+        for (const entry of this.#consumers.values()) {
+          if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
+        }
+      },
+      'consumer:closed': (ev) => {
+        const entry = this.#consumers.get(ev.consumerId);
+        if (entry) this.#closeConsumer(entry);
+      },
+    };
+    const dispatch = (name: (typeof ROOM_EVENTS)[number], raw: unknown): void => {
+      const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
+      if (!parsed.success) {
+        this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
+        return;
       }
-    });
-    on('consumer:closed', (ev) => {
-      const entry = this.#consumers.get(ev.consumerId);
-      if (entry) this.#closeConsumer(entry);
-    });
+      (handlers[name] as (ev: unknown) => void)(parsed.data);
+    };
+    early.stop();
+    const raw = this.socket as unknown as EventEmitter;
+    // Registered untyped: the payload is network input and is parsed before use.
+    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => dispatch(name, payload));
+    for (const [name, payload] of early.events) dispatch(name, payload);
     this.socket.on('disconnect', (reason) => {
       if (this.#closed) return;
       this.events.emit('failed', new Error(`socket disconnected: ${reason}`));
@@ -379,10 +433,11 @@ export class SyntheticPeer {
       if (encoding?.ssrc === undefined || payloadType === undefined) {
         throw new Error(`producer ${producer.id} has no SSRC / payload type`);
       }
+      const levelExtId = producer.rtpParameters.headerExtensions?.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
       const replayer = new RtpReplayer({
         track: clip[kind],
         target: { ssrc: encoding.ssrc, payloadType, ...(kind === 'video' ? { fps: clip.params.fps } : {}) },
-        sink: (packet) => track.writeRtp(packet),
+        sink: levelExtId === undefined ? (packet) => track.writeRtp(packet) : (packet) => track.writeRtp(withAudioLevel(packet, levelExtId)),
         onError: (error) => this.events.emit('warning', new Error(`replay of ${kind} stopped`, { cause: error })),
       });
       const stats: ProducerStats = {
@@ -415,7 +470,8 @@ export class SyntheticPeer {
   }
 
   async #consume(info: ProducerInfo): Promise<void> {
-    if (this.#closed || info.peerId === this.peerId) return;
+    if (this.#closed || info.peerId === this.peerId || this.#consumedProducers.has(info.producerId)) return;
+    this.#consumedProducers.add(info.producerId);
     try {
       const transport = await this.#recv();
       const data = await request(

@@ -73,6 +73,8 @@ export function installWerift(): void {
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
+      // Lets the synthetic audio carry levels, which the server's active-speaker observer reads.
+      headerExtensions: { audio: [werift.useAudioLevelIndication()], video: [] },
     },
   });
   const g = globalThis as unknown as Record<string, unknown>;

@@ -46,7 +46,7 @@ const CHART_SCRIPT = `
 const R = JSON.parse(document.getElementById('report-data').textContent);
 const palette = ['#2563eb','#dc2626','#16a34a','#d97706','#7c3aed','#0891b2','#db2777','#65a30d','#ea580c','#4f46e5','#0d9488','#b91c1c'];
 const MAX_TRACK_LINES = 24;
-function chart(id, datasets, yTitle) {
+function chart(id, datasets, yTitle, xTitle = 's') {
   const el = document.getElementById(id);
   if (!el) return;
   if (datasets.every(d => d.data.length === 0)) { el.replaceWith(Object.assign(document.createElement('p'), { textContent: 'no data', className: 'muted' })); return; }
@@ -55,7 +55,7 @@ function chart(id, datasets, yTitle) {
     data: { datasets: datasets.map((d, i) => ({ borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length], pointRadius: 0, borderWidth: 1.5, tension: 0.2, ...d })) },
     options: { animation: false, parsing: false, normalized: true, responsive: true, maintainAspectRatio: false,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
-      scales: { x: { type: 'linear', title: { display: true, text: 's' } }, y: { beginAtZero: true, title: { display: true, text: yTitle } } },
+      scales: { x: { type: 'linear', title: { display: true, text: xTitle } }, y: { beginAtZero: true, title: { display: true, text: yTitle } } },
       plugins: { legend: { display: datasets.length <= MAX_TRACK_LINES, labels: { boxWidth: 10 } } } },
   });
 }
@@ -72,6 +72,12 @@ chart('c-bitrate', [
   { label: 'sent (all publishers)', data: xy(tl, p => p.txKbps / 1000) },
 ], 'Mbit/s');
 chart('c-loss', [{ label: 'loss', data: xy(tl, p => p.lossPct) }], '% of packets');
+const sub = R.firstRtpBySubscriber;
+chart('c-first-rtp', [
+  { label: 'audio', data: sub.filter(p => p.audio !== undefined).map(p => ({ x: p.order, y: p.audio })), showLine: false, pointRadius: 3 },
+  { label: 'video', data: sub.filter(p => p.video !== undefined).map(p => ({ x: p.order, y: p.video })), showLine: false, pointRadius: 3 },
+], 'ms after join ack', 'subscriber');
+chart('c-generator', [{ label: 'load-test processes', data: xy(tl, p => p.generatorCpuPct) }], '% of a core');
 chart('c-rtcp', [
   { label: 'NACKs sent by receivers', data: xy(tl, p => p.nacksSent) },
   { label: 'PLIs sent by receivers', data: xy(tl, p => p.plisSent) },
@@ -146,6 +152,7 @@ ${keyValues([
   ['NACKs / PLIs sent by receivers', `${r.totals.nacksSent} / ${r.totals.plisSent}`],
   ['NACKed packets / PLIs / FIRs at publishers', `${r.totals.nacksReceived} / ${r.totals.plisReceived} / ${r.totals.firsReceived}`],
   ['keyframe jumps (answers to PLI/FIR)', r.totals.keyframeJumps],
+  ['load generator CPU, mean / peak', `${r.generatorCpuPct.mean} / ${r.generatorCpuPct.max} % of a core`],
   ['warnings', r.warnings.count],
 ])}
 </div><div>
@@ -158,9 +165,10 @@ ${summaryTable([
   ['first RTP, video', r.firstRtpMs.video],
 ])}
 <p class="muted">First RTP is measured from the room:join ack to the first packet decrypted on a consumer.</p>
+${chartBox('c-first-rtp', 'First RTP per subscriber, in join order')}
 </div></div>
 <h2>Peers and traffic</h2>
-<div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}</div>
+<div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}${chartBox('c-generator', 'Load generator CPU (a saturated generator distorts every figure)')}</div>
 <h2>Per track</h2>
 <div class="grid">${chartBox('c-video-kbps', 'Video bitrate per consumer')}${chartBox('c-video-loss', 'Video loss')}${chartBox('c-audio-kbps', 'Audio bitrate per consumer')}${chartBox('c-audio-loss', 'Audio loss')}</div>
 <table class="wide"><thead><tr><th>track</th><th>consumers</th><th>packets rx</th><th>lost</th><th>NACKs</th><th>PLIs</th><th>packets tx</th><th>PLI/FIR at publisher</th><th>keyframe jumps</th></tr></thead><tbody>
@@ -187,7 +195,14 @@ ${
     : '<p>None.</p>'
 }
 ${r.warnings.examples.length ? `<h2>Warnings (${r.warnings.count})</h2><ul>${r.warnings.examples.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}
-<script id="report-data" type="application/json">${scriptJson({ ...r, peerDetails: undefined })}</script>
+<script id="report-data" type="application/json">${scriptJson({
+    ...r,
+    // Per-peer details stay in the JSON report; the page needs only first-RTP times.
+    peerDetails: undefined,
+    firstRtpBySubscriber: r.peerDetails
+      .filter((p) => p.role === 'subscriber')
+      .map((p, order) => ({ order: order + 1, audio: p.firstAudioMs, video: p.firstVideoMs })),
+  })}</script>
 <script>${chartJsSource().replace(/<\/script/gi, '<\\/script')}</script>
 <script>${CHART_SCRIPT}</script>
 </body></html>

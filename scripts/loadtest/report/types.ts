@@ -24,6 +24,8 @@ export interface TimelinePoint {
   nacksReceived: number;
   plisReceived: number;
   keyframeJumps: number;
+  /** CPU used by the load-test children over the last interval, in % of one core. */
+  generatorCpuPct: number;
 }
 
 export interface TrackPoint {
@@ -108,6 +110,8 @@ export interface LoadTestReport {
     firsReceived: number;
     keyframeJumps: number;
   };
+  /** CPU of the load-test children, % of one core (mean and peak over the sampling intervals). */
+  generatorCpuPct: { mean: number; max: number };
   timeline: TimelinePoint[];
   tracks: TrackReport[];
   failures: FailureReport[];

@@ -1,0 +1,43 @@
+/** Order statistics for latency samples (nearest-rank, so every figure is a measured value). */
+
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export function median(values: readonly number[]): number | undefined {
+  return percentile(values, 50);
+}
+
+export interface Distribution {
+  n: number;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  max?: number;
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  const d: Distribution = { n: values.length };
+  if (values.length === 0) return d;
+  return {
+    n: values.length,
+    p50: round(percentile(values, 50)!),
+    p95: round(percentile(values, 95)!),
+    p99: round(percentile(values, 99)!),
+    max: round(Math.max(...values)),
+  };
+}
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** "p50 123.4 / p95 456.7 ms (n=20)", for the console. */
+export function formatMs(d: Distribution): string {
+  if (d.n === 0) return 'no samples';
+  return `p50 ${d.p50} / p95 ${d.p95} / p99 ${d.p99} / max ${d.max} ms (n=${d.n})`;
+}

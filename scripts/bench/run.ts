@@ -1,0 +1,69 @@
+/**
+ * `npm run bench`: runs the benchmarks one after another, prints their figures and writes
+ * artifacts/bench/<name>.json. Figures, never assertions: nothing here fails on a slow number.
+ */
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import { prepareMedia } from '../loadtest/peer/index.js';
+import { machineInfo } from './lib/machine.js';
+import { log, writeResult } from './lib/output.js';
+import { forwarding } from './suites/forwarding.js';
+import { joinFirstRtp } from './suites/joinFirstRtp.js';
+import { joinLatency } from './suites/joinLatency.js';
+import { signaling } from './suites/signaling.js';
+import { workerCapacity } from './suites/workerCapacity.js';
+import type { SuiteOptions, SuiteResult } from './suites/types.js';
+
+const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
+  forwarding,
+  'join-latency': joinLatency,
+  'join-first-rtp': joinFirstRtp,
+  signaling,
+  'worker-capacity': workerCapacity,
+};
+
+const program = new Command()
+  .name('bench')
+  .description('Noom benchmarks: figures printed and written to artifacts/bench/<name>.json')
+  .addOption(new Option('--only <names...>', 'run only these benchmarks').choices(Object.keys(SUITES)))
+  .option('--quick', 'small sizes and short windows (a smoke run)', false)
+  .option('--scale <factor>', 'multiply peer counts by this factor', (v) => {
+    const n = Number(v);
+    if (!(n > 0 && n <= 10)) throw new Error('--scale must be in (0, 10]');
+    return n;
+  }, 1)
+  .option('--bots <n>', 'bot processes for the media benchmarks (default: one per core)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error('--bots must be an integer in [1, 16]');
+    return n;
+  });
+program.parse();
+const flags = program.opts<{ only?: string[]; quick: boolean; scale: number; bots?: number }>();
+
+const options: SuiteOptions = { quick: flags.quick, scale: flags.scale, botProcesses: flags.bots ?? os.availableParallelism() };
+const machine = machineInfo();
+log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(' ')}`);
+await prepareMedia();
+
+const names = flags.only ?? Object.keys(SUITES);
+const summaries: { name: string; summary: string[] }[] = [];
+let failed = 0;
+for (const name of names) {
+  const started = performance.now();
+  log(`\n== ${name}`);
+  try {
+    const result = await SUITES[name]!(options);
+    const seconds = Math.round((performance.now() - started) / 1000);
+    const file = await writeResult(name, { machine, options, seconds, summary: result.summary, ...{ data: result.data } });
+    for (const line of result.summary) log(`  ${line}`);
+    log(`  (${seconds} s; ${file})`);
+    summaries.push({ name, summary: result.summary });
+  } catch (error) {
+    failed++;
+    log(`  ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+}
+await writeResult('summary', { machine, options, loadAfter: os.loadavg(), suites: summaries });
+log('\n== summary');
+for (const s of summaries) for (const line of s.summary) log(`${s.name}: ${line}`);
+process.exitCode = failed > 0 ? 1 : 0;

@@ -1,0 +1,130 @@
+/**
+ * (d) How many consumers one worker carries with under 1 % loss: Noom with WORKERS=1, four
+ * audio + video publishers, subscribers added step by step. Each step is held for a window
+ * in which loss (sequence gaps seen by the bots), the worker's CPU and the bots' CPU are
+ * measured. The ramp stops at the first step with loss ≥ 1 %, a worker above 90 % of a
+ * core, or a bot process above 90 % of a core — past that point the bots, not the worker,
+ * would decide the loss, so the step is reported as bot-bound rather than as the worker's limit.
+ */
+import { BotFleet, receiveTotals } from '../bots/fleet.js';
+import { processCpuSeconds } from '../lib/procCpu.js';
+import { scrapeMetrics } from '../lib/metricsText.js';
+import { log, sleep } from '../lib/output.js';
+import { waitForReceiving } from '../lib/room.js';
+import { startServer } from '../lib/serverProcess.js';
+import { round } from '../lib/stats.js';
+import { scaled, type SuiteOptions, type SuiteResult } from './types.js';
+
+const PUBLISHERS = 4;
+const LOSS_LIMIT_PERCENT = 1;
+const SATURATED = 0.9;
+
+interface Step {
+  subscribers: number;
+  /** Consumers on the worker, per Noom's /metrics. */
+  consumers: number;
+  packetsPerSecond: number;
+  lossPercent: number;
+  workerCoreShare: number;
+  /** The busiest bot process, as a share of one core. */
+  busiestBotCoreShare: number;
+}
+
+type StopReason = 'loss' | 'worker-saturated' | 'bots-saturated' | 'step-limit' | 'join-failed';
+
+export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
+  const stepSize = o.quick ? 1 : scaled(2, o);
+  const maxSteps = o.quick ? 3 : 14;
+  const settleMs = o.quick ? 2_000 : 3_000;
+  const windowMs = o.quick ? 4_000 : 10_000;
+  log(`worker-capacity: WORKERS=1, ${PUBLISHERS} audio+video publishers, +${stepSize} subscribers per step (${stepSize * PUBLISHERS * 2} consumers), ${windowMs / 1000} s windows`);
+  const server = await startServer('noom', 'worker-capacity', { WORKERS: '1' });
+  const fleet = await BotFleet.start(o.botProcesses);
+  const steps: Step[] = [];
+  let stop: StopReason = 'step-limit';
+  let failure: string | undefined;
+  const roomId = `capacity-${Date.now()}`;
+  try {
+    for (let p = 0; p < PUBLISHERS; p++) {
+      await fleet.join(p, { url: server.url, roomId, displayName: `pub-${p}`, publish: { audio: true, video: true }, consume: false });
+    }
+    let subscribers = 0;
+    for (let s = 0; s < maxSteps; s++) {
+      try {
+        await Promise.all(
+          Array.from({ length: stepSize }, (_, i) =>
+            fleet.join(subscribers + i, { url: server.url, roomId, displayName: `sub-${subscribers + i}`, publish: { audio: false, video: false }, consume: true }),
+          ),
+        );
+        subscribers += stepSize;
+        await waitForReceiving(fleet, subscribers * PUBLISHERS * 2, 20_000);
+      } catch (error) {
+        stop = 'join-failed';
+        failure = error instanceof Error ? error.message : String(error);
+        break;
+      }
+      await sleep(settleMs);
+      const rx0 = receiveTotals(await fleet.stats());
+      const w0 = processCpuSeconds(server.workerPids[0]!);
+      const b0 = fleet.pids.map(processCpuSeconds);
+      const t0 = performance.now();
+      await sleep(windowMs);
+      const seconds = (performance.now() - t0) / 1000;
+      const w1 = processCpuSeconds(server.workerPids[0]!);
+      const b1 = fleet.pids.map(processCpuSeconds);
+      const rx1 = receiveTotals(await fleet.stats());
+      const metrics = await scrapeMetrics(server.url);
+      const packets = rx1.packets - rx0.packets;
+      const lost = rx1.lost - rx0.lost;
+      const step: Step = {
+        subscribers,
+        consumers: metrics.sum('noom_consumers'),
+        packetsPerSecond: round(packets / seconds, 0),
+        lossPercent: round((100 * lost) / Math.max(1, packets + lost), 3),
+        workerCoreShare: round((w1 - w0) / seconds, 3),
+        busiestBotCoreShare: round(Math.max(...b1.map((c, i) => (c - b0[i]!) / seconds)), 3),
+      };
+      steps.push(step);
+      log(
+        `  ${step.subscribers} subscribers, ${step.consumers} consumers: ${step.packetsPerSecond} pkt/s, loss ${step.lossPercent} %, ` +
+          `worker ${round(100 * step.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * step.busiestBotCoreShare, 0)} %`,
+      );
+      if (step.lossPercent >= LOSS_LIMIT_PERCENT) {
+        stop = step.busiestBotCoreShare >= SATURATED ? 'bots-saturated' : 'loss';
+        break;
+      }
+      if (step.workerCoreShare >= SATURATED) {
+        stop = 'worker-saturated';
+        break;
+      }
+      if (step.busiestBotCoreShare >= SATURATED) {
+        stop = 'bots-saturated';
+        break;
+      }
+    }
+  } finally {
+    await fleet.stop();
+    await server.stop();
+  }
+  const good = steps.filter((s) => s.lossPercent < LOSS_LIMIT_PERCENT);
+  const last = good.at(-1);
+  // The worker's cost is a fixed part (receiving the publishers) plus a part per consumer:
+  // the slope between the first and the last good step estimates the latter.
+  const first = good[0];
+  const slope =
+    first && last && last.consumers > first.consumers ? (last.workerCoreShare - first.workerCoreShare) / (last.consumers - first.consumers) : undefined;
+  const extrapolated =
+    last && slope !== undefined && slope > 0 ? Math.floor(last.consumers + (SATURATED - last.workerCoreShare) / slope) : undefined;
+  const summary = [
+    last
+      ? `last step under ${LOSS_LIMIT_PERCENT} % loss: ${last.consumers} consumers (${last.subscribers} subscribers × ${PUBLISHERS * 2} tracks), loss ${last.lossPercent} %, worker ${round(100 * last.workerCoreShare, 1)} % of a core, ${last.packetsPerSecond} pkt/s`
+      : 'no step under 1 % loss',
+    `ramp stopped by: ${stop}${failure ? ` (${failure})` : ''}`,
+  ];
+  if (extrapolated !== undefined && stop !== 'loss' && stop !== 'worker-saturated') {
+    summary.push(
+      `the worker was not the limit: at ${round(100 * slope!, 3)} % of a core per added consumer it would reach ${SATURATED * 100} % of a core near ${extrapolated} consumers (linear extrapolation, not measured)`,
+    );
+  }
+  return { name: 'worker-capacity', summary, data: { publishers: PUBLISHERS, stepSize, windowMs, stop, failure, steps, marginalCoreSharePerConsumer: slope, extrapolatedConsumersAt90: extrapolated } };
+}

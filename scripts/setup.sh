@@ -9,6 +9,7 @@ WANT_TEST=0
 [ "${1:-}" = "--test" ] && WANT_TEST=1
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+. scripts/apt.sh
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || die "Node >= 20.19 is required (found $(node -v 2>/dev/null || echo none))"
@@ -23,19 +24,8 @@ fi
 bash scripts/worker/provision.sh
 
 if [ "$WANT_TEST" = 1 ]; then
-  missing=()
-  command -v chromium >/dev/null || missing+=(chromium)
-  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
-  command -v ip >/dev/null || missing+=(iproute2)
-  command -v unshare >/dev/null || missing+=(util-linux)
-  if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})"
-    say "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-      apt-get update -q >/dev/null
-      apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install failed"
-    }
-  fi
+  # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
+  # util-linux: the loopback-only network namespace the tests run in.
+  apt_install chromium ffmpeg iproute2 util-linux
 fi
 say "ready"

@@ -55,18 +55,8 @@ link_binary() {
   step "mediasoup $MS_VERSION worker: $TARGET -> $1"
 }
 
-have_pkgs() { dpkg-query -W -f='${Status}\n' "$@" 2>/dev/null | grep -vc 'install ok installed' | grep -qx 0; }
-
-apt_install() {
-  if have_pkgs "$@"; then return 0; fi
-  [ "$(id -u)" = 0 ] || die "missing Debian packages ($*); run this script as root or install them: apt-get install $*"
-  step "apt-get install $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 || {
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "$@" >/dev/null || die "apt-get install failed for: $*"
-  }
-}
+say() { step "$@"; }
+. "$HERE/../apt.sh"
 
 for candidate in "$BUILT_BIN" "$PREBUILT_BIN"; do
   if [ "$FORCE_BUILD" = 0 ] && [ -x "$candidate" ]; then

@@ -1,6 +1,3 @@
-// mediasoup-client types parameter values as `unknown`; the protocol schemas name the JSON
-// scalars they really are. The casts below bridge the two; the server validates anyway.
-
 /**
  * One connection's worth of mediasoup-client state: the Device, a send and a receive
  * transport, and the producers and consumers on them. A reconnect throws the session away

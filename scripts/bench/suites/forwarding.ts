@@ -99,7 +99,7 @@ async function measureOnce(
 }
 
 export async function forwarding(o: SuiteOptions): Promise<SuiteResult> {
-  const shape: RoomShape = { publishers: 4, subscribers: o.quick ? 2 : scaled(10, o) };
+  const shape: RoomShape = { publishers: 4, subscribers: o.quick ? 2 : scaled(20, o) };
   const rounds = o.quick ? 1 : 2;
   const windowMs = o.quick ? 8_000 : 30_000;
   const warmupMs = o.quick ? 2_000 : 5_000;

@@ -33,7 +33,7 @@ interface Step {
 type StopReason = 'loss' | 'worker-saturated' | 'bots-saturated' | 'step-limit' | 'join-failed';
 
 export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
-  const stepSize = o.quick ? 1 : scaled(2, o);
+  const stepSize = o.quick ? 1 : scaled(4, o);
   const maxSteps = o.quick ? 3 : 14;
   const settleMs = o.quick ? 2_000 : 3_000;
   const windowMs = o.quick ? 4_000 : 10_000;

@@ -7,21 +7,14 @@
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import type { Config } from '../../../config/index.js';
 import type { Logger } from '../logger.js';
 import { MEDIA_CODECS } from './codecs.js';
 
-export interface WorkerPoolOptions {
-  workers: number;
-  workerLogLevel: types.WorkerLogLevel;
-  listenIp: string;
-  announcedAddress: string;
-  portBase: number;
-  minPort: number;
-  maxPort: number;
-  enableTcp: boolean;
+export type WorkerPoolOptions = Config['mediasoup'] & {
   /** Delay before a dead worker is replaced; grows while workers keep dying. */
   respawnDelayMs?: number;
-}
+};
 
 export interface WorkerSlot {
   readonly index: number;

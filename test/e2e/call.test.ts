@@ -66,6 +66,8 @@ describe('a two-person call', () => {
         );
       }
       assert.equal(await alice.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '2');
+      // The fake microphone beeps, so the server names an active speaker: its tile lights up.
+      await eventually('a speaking highlight', () => alice.page.locator('.tile.speaking').count(), (n) => n === 1);
     }),
   );
 

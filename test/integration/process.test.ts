@@ -1,7 +1,11 @@
 /** The server as a process: npm start's entry, health probes, clean shutdown, bad config. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { eventually, TEST_ENV } from '../support/server.js';
@@ -58,4 +62,25 @@ test('an invalid variable stops startup with its name', async () => {
   const [code] = await once(child, 'exit');
   assert.equal(code, 2);
   assert.match(output(), /invalid configuration: PORT/);
+});
+
+test('with TLS_CERT and TLS_KEY the server speaks HTTPS', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'noom-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const { child, output } = run({ ...TEST_ENV, LOG_LEVEL: 'info', TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
+  try {
+    await eventually(() => output().includes('noom listening'), 'server start', 20_000);
+    const url = /"url":"([^"]+)"/.exec(output())![1]!;
+    assert.match(url, /^https:\/\//);
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get(`${url}/healthz`, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(status, 200);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

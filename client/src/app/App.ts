@@ -49,6 +49,7 @@ export class App {
     await this.#closeSession();
     if (nav !== this.#navigation) return;
     const roomId = roomFromPath(location.pathname);
+    document.title = roomId ? `${roomId} · Noom` : 'Noom';
     if (!roomId) {
       this.#show(
         new LobbyView(

@@ -3,7 +3,7 @@
  * artifacts/bench/<name>.json. Figures, never assertions: nothing here fails on a slow number.
  */
 import os from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareMedia } from '../loadtest/peer/index.js';
 import { machineInfo } from './lib/machine.js';
 import { log, writeResult } from './lib/output.js';
@@ -29,20 +29,30 @@ const program = new Command()
   .option('--quick', 'small sizes and short windows (a smoke run)', false)
   .option('--scale <factor>', 'multiply peer counts by this factor', (v) => {
     const n = Number(v);
-    if (!(n > 0 && n <= 10)) throw new Error('--scale must be in (0, 10]');
+    if (!(n > 0 && n <= 10)) throw new InvalidArgumentError('a number in (0, 10]');
     return n;
   }, 1)
   .option('--bots <n>', 'bot processes for the media benchmarks (default: one per core)', (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error('--bots must be an integer in [1, 16]');
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('an integer in [1, 16]');
     return n;
   });
 program.parse();
 const flags = program.opts<{ only?: string[]; quick: boolean; scale: number; bots?: number }>();
 
+/** The run stops by itself even if something wedges: child processes go down with it. */
+const budgetMinutes = flags.quick ? 8 : 25;
+setTimeout(() => {
+  log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
+  process.exit(2);
+}, budgetMinutes * 60_000).unref();
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 const options: SuiteOptions = { quick: flags.quick, scale: flags.scale, botProcesses: flags.bots ?? os.availableParallelism() };
 const machine = machineInfo();
-log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(' ')}`);
+log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(" ")}`);
+log(`mediasoup worker: ${machine.workerBinary}`);
 await prepareMedia();
 
 const names = flags.only ?? Object.keys(SUITES);

@@ -245,7 +245,12 @@ export async function tileVideoWidth(page: Page, displayName: string, source: 'c
   );
 }
 
-export async function tileAttr(page: Page, displayName: string, source: 'camera' | 'screen', attr: string): Promise<string | null> {
+export async function tileAttr(
+  page: Page,
+  displayName: string,
+  source: 'camera' | 'screen',
+  attr: string,
+): Promise<string | null> {
   return page.evaluate(
     ({ displayName, source, attr }) => {
       const tile = [...document.querySelectorAll<HTMLElement>('.tile')].find(
@@ -255,6 +260,11 @@ export async function tileAttr(page: Page, displayName: string, source: 'camera'
     },
     { displayName, source, attr },
   );
+}
+
+/** The texts of the chat messages shown on a page, oldest first. */
+export function chatMessages(page: Page): Promise<(string | null)[]> {
+  return page.$$eval('.msg .msg-text', (els) => els.map((e) => e.textContent));
 }
 
 export async function joinByLink(peer: Peer, baseUrl: string, roomId: string): Promise<void> {

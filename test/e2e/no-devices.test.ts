@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
+  chatMessages,
   eventually,
   inboundTotals,
   joinByLink,
@@ -58,15 +59,17 @@ describe('joining without camera and microphone', () => {
       assert.ok(toasts.some((t) => /camera: permission denied/i.test(t)), `toasts: ${JSON.stringify(toasts)}`);
       assert.equal(await shy.page.getAttribute('[data-testid="toggle-camera"]', 'aria-pressed'), 'false');
 
-      await eventually("Shy's tile on Alice's page", () => tileAttr(alice.page, 'Shy', 'camera', 'videoOff'), (v) => v === 'true');
+      await eventually(
+        "Shy's tile on Alice's page",
+        () => tileAttr(alice.page, 'Shy', 'camera', 'videoOff'),
+        (v) => v === 'true',
+      );
       assert.equal(await tileAttr(alice.page, 'Shy', 'camera', 'micOff'), 'true');
       assert.equal((await inboundTotals(alice.page)).video.streams, 0, 'nothing to receive from Shy');
 
       await shy.page.fill('[data-testid="chat-input"]', 'I can only listen today');
       await shy.page.press('[data-testid="chat-input"]', 'Enter');
-      await eventually('the chat to reach Alice', () => alice.page.$$eval('.msg-text', (els) => els.map((e) => e.textContent)), (t) =>
-        t.includes('I can only listen today'),
-      );
+      await eventually('the chat to reach Alice', () => chatMessages(alice.page), (t) => t.includes('I can only listen today'));
     }),
   );
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
+  chatMessages,
   eventually,
   inboundTotals,
   joinByLink,
@@ -85,9 +86,7 @@ describe('reconnecting after a server restart', () => {
 
       await bob.page.fill('[data-testid="chat-input"]', 'still here');
       await bob.page.press('[data-testid="chat-input"]', 'Enter');
-      await eventually('chat to work after the restart', () => alice.page.$$eval('.msg-text', (els) => els.map((e) => e.textContent)), (t) =>
-        t.includes('still here'),
-      );
+      await eventually('chat to work after the restart', () => chatMessages(alice.page), (t) => t.includes('still here'));
     }),
   );
 });

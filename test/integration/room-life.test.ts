@@ -184,3 +184,23 @@ test('when a worker dies its rooms close, peers are told, and rejoining lands on
   const health = (await (await fetch(`${noom.url}/healthz`)).json()) as { workers: { pid: number }[] };
   assert.notEqual(health.workers[0]!.pid, oldPid);
 });
+
+test('room events never overtake the join answer, even for simultaneous joins', async () => {
+  for (let round = 0; round < 5; round++) {
+    const socks = await Promise.all(Array.from({ length: 4 }, () => open()));
+    const logs = socks.map((s) => {
+      const log: string[] = [];
+      s.on('peer:joined', () => log.push('peer:joined'));
+      return log;
+    });
+    // The ack is logged in the callback itself: a promise would log it a microtask late.
+    socks.forEach((s, i) => s.emit('room:join', { roomId: `together-${round}` }, () => logs[i]!.push('ack')));
+    await eventually(() => logs.every((l) => l.includes('ack')), 'every join answered');
+    const joinedSeen = () => logs.reduce((n, l) => n + l.filter((e) => e === 'peer:joined').length, 0);
+    // The first of four hears of three, the next of two, and so on.
+    await eventually(() => joinedSeen() === 6, 'six peer:joined in all');
+    for (const log of logs) assert.equal(log.filter((e) => e === 'ack').length, 1);
+    for (const log of logs) assert.equal(log[0], 'ack', log.join(','));
+    for (const s of socks) s.disconnect();
+  }
+});

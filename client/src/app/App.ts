@@ -3,7 +3,7 @@
  * links work and the back button leaves a room.
  */
 import { LocalMedia } from '../media/LocalMedia.js';
-import { RequestError } from '../protocol.js';
+import { DisplayName, RequestError } from '../protocol.js';
 import { RoomSession } from '../room/RoomSession.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { LobbyView, type LobbyJoin } from '../ui/LobbyView.js';
@@ -12,7 +12,6 @@ import { askPassword } from '../ui/PasswordDialog.js';
 import { RoomView } from '../ui/RoomView.js';
 import { loadNickname } from './preferences.js';
 import { roomFromPath, roomPath } from './routes.js';
-import { DisplayName } from '../protocol.js';
 
 interface View {
   el: HTMLElement;
@@ -89,7 +88,7 @@ export class App {
         if (nav !== this.#navigation) return;
         if (error instanceof RequestError && error.code === 'FORBIDDEN') {
           const password = await askPassword(join.roomId, triedPassword);
-          if (password === null) return this.#leaveTo('/');
+          if (password === null) return this.#navigate('/');
           session.setPassword(password);
           triedPassword = true;
           continue;
@@ -107,7 +106,7 @@ export class App {
         ),
       );
     });
-    this.#show(new RoomView(session, localMedia, () => this.#leaveTo('/')));
+    this.#show(new RoomView(session, localMedia, () => this.#navigate('/')));
   }
 
   #joinFailure(roomId: string, error: unknown): HTMLElement {
@@ -115,7 +114,11 @@ export class App {
     if (error instanceof RequestError) {
       switch (error.code) {
         case 'ROOM_FULL':
-          return messageScreen('This room is full', `“${roomId}” has reached its participant limit. Try again later.`, back);
+          return messageScreen(
+            'This room is full',
+            `“${roomId}” has reached its participant limit. Try again later.`,
+            back,
+          );
         case 'INVALID_REQUEST':
           return messageScreen('Cannot join this room', `“${roomId}” is not a valid room name.`, back);
         case 'TIMEOUT':
@@ -129,10 +132,6 @@ export class App {
     }
     const text = error instanceof Error ? error.message : String(error);
     return messageScreen('Could not join', text, back);
-  }
-
-  #leaveTo(path: string): void {
-    this.#navigate(path);
   }
 
   async #closeSession(): Promise<void> {

@@ -127,7 +127,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
    * forwards the smallest simulcast layer that still looks sharp there.
    */
   setDisplayWidth(peerId: string, pixels: number): void {
-    const layer = pixels <= 320 ? 0 : pixels <= 640 ? 1 : 2;
+    const layer = pixels <= 240 ? 0 : pixels <= 480 ? 1 : 2;
     if (this.#layers.get(peerId) === layer) return;
     this.#layers.set(peerId, layer);
     for (const remote of this.#remote.values()) {

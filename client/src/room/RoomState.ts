@@ -32,13 +32,12 @@ type RoomStateEvents = {
   chat: [ChatEntry];
 };
 
-let noticeSeq = 0;
-
 export class RoomState extends Emitter<RoomStateEvents> {
   readonly roomId: string;
   readonly #participants = new Map<string, Participant>();
   readonly #chat: ChatEntry[] = [];
   readonly #chatIds = new Set<string>();
+  #noticeSeq = 0;
   #localId: string | null = null;
   #speaker: string | null = null;
 
@@ -138,7 +137,7 @@ export class RoomState extends Emitter<RoomStateEvents> {
   }
 
   addNotice(text: string, ts = Date.now()): void {
-    this.#push({ kind: 'notice', id: `notice-${++noticeSeq}`, text, ts });
+    this.#push({ kind: 'notice', id: `notice-${++this.#noticeSeq}`, text, ts });
   }
 
   #push(entry: ChatEntry): void {

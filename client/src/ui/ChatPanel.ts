@@ -42,7 +42,11 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
       { class: 'chat-head' },
       'Chat',
       h('div', { class: 'spacer' }),
-      h('button', { class: 'btn ghost small', title: 'Hide chat', 'aria-label': 'Hide chat', onclick: () => this.emit('hide') }, icon('close')),
+      h(
+        'button',
+        { class: 'btn ghost small', title: 'Hide chat', 'aria-label': 'Hide chat', onclick: () => this.emit('hide') },
+        icon('close'),
+      ),
     );
     this.el = h('aside', { class: 'chat', 'aria-label': 'Chat' }, head, this.#log, form);
     for (const entry of state.chat) this.#append(entry);

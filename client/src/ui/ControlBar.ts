@@ -63,9 +63,10 @@ export class ControlBar extends Emitter<ControlBarEvents> {
   }
 
   render(s: ControlState): void {
-    this.#set(this.#mic, s.mic ? 'mic' : 'micOff', s.mic ? 'Mute microphone' : 'Unmute microphone', !s.mic, false);
-    this.#set(this.#camera, s.camera ? 'camera' : 'cameraOff', s.camera ? 'Turn camera off' : 'Turn camera on', !s.camera, false);
-    this.#set(this.#screen, s.screen ? 'screenStop' : 'screen', s.screen ? 'Stop sharing' : 'Share screen', false, s.screen);
+    const { mic, camera, screen } = s;
+    this.#set(this.#mic, mic ? 'mic' : 'micOff', mic ? 'Mute microphone' : 'Unmute microphone', !mic, false);
+    this.#set(this.#camera, camera ? 'camera' : 'cameraOff', camera ? 'Turn camera off' : 'Turn camera on', !camera, false);
+    this.#set(this.#screen, screen ? 'screenStop' : 'screen', screen ? 'Stop sharing' : 'Share screen', false, screen);
     this.#screen.hidden = !s.canShareScreen;
     this.#chat.classList.toggle('active', s.chat);
     this.#chat.title = s.chat ? 'Hide chat' : 'Show chat';

@@ -11,13 +11,15 @@ export class DevicePicker {
   readonly #onPick: (kind: CaptureKind, deviceId: string) => void;
   readonly #mic = h('select', { class: 'input', 'aria-label': 'Microphone' });
   readonly #camera = h('select', { class: 'input', 'aria-label': 'Camera' });
+  /** The button that opens the picker; clicks on it are not "outside". */
+  readonly #anchor: HTMLElement;
   readonly #onOutside = (e: MouseEvent) => {
-    if (e.target instanceof Node && !this.el.contains(e.target) && !this.anchor?.contains(e.target)) this.close();
+    if (e.target instanceof Node && !this.el.contains(e.target) && !this.#anchor.contains(e.target)) this.close();
   };
-  anchor: HTMLElement | null = null;
 
-  constructor(media: LocalMedia, onPick: (kind: CaptureKind, deviceId: string) => void) {
+  constructor(media: LocalMedia, anchor: HTMLElement, onPick: (kind: CaptureKind, deviceId: string) => void) {
     this.#media = media;
+    this.#anchor = anchor;
     this.#onPick = onPick;
     this.#mic.addEventListener('change', () => this.#onPick('mic', this.#mic.value));
     this.#camera.addEventListener('change', () => this.#onPick('camera', this.#camera.value));

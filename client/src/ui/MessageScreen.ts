@@ -18,5 +18,6 @@ export function messageScreen(title: string, text: string, action: { label: stri
 }
 
 export function loadingScreen(text: string): HTMLElement {
-  return h('div', { class: 'screen-center' }, h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner' }), text));
+  const status = h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner' }), text);
+  return h('div', { class: 'screen-center' }, status);
 }

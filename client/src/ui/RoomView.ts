@@ -36,8 +36,9 @@ export class RoomView {
     this.#grid = new VideoGrid(state);
     this.#chat = new ChatPanel(state);
     this.#audio = new AudioSink(state);
-    this.#devices = new DevicePicker(localMedia, (kind, id) => void publisher.switchDevice(kind, id));
-    this.#devices.anchor = this.#controls.devicesButton;
+    this.#devices = new DevicePicker(localMedia, this.#controls.devicesButton, (kind, id) =>
+      void publisher.switchDevice(kind, id),
+    );
     this.#chat.setVisible(window.innerWidth > 760);
 
     const copyLink = h(

@@ -76,7 +76,10 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
 
   #markSpeaker(): void {
     const speaker = this.#state.speaker;
-    for (const [id, tile] of this.#people) tile.setSpeaking(id === speaker);
+    // The server keeps naming the last dominant speaker after they mute; do not light them up.
+    const mic = speaker ? this.#state.participant(speaker)?.media.mic : undefined;
+    const audible = mic !== undefined && !mic.paused;
+    for (const [id, tile] of this.#people) tile.setSpeaking(audible && id === speaker);
   }
 
   #scheduleLayout(): void {

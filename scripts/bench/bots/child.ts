@@ -30,6 +30,8 @@ function stats(): StatsResult {
     peerId: peer.peerId,
     roomId,
     consumers: peer.consumerStats().map((c) => ({
+      consumerId: c.consumerId,
+      producerId: c.producerId,
       kind: c.kind,
       packets: c.packets,
       bytes: c.bytes,

@@ -31,6 +31,8 @@ export const JoinResult = z.object({
 export type JoinResult = z.infer<typeof JoinResult>;
 
 export const ConsumerCounters = z.object({
+  consumerId: z.string(),
+  producerId: z.string(),
   kind: z.enum(['audio', 'video']),
   packets: z.number(),
   bytes: z.number(),

@@ -1,6 +1,7 @@
 /** The machine a run happened on, recorded beside every result. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
+import { workerBin } from 'mediasoup';
 
 export interface MachineInfo {
   cpus: number;
@@ -11,6 +12,16 @@ export interface MachineInfo {
   /** 1, 5 and 15 minute load averages when the run started. */
   loadAverage: number[];
   date: string;
+  /** The mediasoup-worker binary both Noom and the bare harness run. */
+  workerBinary: string;
+}
+
+function workerBinary(): string {
+  try {
+    return realpathSync(workerBin);
+  } catch {
+    return workerBin;
+  }
 }
 
 export function machineInfo(): MachineInfo {
@@ -31,5 +42,6 @@ export function machineInfo(): MachineInfo {
     kernel: os.release(),
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
+    workerBinary: workerBinary(),
   };
 }

@@ -37,6 +37,12 @@ export interface ServerProcess {
 
 const TSX = import.meta.resolve('tsx');
 
+/** Servers still running: killed if the benchmark process exits early (watchdog, Ctrl-C, crash). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export type ServerKind = 'noom' | 'bare';
 
 const ENTRY: Record<ServerKind, string> = {
@@ -56,14 +62,23 @@ export async function startServer(
   const fd = openSync(logFile, 'w');
   const child: ChildProcess = spawn(process.execPath, ['--import', TSX, ENTRY[kind]], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...LOOPBACK_ENV, ...env },
+    // A clean environment: the caller's Noom variables must not change a benchmark's setup.
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}),
+      ...LOOPBACK_ENV,
+      ...env,
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
+  live.add(child);
   let exited = false;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', () => {
       exited = true;
+      live.delete(child);
       resolve();
     }),
   );

@@ -100,8 +100,8 @@ async function measureOnce(
 
 export async function forwarding(o: SuiteOptions): Promise<SuiteResult> {
   const shape: RoomShape = { publishers: 4, subscribers: o.quick ? 2 : scaled(20, o) };
-  const rounds = o.quick ? 1 : 2;
-  const windowMs = o.quick ? 8_000 : 30_000;
+  const rounds = o.quick ? 1 : 3;
+  const windowMs = o.quick ? 8_000 : 25_000;
   const warmupMs = o.quick ? 2_000 : 5_000;
   log(`forwarding: ${shape.publishers} publishers (audio+video) × ${shape.subscribers} subscribers, ${rounds} round(s) of ${windowMs / 1000} s per target`);
   const fleet = await BotFleet.start(o.botProcesses);
@@ -125,7 +125,9 @@ export async function forwarding(o: SuiteOptions): Promise<SuiteResult> {
       `room: ${shape.publishers} pub × ${shape.subscribers} sub = ${streams} forwarded streams, ${windowMs / 1000} s windows, ${rounds} round(s), medians`,
       `worker CPU per forwarded stream: Noom ${perStream.noom} % of a core, bare ${perStream.bare} % → ratio ${ratio} (target ≤ 1.05)`,
       `worker CPU per forwarded packet: Noom ${perPacket.noom} µs, bare ${perPacket.bare} µs → ratio ${packetRatio}`,
-      `packets/s forwarded: Noom ${pick('noom', (w) => w.packetsPerSecond)}, bare ${pick('bare', (w) => w.packetsPerSecond)}; loss Noom ${pick('noom', (w) => w.lossPercent)} %, bare ${pick('bare', (w) => w.lossPercent)} %`,
+      `worker load: Noom ${round(100 * pick('noom', (w) => w.workerCoreShare), 2)} % of a core, bare ${round(100 * pick('bare', (w) => w.workerCoreShare), 2)} %`,
+      `packets/s received by the bots: Noom ${pick('noom', (w) => w.packetsPerSecond)}, bare ${pick('bare', (w) => w.packetsPerSecond)}; loss Noom ${pick('noom', (w) => w.lossPercent)} %, bare ${pick('bare', (w) => w.lossPercent)} %`,
+      `cross-check, Noom's /metrics over the same windows: ${pick('noom', (w) => w.metrics?.packetsPerSecond ?? NaN)} pkt/s forwarded, worker ${pick('noom', (w) => w.metrics?.workerCpuSeconds ?? NaN)} CPU s (/proc: ${pick('noom', (w) => w.workerCpuSeconds)} s)`,
     ],
     data: { shape, rounds, windowMs, warmupMs, ratio, packetRatio, perStream, perPacket, windows },
   };

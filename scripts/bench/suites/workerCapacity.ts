@@ -6,7 +6,9 @@
  * core, or a bot process above 90 % of a core — past that point the bots, not the worker,
  * would decide the loss, so the step is reported as bot-bound rather than as the worker's limit.
  */
-import { BotFleet, receiveTotals } from '../bots/fleet.js';
+import os from 'node:os';
+import { BotFleet, lossSplit, receiveTotals } from '../bots/fleet.js';
+import { udpReceiveBufferErrors } from '../lib/udpCounters.js';
 import { processCpuSeconds } from '../lib/procCpu.js';
 import { scrapeMetrics } from '../lib/metricsText.js';
 import { log, sleep } from '../lib/output.js';
@@ -25,12 +27,24 @@ interface Step {
   consumers: number;
   packetsPerSecond: number;
   lossPercent: number;
+  /** The loss split: before the fan-out (same on every consumer of a track) and per consumer. */
+  loss: { commonPercent: number; perConsumerPercent: number };
+  /** Kernel UDP receive-buffer drops during the window (whole network namespace). */
+  udpRcvbufErrors?: number;
   workerCoreShare: number;
   /** The busiest bot process, as a share of one core. */
   busiestBotCoreShare: number;
+  /** The machine's 1-minute load average at the end of the window (other work included). */
+  loadAverage: number;
 }
 
-type StopReason = 'loss' | 'worker-saturated' | 'bots-saturated' | 'step-limit' | 'join-failed';
+/**
+ * `loss-at-receivers`: the loss was per consumer (not shared by all consumers of a track) and
+ * the kernel dropped UDP for full receive buffers — a subscriber's socket overflowed, i.e.
+ * a bot fell behind, while the worker was not saturated. The worker's own overload shows up
+ * as loss common to every consumer of a track (its ingress socket overflows first).
+ */
+type StopReason = 'loss' | 'loss-at-receivers' | 'worker-saturated' | 'bots-saturated' | 'step-limit' | 'join-failed';
 
 export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
   const stepSize = o.quick ? 1 : scaled(4, o);
@@ -64,7 +78,9 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
         break;
       }
       await sleep(settleMs);
-      const rx0 = receiveTotals(await fleet.stats());
+      const stats0 = await fleet.stats();
+      const rx0 = receiveTotals(stats0);
+      const udp0 = udpReceiveBufferErrors();
       const w0 = processCpuSeconds(server.workerPids[0]!);
       const b0 = fleet.pids.map(processCpuSeconds);
       const t0 = performance.now();
@@ -72,7 +88,9 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
       const seconds = (performance.now() - t0) / 1000;
       const w1 = processCpuSeconds(server.workerPids[0]!);
       const b1 = fleet.pids.map(processCpuSeconds);
-      const rx1 = receiveTotals(await fleet.stats());
+      const udp1 = udpReceiveBufferErrors();
+      const stats1 = await fleet.stats();
+      const rx1 = receiveTotals(stats1);
       const metrics = await scrapeMetrics(server.url);
       const packets = rx1.packets - rx0.packets;
       const lost = rx1.lost - rx0.lost;
@@ -81,16 +99,21 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
         consumers: metrics.sum('noom_consumers'),
         packetsPerSecond: round(packets / seconds, 0),
         lossPercent: round((100 * lost) / Math.max(1, packets + lost), 3),
+        loss: lossSplit(stats0, stats1),
+        ...(udp0 !== undefined && udp1 !== undefined ? { udpRcvbufErrors: udp1 - udp0 } : {}),
         workerCoreShare: round((w1 - w0) / seconds, 3),
         busiestBotCoreShare: round(Math.max(...b1.map((c, i) => (c - b0[i]!) / seconds)), 3),
+        loadAverage: round(os.loadavg()[0]!, 2),
       };
       steps.push(step);
       log(
-        `  ${step.subscribers} subscribers, ${step.consumers} consumers: ${step.packetsPerSecond} pkt/s, loss ${step.lossPercent} %, ` +
+        `  ${step.subscribers} subscribers, ${step.consumers} consumers: ${step.packetsPerSecond} pkt/s, loss ${step.lossPercent} % ` +
+          `(${step.loss.commonPercent} % before fan-out, ${step.loss.perConsumerPercent} % per consumer, ${step.udpRcvbufErrors ?? '?'} UDP rcvbuf drops), ` +
           `worker ${round(100 * step.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * step.busiestBotCoreShare, 0)} %`,
       );
       if (step.lossPercent >= LOSS_LIMIT_PERCENT) {
-        stop = step.busiestBotCoreShare >= SATURATED ? 'bots-saturated' : 'loss';
+        const atReceivers = step.loss.perConsumerPercent > step.loss.commonPercent && (step.udpRcvbufErrors ?? 0) > 0 && step.workerCoreShare < SATURATED;
+        stop = step.busiestBotCoreShare >= SATURATED ? 'bots-saturated' : atReceivers ? 'loss-at-receivers' : 'loss';
         break;
       }
       if (step.workerCoreShare >= SATURATED) {
@@ -121,7 +144,15 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
       : 'no step under 1 % loss',
     `ramp stopped by: ${stop}${failure ? ` (${failure})` : ''}`,
   ];
+  const bad = steps.find((s) => s.lossPercent >= LOSS_LIMIT_PERCENT);
+  if (bad) {
+    summary.push(
+      `first step at or over ${LOSS_LIMIT_PERCENT} %: ${bad.consumers} consumers, loss ${bad.lossPercent} % (${bad.loss.commonPercent} % before the fan-out, ${bad.loss.perConsumerPercent} % per consumer), ` +
+        `${bad.udpRcvbufErrors ?? '?'} kernel UDP receive-buffer drops, worker ${round(100 * bad.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * bad.busiestBotCoreShare, 0)} %, load average ${bad.loadAverage}`,
+    );
+  }
   if (extrapolated !== undefined && stop !== 'loss' && stop !== 'worker-saturated') {
+    // Only when something other than the worker ended the ramp.
     summary.push(
       `the worker was not the limit: at ${round(100 * slope!, 3)} % of a core per added consumer it would reach ${SATURATED * 100} % of a core near ${extrapolated} consumers (linear extrapolation, not measured)`,
     );

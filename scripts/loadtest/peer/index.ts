@@ -18,3 +18,5 @@ export { installWerift } from './werift.js';
 export async function prepareMedia(): Promise<void> {
   await ensureClip(DEFAULT_CLIP);
 }
+export { WrtcPeer, type WrtcPeerOptions } from './wrtcPeer.js';
+export { PEER_ENGINES, waitForConsumerMedia, type LoadPeer, type PeerEngine, type WaitForMediaOptions } from './loadPeer.js';

@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events';
 import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
-import { io } from 'socket.io-client';
 import type { z } from 'zod';
 import {
   SERVER_EVENT_SCHEMAS,
@@ -17,8 +16,9 @@ import {
   type JoinData,
   type ProducerInfo,
   type ProtocolSocket,
-  type ServerEventName,
 } from '../../../server/src/protocol/index.js';
+import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
+import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents } from './signaling.js';
 import { loadClip, DEFAULT_CLIP, type Clip } from './clip.js';
 import { RtpReplayer, type ReplayerStats } from './replayer.js';
 import { installWerift, werift } from './werift.js';
@@ -110,56 +110,7 @@ const FMT_NACK = 1;
 const FMT_PLI = 1;
 const FMT_FIR = 4;
 
-function connectSocket(url: string, timeoutMs: number): Promise<ProtocolSocket> {
-  const socket: ProtocolSocket = io(url, {
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-    timeout: timeoutMs,
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`socket connect to ${url}: no answer in ${timeoutMs} ms`)), timeoutMs);
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      socket.off('connect', ok);
-      socket.disconnect();
-      reject(new Error(`socket connect to ${url} failed: ${error.message}`, { cause: error }));
-    };
-    const ok = () => {
-      clearTimeout(timer);
-      socket.off('connect_error', fail);
-      resolve(socket);
-    };
-    socket.once('connect', ok);
-    socket.once('connect_error', fail);
-  });
-}
-
-/** Server events a peer acts on. */
-const ROOM_EVENTS = ['producer:new', 'producer:closed', 'consumer:closed'] as const satisfies readonly ServerEventName[];
-
-interface EarlyEvents {
-  events: [(typeof ROOM_EVENTS)[number], unknown][];
-  stop(): void;
-}
-
-function bufferRoomEvents(socket: ProtocolSocket): EarlyEvents {
-  const raw = socket as unknown as EventEmitter;
-  const events: EarlyEvents['events'] = [];
-  const listeners = ROOM_EVENTS.map((name) => {
-    const fn = (payload: unknown) => events.push([name, payload]);
-    raw.on(name, fn);
-    return [name, fn] as const;
-  });
-  return {
-    events,
-    stop: () => {
-      for (const [name, fn] of listeners) raw.off(name, fn);
-    },
-  };
-}
-
-export class SyntheticPeer {
+export class SyntheticPeer implements LoadPeer {
   readonly socket: ProtocolSocket;
   readonly peerId: string;
   readonly joinData: JoinData;
@@ -284,22 +235,8 @@ export class SyntheticPeer {
    * Resolves once at least `consumers` consumers have each received `minPackets` packets;
    * rejects after `timeoutMs` with what was received so far.
    */
-  async waitForMedia(opts: { consumers: number; minPackets: number; timeoutMs: number }): Promise<void> {
-    const deadline = performance.now() + opts.timeoutMs;
-    for (;;) {
-      const stats = this.consumerStats();
-      const ready = stats.filter((s) => s.packets >= opts.minPackets).length;
-      if (ready >= opts.consumers) return;
-      if (this.#closed) throw new Error(`peer ${this.peerId} closed while waiting for media`);
-      if (performance.now() >= deadline) {
-        const detail = stats.map((s) => `${s.kind} ${s.consumerId.slice(0, 8)}: ${s.packets}`).join(', ');
-        throw new Error(
-          `peer ${this.peerId}: ${ready}/${opts.consumers} consumers reached ${opts.minPackets} packets ` +
-            `in ${opts.timeoutMs} ms (${stats.length} consumers${detail ? `: ${detail}` : ''})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  waitForMedia(opts: WaitForMediaOptions): Promise<void> {
+    return waitForConsumerMedia(this, opts);
   }
 
   /** Stops media, closes producers, consumers, transports and the socket. Idempotent. */

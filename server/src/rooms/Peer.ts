@@ -33,6 +33,8 @@ export class Peer {
   readonly #producers = new Map<string, PeerProducer>();
   readonly #consumers = new Map<string, types.Consumer>();
   #closed = false;
+  /** Events held back until the peer's own join answer has been sent. */
+  #held: (() => void)[] | undefined = [];
 
   constructor(id: string, displayName: string, notify: Notify, limits: PeerLimits) {
     this.id = id;
@@ -46,8 +48,17 @@ export class Peer {
   }
 
   notify: Notify = (event, payload) => {
-    if (!this.#closed) this.#notify(event, payload);
+    if (this.#closed) return;
+    if (this.#held) this.#held.push(() => this.#notify(event, payload));
+    else this.#notify(event, payload);
   };
+
+  /** Sends the events held since the peer was created; later ones go out at once. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const send of held) if (!this.#closed) send();
+  }
 
   get producers(): ReadonlyMap<string, PeerProducer> {
     return this.#producers;

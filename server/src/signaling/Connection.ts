@@ -37,7 +37,7 @@ import { Peer } from '../rooms/Peer.js';
 import { RateLimiter } from '../rooms/RateLimiter.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
-import { wrap, type Handler } from './handle.js';
+import { AfterAck, wrap, type Handler } from './handle.js';
 
 export type NoomSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -221,7 +221,7 @@ export class Connection {
     });
   }
 
-  async #join(req: z.infer<typeof JoinRequest>): Promise<JoinData> {
+  async #join(req: z.infer<typeof JoinRequest>): Promise<AfterAck<JoinData>> {
     const { rooms, config, metrics } = this.#deps;
     if (this.#joining || (this.#peer && !this.#peer.closed)) throw invalidState('already in a room: leave it first');
     this.#joining = true;
@@ -255,7 +255,8 @@ export class Connection {
       this.#peer = peer;
       this.#room = room;
       metrics.joins.inc({ result: 'ok' });
-      return data;
+      // Room events for this peer (others joining at the same moment) follow its answer.
+      return new AfterAck(data, () => peer.release());
     } catch (error) {
       metrics.joins.inc({ result: error instanceof AppError ? error.code : 'INTERNAL' });
       throw error;

@@ -9,7 +9,18 @@ import type { AckResponse, ProtocolError } from '../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-export type Handler<S extends z.ZodType, T> = (req: z.infer<S>) => Promise<T> | T;
+/**
+ * An answer with work to do once the ack is on the wire: e.g. events for a joining peer
+ * must not overtake its `room:join` answer.
+ */
+export class AfterAck<T> {
+  constructor(
+    readonly data: T,
+    readonly afterAck: () => void,
+  ) {}
+}
+
+export type Handler<S extends z.ZodType, T> = (req: z.infer<S>) => Promise<T | AfterAck<T>> | T | AfterAck<T>;
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
   if (error instanceof AppError) return { code: error.code, message: error.message };
@@ -69,7 +80,13 @@ export function wrap<S extends z.ZodType, T>(
       return;
     }
     try {
-      reply({ ok: true, data: await handler(parsed.data) });
+      const result = await handler(parsed.data);
+      if (result instanceof AfterAck) {
+        reply({ ok: true, data: result.data });
+        result.afterAck();
+      } else {
+        reply({ ok: true, data: result });
+      }
     } catch (error) {
       reply({ ok: false, error: toProtocolError(error, log, event) });
     }

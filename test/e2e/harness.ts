@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../config/index.js';
@@ -313,4 +314,48 @@ export function describeTiles(page: Page): Promise<unknown[]> {
       };
     }),
   );
+}
+
+export interface CallFixture {
+  /** Replaceable, for tests that restart the server; after() closes whichever is current. */
+  server: TestServer;
+  readonly alice: Peer;
+  readonly bob: Peer;
+  readonly peers: () => Peer[];
+}
+
+/**
+ * Registers before/after hooks in the enclosing describe(): a server, one browser, and
+ * Alice and Bob joined to `roomId` by link. Tests read the fixture's fields inside hooks
+ * or tests, once before() has run.
+ */
+export function twoPersonCall(roomId: string): CallFixture {
+  const state: { server?: TestServer; browser?: Browser; alice?: Peer; bob?: Peer } = {};
+  before(async () => {
+    state.server = await startServer();
+    state.browser = await launchBrowser();
+    state.alice = await newPeer(state.browser, 'Alice');
+    state.bob = await newPeer(state.browser, 'Bob');
+    await joinByLink(state.alice, state.server.url, roomId);
+    await joinByLink(state.bob, state.server.url, roomId);
+  });
+  after(async () => {
+    await state.browser?.close();
+    await state.server?.close();
+  });
+  return {
+    get server() {
+      return state.server!;
+    },
+    set server(next: TestServer) {
+      state.server = next;
+    },
+    get alice() {
+      return state.alice!;
+    },
+    get bob() {
+      return state.bob!;
+    },
+    peers: () => [state.alice!, state.bob!],
+  };
 }

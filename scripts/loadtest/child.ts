@@ -5,7 +5,9 @@
  */
 import { loadClip, DEFAULT_CLIP } from './peer/clip.js';
 import { installWerift } from './peer/werift.js';
+import type { LoadPeer } from './peer/loadPeer.js';
 import { SyntheticPeer, type ConsumerStats } from './peer/syntheticPeer.js';
+import { WrtcPeer } from './peer/wrtcPeer.js';
 import type {
   ChildMessage,
   ConsumerSummary,
@@ -22,7 +24,7 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 interface Slot {
   plan: PeerPlan;
-  peer?: SyntheticPeer;
+  peer?: LoadPeer;
   joinAckMs?: number;
   setupMs?: number;
   failed?: string;
@@ -45,7 +47,8 @@ async function join(cmd: JoinCommand): Promise<void> {
   const started = performance.now();
   try {
     const publisher = cmd.peer.role === 'publisher';
-    const peer = await SyntheticPeer.join({
+    const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
+    const peer: LoadPeer = await engine.join({
       url: cmd.url,
       roomId: cmd.peer.roomId,
       displayName: cmd.peer.displayName,
@@ -79,7 +82,7 @@ async function join(cmd: JoinCommand): Promise<void> {
   }
 }
 
-function producerCounters(peer: SyntheticPeer): ProducerCounters[] {
+function producerCounters(peer: LoadPeer): ProducerCounters[] {
   return peer.producerStats().map((p) => ({
     producerId: p.producerId,
     kind: p.kind,

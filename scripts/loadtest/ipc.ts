@@ -4,6 +4,7 @@
  * reports. Times crossing the channel are durations (ms) measured inside one process, or
  * Date.now() values where the coordinator must place an event on its own timeline.
  */
+import type { PeerEngine } from './peer/loadPeer.js';
 import type { PeerPlan, PeerRole } from './plan.js';
 
 export interface JoinCommand {
@@ -11,6 +12,8 @@ export interface JoinCommand {
   peer: PeerPlan;
   url: string;
   password?: string;
+  /** Default werift. */
+  engine?: PeerEngine;
 }
 export interface StopCommand {
   type: 'stop';

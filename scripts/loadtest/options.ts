@@ -1,5 +1,6 @@
 /** What a load-test run is asked to do, with the parsing of the CLI's notations. */
 import { availableParallelism } from 'node:os';
+import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 
 export interface LoadTestOptions {
   /** Base URL of the Noom server, e.g. http://127.0.0.1:3000. */
@@ -26,6 +27,11 @@ export interface LoadTestOptions {
   sampleIntervalSec?: number;
   /** Live progress bar on stderr (default: when stderr is a terminal). */
   progress?: boolean;
+  /**
+   * WebRTC engine of the peers: `werift` replays a pre-encoded clip (default, cheap);
+   * `wrtc` encodes and decodes with libwebrtc, as a browser does.
+   */
+  engine?: PeerEngine;
 }
 
 /** `5/s`, `5`, `300/min`: peers per second. */
@@ -61,4 +67,5 @@ export function validateOptions(o: LoadTestOptions): void {
   if (!(o.durationSec >= 0)) throw new Error('--duration must be >= 0');
   if (!(o.rampPerSec > 0)) throw new Error('--ramp must be positive');
   if (o.processes !== undefined) positiveInt('processes', o.processes, 1);
+  if (o.engine !== undefined && !PEER_ENGINES.includes(o.engine)) throw new Error(`--engine must be one of ${PEER_ENGINES.join(', ')}`);
 }

@@ -89,7 +89,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       if (signal?.aborted) break;
       const child = p.index % fleet.size;
       assigned.set(child, [...(assigned.get(child) ?? []), p.index]);
-      fleet.send(child, { type: 'join', peer: p, url: base, ...(options.password !== undefined ? { password: options.password } : {}) });
+      fleet.send(child, {
+        type: 'join',
+        peer: p,
+        url: base,
+        ...(options.password !== undefined ? { password: options.password } : {}),
+        ...(options.engine !== undefined ? { engine: options.engine } : {}),
+      });
       collector.peerStarted();
     }
     phase = 'hold';

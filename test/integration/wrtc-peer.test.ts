@@ -2,6 +2,7 @@
  * Real-encoder peers (mediasoup-client on @roamhq/wrtc) and replaying peers (on werift) in
  * one room of a real in-process server: libwebrtc-encoded VP8 + Opus reaches werift
  * consumers, replayed media reaches wrtc consumers, and both engines share the process.
+ * Then the load tester runs wrtc peers in its child process (`--engine wrtc`).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,8 @@ import type { NoomServer } from '../../server/src/app.js';
 import { loadConfig } from '../../config/index.js';
 import { startNoom } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer, WrtcPeer, type LoadPeer } from '../../scripts/loadtest/peer/index.js';
-import { wrtc } from '../../scripts/loadtest/peer/wrtc.js';
+import { loadWrtc } from '../../scripts/loadtest/peer/wrtc.js';
+import { runLoadTest } from '../../scripts/loadtest/run.js';
 import { eventually } from '../support/server.js';
 
 let noom: NoomServer;
@@ -42,7 +44,7 @@ test('wrtc and werift peers exchange audio and video both ways', async () => {
   peers.push(vera);
   const wren = await WrtcPeer.join({ url: noom.url, roomId: 'engines', displayName: 'Wren', publish: { audio: true, video: true } });
   peers.push(wren);
-  assert.notEqual(globalThis.RTCPeerConnection, wrtc.RTCPeerConnection, 'wrtc left no globals behind');
+  assert.notEqual(globalThis.RTCPeerConnection, loadWrtc().RTCPeerConnection, 'wrtc left no globals behind');
   // A werift peer set up after a wrtc one still runs on werift.
   const sam = await SyntheticPeer.join({ url: noom.url, roomId: 'engines', displayName: 'Sam' });
   peers.push(sam);
@@ -68,6 +70,13 @@ test('wrtc and werift peers exchange audio and video both ways', async () => {
   assert.deepEqual(sent.map((s) => s.kind).sort(), ['audio', 'video']);
   for (const s of sent) assert.ok(s.packetsSent > 0 && s.bytesSent > 0, `wrtc ${s.kind} producer sent nothing`);
 
+  // libwebrtc decodes the replayed VP8 it receives.
+  await eventually(
+    () => wren.consumerStats().some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0),
+    'wrtc decodes the werift peer\'s video',
+    10_000,
+  );
+
   // Media keeps flowing: every consumer's packets and bytes grow past a snapshot.
   for (const p of [vera, wren, sam]) {
     const first = totalsById(p);
@@ -81,4 +90,25 @@ test('wrtc and werift peers exchange audio and video both ways', async () => {
       10_000,
     );
   }
+});
+
+test('the load tester runs wrtc peers with --engine wrtc', async () => {
+  const { report } = await runLoadTest({
+    url: noom.url,
+    rooms: 1,
+    publishers: 1,
+    subscribers: 1,
+    durationSec: 3,
+    rampPerSec: 10,
+    processes: 1,
+    engine: 'wrtc',
+    progress: false,
+  });
+  assert.equal(report.peers.joined, 2, `failures: ${JSON.stringify(report.failures)}`);
+  assert.deepEqual(report.failures, []);
+  const subscriber = report.peerDetails.find((p) => p.role === 'subscriber')!;
+  assert.deepEqual(subscriber.consumers.map((c) => c.kind).sort(), ['audio', 'video']);
+  for (const c of subscriber.consumers) assert.ok(c.packets > 0 && c.bytes > 0, `${c.kind} consumer received nothing`);
+  const publisher = report.peerDetails.find((p) => p.role === 'publisher')!;
+  for (const p of publisher.producers) assert.ok(p.packetsSent > 0, `${p.kind} producer sent nothing`);
 });

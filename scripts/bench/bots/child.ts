@@ -3,12 +3,15 @@
  * answers its requests over IPC. One per core, so that the bots' JavaScript SRTP does not
  * share an event loop beyond what one core carries. Exits when the parent goes away.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SyntheticPeer, prepareMedia } from '../../loadtest/peer/index.js';
 import { BotRequest, type JoinResult, type PeerCounters, type StatsResult } from './messages.js';
 
 const peers: { peer: SyntheticPeer; roomId: string }[] = [];
 const failures: string[] = [];
 let warnings = 0;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 async function join(args: Extract<BotRequest, { cmd: 'join' }>['args']): Promise<JoinResult> {
   const started = performance.now();
@@ -41,7 +44,9 @@ function stats(): StatsResult {
     })),
     packetsSent: peer.producerStats().reduce((a, p) => a + p.packetsSent, 0),
   }));
-  return { pid: process.pid, peers: out, warnings, failures: [...failures] };
+  const loopDelayMaxMs = loopDelay.max / 1e6;
+  loopDelay.reset();
+  return { pid: process.pid, peers: out, warnings, failures: [...failures], loopDelayMaxMs };
 }
 
 async function closeAll(): Promise<Record<string, never>> {

@@ -56,6 +56,8 @@ export const StatsResult = z.object({
   peers: z.array(PeerCounters),
   warnings: z.number(),
   failures: z.array(z.string()),
+  /** The bot's longest event-loop stall since the previous stats request, ms: a stalled bot stops reading its sockets. */
+  loopDelayMaxMs: z.number(),
 });
 export type StatsResult = z.infer<typeof StatsResult>;
 

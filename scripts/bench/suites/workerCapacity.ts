@@ -5,6 +5,8 @@
  * measured. The ramp stops at the first step with loss ≥ 1 %, a worker above 90 % of a
  * core, or a bot process above 90 % of a core — past that point the bots, not the worker,
  * would decide the loss, so the step is reported as bot-bound rather than as the worker's limit.
+ * A step whose loss was lost at the receivers (see lostAtReceivers) gets a second window
+ * before it counts as failed.
  */
 import os from 'node:os';
 import { BotFleet, lossSplit, receiveTotals } from '../bots/fleet.js';
@@ -13,7 +15,7 @@ import { processCpuSeconds } from '../lib/procCpu.js';
 import { scrapeMetrics } from '../lib/metricsText.js';
 import { log, sleep } from '../lib/output.js';
 import { waitForReceiving } from '../lib/room.js';
-import { startServer } from '../lib/serverProcess.js';
+import { startServer, type ServerProcess } from '../lib/serverProcess.js';
 import { round } from '../lib/stats.js';
 import { scaled, type SuiteOptions, type SuiteResult } from './types.js';
 
@@ -34,8 +36,56 @@ interface Step {
   workerCoreShare: number;
   /** The busiest bot process, as a share of one core. */
   busiestBotCoreShare: number;
+  /** The longest event-loop stall of any bot process during the window, ms. */
+  botLoopDelayMaxMs: number;
   /** The machine's 1-minute load average at the end of the window (other work included). */
   loadAverage: number;
+  /** The first window of this step, when its loss sent it round for a second one. */
+  retriedAfter?: Step;
+}
+
+function lostAtReceivers(step: Step): boolean {
+  return step.loss.perConsumerPercent > step.loss.commonPercent && (step.udpRcvbufErrors ?? 0) > 0 && step.workerCoreShare < SATURATED;
+}
+
+function logStep(step: Step, note = ''): void {
+  log(
+    `  ${step.subscribers} subscribers, ${step.consumers} consumers: ${step.packetsPerSecond} pkt/s, loss ${step.lossPercent} % ` +
+      `(${step.loss.commonPercent} % before fan-out, ${step.loss.perConsumerPercent} % per consumer, ${step.udpRcvbufErrors ?? '?'} UDP rcvbuf drops), ` +
+      `worker ${round(100 * step.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * step.busiestBotCoreShare, 0)} %, longest bot stall ${step.botLoopDelayMaxMs} ms` +
+      (note ? ` (${note})` : ''),
+  );
+}
+
+async function measureWindow(fleet: BotFleet, server: ServerProcess, subscribers: number, windowMs: number): Promise<Step> {
+  const stats0 = await fleet.stats();
+  const rx0 = receiveTotals(stats0);
+  const udp0 = udpReceiveBufferErrors();
+  const w0 = processCpuSeconds(server.workerPids[0]!);
+  const b0 = fleet.pids.map(processCpuSeconds);
+  const t0 = performance.now();
+  await sleep(windowMs);
+  const seconds = (performance.now() - t0) / 1000;
+  const w1 = processCpuSeconds(server.workerPids[0]!);
+  const b1 = fleet.pids.map(processCpuSeconds);
+  const udp1 = udpReceiveBufferErrors();
+  const stats1 = await fleet.stats();
+  const rx1 = receiveTotals(stats1);
+  const metrics = await scrapeMetrics(server.url);
+  const packets = rx1.packets - rx0.packets;
+  const lost = rx1.lost - rx0.lost;
+  return {
+    subscribers,
+    consumers: metrics.sum('noom_consumers'),
+    packetsPerSecond: round(packets / seconds, 0),
+    lossPercent: round((100 * lost) / Math.max(1, packets + lost), 3),
+    loss: lossSplit(stats0, stats1),
+    ...(udp0 !== undefined && udp1 !== undefined ? { udpRcvbufErrors: udp1 - udp0 } : {}),
+    workerCoreShare: round((w1 - w0) / seconds, 3),
+    busiestBotCoreShare: round(Math.max(...b1.map((c, i) => (c - b0[i]!) / seconds)), 3),
+    botLoopDelayMaxMs: round(Math.max(...stats1.map((b) => b.loopDelayMaxMs)), 1),
+    loadAverage: round(os.loadavg()[0]!, 2),
+  };
 }
 
 /**
@@ -48,7 +98,7 @@ type StopReason = 'loss' | 'loss-at-receivers' | 'worker-saturated' | 'bots-satu
 
 export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
   const stepSize = o.quick ? 1 : scaled(4, o);
-  const maxSteps = o.quick ? 3 : 14;
+  const maxSteps = o.quick ? 3 : 18;
   const settleMs = o.quick ? 2_000 : 3_000;
   const windowMs = o.quick ? 4_000 : 10_000;
   log(`worker-capacity: WORKERS=1, ${PUBLISHERS} audio+video publishers, +${stepSize} subscribers per step (${stepSize * PUBLISHERS * 2} consumers), ${windowMs / 1000} s windows`);
@@ -78,42 +128,18 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
         break;
       }
       await sleep(settleMs);
-      const stats0 = await fleet.stats();
-      const rx0 = receiveTotals(stats0);
-      const udp0 = udpReceiveBufferErrors();
-      const w0 = processCpuSeconds(server.workerPids[0]!);
-      const b0 = fleet.pids.map(processCpuSeconds);
-      const t0 = performance.now();
-      await sleep(windowMs);
-      const seconds = (performance.now() - t0) / 1000;
-      const w1 = processCpuSeconds(server.workerPids[0]!);
-      const b1 = fleet.pids.map(processCpuSeconds);
-      const udp1 = udpReceiveBufferErrors();
-      const stats1 = await fleet.stats();
-      const rx1 = receiveTotals(stats1);
-      const metrics = await scrapeMetrics(server.url);
-      const packets = rx1.packets - rx0.packets;
-      const lost = rx1.lost - rx0.lost;
-      const step: Step = {
-        subscribers,
-        consumers: metrics.sum('noom_consumers'),
-        packetsPerSecond: round(packets / seconds, 0),
-        lossPercent: round((100 * lost) / Math.max(1, packets + lost), 3),
-        loss: lossSplit(stats0, stats1),
-        ...(udp0 !== undefined && udp1 !== undefined ? { udpRcvbufErrors: udp1 - udp0 } : {}),
-        workerCoreShare: round((w1 - w0) / seconds, 3),
-        busiestBotCoreShare: round(Math.max(...b1.map((c, i) => (c - b0[i]!) / seconds)), 3),
-        loadAverage: round(os.loadavg()[0]!, 2),
-      };
+      let step = await measureWindow(fleet, server, subscribers, windowMs);
+      logStep(step);
+      // A bot that stalls for a moment drops packets at its own socket: that is the bots'
+      // hiccup, not the worker's limit, so such a step is held for one more window.
+      if (step.lossPercent >= LOSS_LIMIT_PERCENT && lostAtReceivers(step)) {
+        const first = step;
+        step = { ...(await measureWindow(fleet, server, subscribers, windowMs)), retriedAfter: first };
+        logStep(step, 'held for a second window');
+      }
       steps.push(step);
-      log(
-        `  ${step.subscribers} subscribers, ${step.consumers} consumers: ${step.packetsPerSecond} pkt/s, loss ${step.lossPercent} % ` +
-          `(${step.loss.commonPercent} % before fan-out, ${step.loss.perConsumerPercent} % per consumer, ${step.udpRcvbufErrors ?? '?'} UDP rcvbuf drops), ` +
-          `worker ${round(100 * step.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * step.busiestBotCoreShare, 0)} %`,
-      );
       if (step.lossPercent >= LOSS_LIMIT_PERCENT) {
-        const atReceivers = step.loss.perConsumerPercent > step.loss.commonPercent && (step.udpRcvbufErrors ?? 0) > 0 && step.workerCoreShare < SATURATED;
-        stop = step.busiestBotCoreShare >= SATURATED ? 'bots-saturated' : atReceivers ? 'loss-at-receivers' : 'loss';
+        stop = step.busiestBotCoreShare >= SATURATED ? 'bots-saturated' : lostAtReceivers(step) ? 'loss-at-receivers' : 'loss';
         break;
       }
       if (step.workerCoreShare >= SATURATED) {
@@ -148,7 +174,7 @@ export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
   if (bad) {
     summary.push(
       `first step at or over ${LOSS_LIMIT_PERCENT} %: ${bad.consumers} consumers, loss ${bad.lossPercent} % (${bad.loss.commonPercent} % before the fan-out, ${bad.loss.perConsumerPercent} % per consumer), ` +
-        `${bad.udpRcvbufErrors ?? '?'} kernel UDP receive-buffer drops, worker ${round(100 * bad.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * bad.busiestBotCoreShare, 0)} %, load average ${bad.loadAverage}`,
+        `${bad.udpRcvbufErrors ?? '?'} kernel UDP receive-buffer drops, worker ${round(100 * bad.workerCoreShare, 1)} % of a core, busiest bot ${round(100 * bad.busiestBotCoreShare, 0)} %, longest bot event-loop stall ${bad.botLoopDelayMaxMs} ms, load average ${bad.loadAverage}`,
     );
   }
   if (extrapolated !== undefined && stop !== 'loss' && stop !== 'worker-saturated') {

@@ -1,6 +1,7 @@
 /**
  * Synthetic WebRTC peers for integration tests and the load tester: mediasoup-client on
- * werift, publishing a cached, pre-encoded clip in real time.
+ * werift, publishing a cached, pre-encoded clip in real time (SyntheticPeer), or on
+ * @roamhq/wrtc, encoding generated camera and microphone media with libwebrtc (WrtcPeer).
  */
 import { DEFAULT_CLIP, ensureClip } from './clip.js';
 

@@ -53,6 +53,8 @@ export interface ConsumerStats {
   /** NACKs and PLIs this receiver sent to the server. */
   nacksSent: number;
   plisSent: number;
+  /** Video frames decoded: set by engines that decode (WrtcPeer), not by replaying ones. */
+  framesDecoded?: number;
   closed: boolean;
 }
 

@@ -7,13 +7,13 @@
  * One clock per process drives every source and generates each frame once: the per-stream
  * cost is libwebrtc's encoding and sending, not the drawing.
  */
-import { wrtc } from './wrtc.js';
+import { loadWrtc, type Wrtc } from './wrtc.js';
 
 export const CAMERA = { width: 320, height: 240, fps: 15 } as const;
 export const MICROPHONE = { sampleRate: 48_000, frameMs: 10, toneHz: 440 } as const;
 
-type VideoSource = InstanceType<typeof wrtc.nonstandard.RTCVideoSource>;
-type AudioSource = InstanceType<typeof wrtc.nonstandard.RTCAudioSource>;
+type VideoSource = InstanceType<Wrtc['nonstandard']['RTCVideoSource']>;
+type AudioSource = InstanceType<Wrtc['nonstandard']['RTCAudioSource']>;
 type VideoFrame = Parameters<VideoSource['onFrame']>[0];
 type AudioData = Parameters<AudioSource['onData']>[0];
 
@@ -126,7 +126,7 @@ export interface GeneratedTrack {
 
 /** A camera track: 320x240 at 15 fps of generated frames. */
 export function createCameraTrack(): GeneratedTrack {
-  const source = new wrtc.nonstandard.RTCVideoSource({ isScreencast: false });
+  const source = new (loadWrtc().nonstandard.RTCVideoSource)({ isScreencast: false });
   const track = source.createTrack();
   clock.add({ video: source });
   return {
@@ -140,7 +140,7 @@ export function createCameraTrack(): GeneratedTrack {
 
 /** A microphone track: a mono 48 kHz tone in 10 ms frames. */
 export function createMicrophoneTrack(): GeneratedTrack {
-  const source = new wrtc.nonstandard.RTCAudioSource();
+  const source = new (loadWrtc().nonstandard.RTCAudioSource)();
   const track = source.createTrack();
   clock.add({ audio: source });
   return {

@@ -58,6 +58,7 @@ interface RtpStreamStats {
   nackCount?: number;
   pliCount?: number;
   firCount?: number;
+  framesDecoded?: number;
 }
 
 const count = (n: number | undefined): number => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
@@ -397,6 +398,7 @@ export class WrtcPeer implements LoadPeer {
         st.lost = Math.max(0, count(s.packetsLost));
         st.nacksSent = count(s.nackCount);
         st.plisSent = count(s.pliCount);
+        if (st.kind === 'video') st.framesDecoded = count(s.framesDecoded);
         if (st.packets > 0 && st.firstPacketAt === undefined) st.firstPacketAt = readAt;
       }
     }

@@ -4,6 +4,7 @@
 # Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh
 
 export PORT="${PORT:-3000}"
 export NOOM_SERVER_PORT="$PORT"

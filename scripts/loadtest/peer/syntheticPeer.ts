@@ -6,86 +6,32 @@
  * Times (`joinedAt`, `firstPacketAt`) are `performance.now()` values of the process the
  * peer runs in: compare them with each other, not across processes.
  */
-import { EventEmitter } from 'node:events';
-import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
-import type { z } from 'zod';
+import { request } from '../../../server/src/protocol/index.js';
 import {
-  SERVER_EVENT_SCHEMAS,
-  request,
-  type JoinData,
-  type ProducerInfo,
-  type ProtocolSocket,
-} from '../../../server/src/protocol/index.js';
-import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
-import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents } from './signaling.js';
+  PeerBase,
+  type ConsumerEntry,
+  type ConsumerStats,
+  type PeerInit,
+  type ProducerEntry,
+  type ProducerStats,
+  type SyntheticPeerOptions,
+} from './peerBase.js';
 import { loadClip, DEFAULT_CLIP, type Clip } from './clip.js';
-import { RtpReplayer, type ReplayerStats } from './replayer.js';
+import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
 
-export interface SyntheticPeerOptions {
-  url: string;
-  roomId: string;
-  displayName?: string;
-  password?: string;
-  /** Default: publish nothing. */
-  publish?: { audio?: boolean; video?: boolean };
-  /** Default true: consume every existing and every new producer of the room. */
-  consume?: boolean;
-  /** Socket connect and per-request timeout. Default 10 s. */
-  requestTimeoutMs?: number;
+export type { ConsumerStats, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
+
+interface ReplayedProducer extends ProducerEntry {
+  replayer: RtpReplayer;
 }
 
-export interface ConsumerStats {
-  consumerId: string;
-  producerId: string;
-  peerId: string;
-  kind: 'audio' | 'video';
-  /** RTP packets and payload bytes received (after SRTP decryption) on this consumer. */
-  packets: number;
-  bytes: number;
-  /** performance.now() of the first packet. */
-  firstPacketAt?: number;
-  /** performance.now() of the consumer:resume ack. */
-  resumedAt?: number;
-  /** Packets missing from the sequence-number range seen so far (never negative). */
-  lost: number;
-  /** NACKs and PLIs this receiver sent to the server. */
-  nacksSent: number;
-  plisSent: number;
-  /** Video frames decoded: set by engines that decode (WrtcPeer), not by replaying ones. */
-  framesDecoded?: number;
-  closed: boolean;
-}
-
-export interface ProducerStats extends ReplayerStats {
-  producerId: string;
-  kind: 'audio' | 'video';
-  /** Sequence numbers the server asked to retransmit, and its keyframe requests. */
-  nacksReceived: number;
-  plisReceived: number;
-  firsReceived: number;
-}
-
-export type SyntheticPeerEvents = {
-  /** The socket or a transport went away without close() being called. */
-  failed: [Error];
-  /** A non-fatal problem, such as one consumer that could not be created. */
-  warning: [Error];
-};
-
-interface ConsumerEntry {
-  stats: ConsumerStats;
-  consumer?: ms.Consumer;
+/** Where a consumer's RTP sequence numbers have got to, for its loss count. */
+interface SequenceState {
   highestSeq?: number;
   firstSeq?: number;
   cycles: number;
-}
-
-interface ProducerEntry {
-  producer: ms.Producer;
-  replayer: RtpReplayer;
-  stats: ProducerStats;
 }
 
 /** Counters werift keeps on its receiver (declared private in its typings). */
@@ -112,45 +58,12 @@ const FMT_NACK = 1;
 const FMT_PLI = 1;
 const FMT_FIR = 4;
 
-export class SyntheticPeer implements LoadPeer {
-  readonly socket: ProtocolSocket;
-  readonly peerId: string;
-  readonly joinData: JoinData;
-  /** performance.now() when the room:join ack arrived. */
-  readonly joinedAt: number;
-  /** performance.now() just before room:join was sent. */
-  readonly joinSentAt: number;
-  readonly events = new EventEmitter<SyntheticPeerEvents>();
+export class SyntheticPeer extends PeerBase<ReplayedProducer> {
+  readonly #clip: Clip | undefined;
 
-  readonly #opts: SyntheticPeerOptions;
-  readonly #timeout: number;
-  readonly #device: ms.Device;
-  readonly #consumers = new Map<string, ConsumerEntry>();
-  readonly #producers = new Map<string, ProducerEntry>();
-  /** Remote producers known to exist, so a close racing a consume is not missed. */
-  readonly #remoteProducers = new Map<string, ProducerInfo>();
-  /** Producers consumed or being consumed: the join list and producer:new may overlap. */
-  readonly #consumedProducers = new Set<string>();
-  #sendTransport?: ms.Transport;
-  #recvTransport?: Promise<ms.Transport>;
-  #closed = false;
-
-  private constructor(init: {
-    opts: SyntheticPeerOptions;
-    socket: ProtocolSocket;
-    joinData: JoinData;
-    joinSentAt: number;
-    joinedAt: number;
-    device: ms.Device;
-  }) {
-    this.#opts = init.opts;
-    this.#timeout = init.opts.requestTimeoutMs ?? 10_000;
-    this.socket = init.socket;
-    this.joinData = init.joinData;
-    this.peerId = init.joinData.peerId;
-    this.joinSentAt = init.joinSentAt;
-    this.joinedAt = init.joinedAt;
-    this.#device = init.device;
+  private constructor(init: PeerInit, clip: Clip | undefined) {
+    super(init);
+    this.#clip = clip;
   }
 
   /**
@@ -160,45 +73,12 @@ export class SyntheticPeer implements LoadPeer {
    */
   static async join(opts: SyntheticPeerOptions): Promise<SyntheticPeer> {
     installWerift();
-    const timeout = opts.requestTimeoutMs ?? 10_000;
     const publishing = Boolean(opts.publish?.audio || opts.publish?.video);
     const clip = publishing ? await loadClip(DEFAULT_CLIP) : undefined;
-    const socket = await connectSocket(opts.url, timeout);
-    // Room events can follow the join ack before the peer is ready to act on them.
-    const early = bufferRoomEvents(socket);
-    let peer: SyntheticPeer | undefined;
-    try {
-      const joinSentAt = performance.now();
-      const joinData = await request(
-        socket,
-        'room:join',
-        {
-          roomId: opts.roomId,
-          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
-          ...(opts.password !== undefined ? { password: opts.password } : {}),
-        },
-        timeout,
-      );
-      const joinedAt = performance.now();
-      const device = new Device({ handlerName: 'Chrome111' });
-      await device.load({ routerRtpCapabilities: joinData.rtpCapabilities });
-      peer = new SyntheticPeer({ opts, socket, joinData, joinSentAt, joinedAt, device });
-      const consuming = opts.consume ?? true;
-      if (consuming) for (const p of joinData.producers) peer.#remoteProducers.set(p.producerId, p);
-      peer.#listen(early);
-      if (clip) await peer.#publish(clip);
-      if (consuming) await Promise.all([...peer.#remoteProducers.values()].map((p) => peer!.#consume(p)));
-      return peer;
-    } catch (error) {
-      early.stop();
-      if (peer) await peer.close();
-      else socket.disconnect();
-      throw error;
-    }
-  }
-
-  producerIds(): string[] {
-    return [...this.#producers.keys()];
+    return PeerBase.joinRoom(opts, {
+      deviceOptions: () => ({ handlerName: 'Chrome111' }),
+      create: (init) => new SyntheticPeer(init, clip),
+    });
   }
 
   /**
@@ -206,163 +86,51 @@ export class SyntheticPeer implements LoadPeer {
    * applied through mediasoup-client as a browser would after a network change.
    */
   async restartIce(direction: 'send' | 'recv'): Promise<ms.IceParameters> {
-    const transport = direction === 'send' ? this.#sendTransport : await this.#recvTransport;
+    const transport = direction === 'send' ? this.sendTransport : await this.recvTransport;
     if (!transport) throw new Error(`no ${direction} transport to restart`);
-    const { iceParameters } = await request(this.socket, 'transport:restartIce', { transportId: transport.id }, this.#timeout);
+    const { iceParameters } = await request(this.socket, 'transport:restartIce', { transportId: transport.id }, this.timeout);
     await transport.restartIce({ iceParameters });
     return iceParameters;
   }
 
-  consumerStats(): ConsumerStats[] {
-    return [...this.#consumers.values()].map((e) => {
+  override consumerStats(): ConsumerStats[] {
+    for (const e of this.consumers.values()) {
       const receiver = e.consumer?.rtpReceiver as unknown as WeriftReceiverCounters | undefined;
       const ssrc = e.consumer?.rtpParameters.encodings?.[0]?.ssrc;
       if (receiver && ssrc !== undefined) {
         e.stats.nacksSent = receiver.nackCountBySsrc?.[ssrc] ?? 0;
         e.stats.plisSent = receiver.pliCountBySsrc?.[ssrc] ?? 0;
       }
-      return { ...e.stats };
-    });
-  }
-
-  producerStats(): ProducerStats[] {
-    return [...this.#producers.values()].map((e) => ({ ...e.stats, ...e.replayer.stats }));
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /**
-   * Resolves once at least `consumers` consumers have each received `minPackets` packets;
-   * rejects after `timeoutMs` with what was received so far.
-   */
-  waitForMedia(opts: WaitForMediaOptions): Promise<void> {
-    return waitForConsumerMedia(this, opts);
-  }
-
-  /** Stops media, closes producers, consumers, transports and the socket. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const p of this.#producers.values()) {
-      p.replayer.stop();
-      p.producer.close();
     }
-    for (const c of this.#consumers.values()) {
-      c.consumer?.close();
-      c.stats.closed = true;
-    }
-    this.#sendTransport?.close();
-    const recv = await this.#recvTransport?.catch(() => undefined);
-    recv?.close();
-    this.socket.disconnect();
+    return super.consumerStats();
   }
 
-  /**
-   * Takes over the room events from the join-time buffer: those that arrived between the
-   * room:join ack and now are handled first, in order, then live ones.
-   */
-  #listen(early: EarlyEvents): void {
-    const consuming = this.#opts.consume ?? true;
-    const handlers: { [E in (typeof ROOM_EVENTS)[number]]: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void } = {
-      'producer:new': (ev) => {
-        if (!consuming || ev.peerId === this.peerId) return;
-        this.#remoteProducers.set(ev.producerId, ev);
-        void this.#consume(ev);
-      },
-      'producer:closed': (ev) => {
-        this.#remoteProducers.delete(ev.producerId);
-        for (const entry of this.#consumers.values()) {
-          if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
-        }
-      },
-      'consumer:closed': (ev) => {
-        const entry = this.#consumers.get(ev.consumerId);
-        if (entry) this.#closeConsumer(entry);
-      },
-    };
-    const dispatch = (name: (typeof ROOM_EVENTS)[number], raw: unknown): void => {
-      const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
-      if (!parsed.success) {
-        this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
-        return;
-      }
-      (handlers[name] as (ev: unknown) => void)(parsed.data);
-    };
-    early.stop();
-    const raw = this.socket as unknown as EventEmitter;
-    // Registered untyped: the payload is network input and is parsed before use.
-    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => dispatch(name, payload));
-    for (const [name, payload] of early.events) dispatch(name, payload);
-    this.socket.on('disconnect', (reason) => {
-      if (this.#closed) return;
-      this.events.emit('failed', new Error(`socket disconnected: ${reason}`));
-      void this.close();
-    });
+  override producerStats(): ProducerStats[] {
+    return [...this.producers.values()].map((e) => ({ ...e.stats, ...e.replayer.stats }));
   }
 
-  #closeConsumer(entry: ConsumerEntry): void {
-    entry.stats.closed = true;
-    entry.consumer?.close();
+  protected override async startMedia(): Promise<void> {
+    if (this.#clip) await this.#publish(this.#clip);
   }
 
-  #watchTransport(transport: ms.Transport, direction: string): void {
-    transport.on('connectionstatechange', (state) => {
-      if (state === 'failed' && !this.#closed) {
-        this.events.emit('failed', new Error(`${direction} transport ${transport.id}: connection failed`));
-      }
-    });
+  protected override stopProducer(entry: ReplayedProducer): void {
+    entry.replayer.stop();
+    entry.producer.close();
   }
 
-  async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
-    const data = await request(this.socket, 'transport:create', { direction }, this.#timeout);
-    const options: ms.TransportOptions = {
-      id: data.id,
-      iceParameters: data.iceParameters,
-      iceCandidates: data.iceCandidates,
-      dtlsParameters: data.dtlsParameters,
-      iceServers: this.joinData.iceServers as RTCIceServer[],
-    };
-    const transport =
-      direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      request(this.socket, 'transport:connect', { transportId: transport.id, dtlsParameters }, this.#timeout).then(
-        () => callback(),
-        errback,
-      );
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
-        request(
-          this.socket,
-          'producer:create',
-          {
-            transportId: transport.id,
-            kind,
-            rtpParameters,
-            source: kind === 'audio' ? 'mic' : 'camera',
-          },
-          this.#timeout,
-        ).then(({ producerId }) => callback({ id: producerId }), errback);
-      });
-    }
-    this.#watchTransport(transport, direction);
-    return transport;
+  protected override consumerCreated(entry: ConsumerEntry, consumer: ms.Consumer): void {
+    const seq: SequenceState = { cycles: 0 };
+    const track = consumer.track as unknown as WeriftTrack;
+    track.onReceiveRtp.subscribe((rtp) => count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length));
   }
 
   async #publish(clip: Clip): Promise<void> {
-    const want = this.#opts.publish ?? {};
-    this.#sendTransport = await this.#createTransport('send');
+    const want = this.opts.publish ?? {};
     for (const kind of ['audio', 'video'] as const) {
       if (!want[kind]) continue;
-      const mime = kind === 'audio' ? 'audio/opus' : 'video/vp8';
-      const codec = this.#device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mime);
-      if (!codec || !this.#device.canProduce(kind)) throw new Error(`cannot produce ${mime} with this router`);
       const track: WeriftTrack = new werift.MediaStreamTrack({ kind });
-      const producer = await this.#sendTransport.produce({
+      const producer = await this.produce(kind, {
         track: track as unknown as MediaStreamTrack,
-        codec,
         stopTracks: true,
         ...(kind === 'audio' ? { codecOptions: { opusDtx: false, opusFec: false } } : {}),
       });
@@ -398,87 +166,28 @@ export class SyntheticPeer implements LoadPeer {
           stats.nacksReceived += lost?.length ?? 1;
         }
       });
-      this.#producers.set(producer.id, { producer, replayer, stats });
+      this.producers.set(producer.id, { producer, replayer, stats });
       replayer.start();
     }
   }
+}
 
-  #recv(): Promise<ms.Transport> {
-    this.#recvTransport ??= this.#createTransport('recv');
-    return this.#recvTransport;
-  }
-
-  async #consume(info: ProducerInfo): Promise<void> {
-    if (this.#closed || info.peerId === this.peerId || this.#consumedProducers.has(info.producerId)) return;
-    this.#consumedProducers.add(info.producerId);
-    try {
-      const transport = await this.#recv();
-      const data = await request(
-        this.socket,
-        'consumer:create',
-        {
-          transportId: transport.id,
-          producerId: info.producerId,
-          rtpCapabilities: this.#device.rtpCapabilities,
-        },
-        this.#timeout,
-      );
-      const entry: ConsumerEntry = {
-        stats: {
-          consumerId: data.consumerId,
-          producerId: data.producerId,
-          peerId: data.peerId ?? info.peerId,
-          kind: data.kind,
-          packets: 0,
-          bytes: 0,
-          lost: 0,
-          nacksSent: 0,
-          plisSent: 0,
-          closed: false,
-        },
-        cycles: 0,
-      };
-      this.#consumers.set(data.consumerId, entry);
-      const consumer = await transport.consume({
-        id: data.consumerId,
-        producerId: data.producerId,
-        kind: data.kind,
-        rtpParameters: data.rtpParameters,
-      });
-      entry.consumer = consumer;
-      const track = consumer.track as unknown as WeriftTrack;
-      track.onReceiveRtp.subscribe((rtp) => this.#count(entry, rtp.header.sequenceNumber, rtp.payload.length));
-      // The server may have closed it while mediasoup-client was setting it up.
-      if (entry.stats.closed || this.#closed || !this.#remoteProducers.has(info.producerId)) {
-        this.#closeConsumer(entry);
-        return;
-      }
-      await request(this.socket, 'consumer:resume', { consumerId: data.consumerId }, this.#timeout);
-      entry.stats.resumedAt = performance.now();
-    } catch (error) {
-      if (this.#closed) return;
-      this.events.emit('warning', new Error(`consume ${info.kind} of ${info.peerId}: ${(error as Error).message}`, { cause: error }));
+function count(s: ConsumerStats, state: SequenceState, seq: number, payloadBytes: number): void {
+  if (s.packets === 0) {
+    s.firstPacketAt = performance.now();
+    state.firstSeq = seq;
+    state.highestSeq = seq;
+  } else {
+    const highest = state.highestSeq!;
+    const delta = (seq - highest) & 0xffff;
+    // Forward by less than half the space: newer packet (possibly wrapping around).
+    if (delta !== 0 && delta < 0x8000) {
+      if (seq < highest) state.cycles++;
+      state.highestSeq = seq;
     }
   }
-
-  #count(entry: ConsumerEntry, seq: number, payloadBytes: number): void {
-    const s = entry.stats;
-    if (s.packets === 0) {
-      s.firstPacketAt = performance.now();
-      entry.firstSeq = seq;
-      entry.highestSeq = seq;
-    } else {
-      const highest = entry.highestSeq!;
-      const delta = (seq - highest) & 0xffff;
-      // Forward by less than half the space: newer packet (possibly wrapping around).
-      if (delta !== 0 && delta < 0x8000) {
-        if (seq < highest) entry.cycles++;
-        entry.highestSeq = seq;
-      }
-    }
-    s.packets++;
-    s.bytes += payloadBytes;
-    const expected = entry.cycles * 0x10000 + entry.highestSeq! - entry.firstSeq! + 1;
-    s.lost = Math.max(0, expected - s.packets);
-  }
+  s.packets++;
+  s.bytes += payloadBytes;
+  const expected = state.cycles * 0x10000 + state.highestSeq! - state.firstSeq! + 1;
+  s.lost = Math.max(0, expected - s.packets);
 }

@@ -12,20 +12,8 @@
  *
  * Times are `performance.now()` values of the process the peer runs in.
  */
-import { EventEmitter } from 'node:events';
-import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
-import type { z } from 'zod';
-import {
-  SERVER_EVENT_SCHEMAS,
-  request,
-  type JoinData,
-  type ProducerInfo,
-  type ProtocolSocket,
-} from '../../../server/src/protocol/index.js';
-import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
-import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents } from './signaling.js';
-import type { ConsumerStats, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './syntheticPeer.js';
+import { PeerBase, type ConsumerEntry, type PeerInit, type ProducerEntry, type SyntheticPeerOptions } from './peerBase.js';
 import { wrtcHandlerFactory } from './wrtc.js';
 import { createCameraTrack, createMicrophoneTrack, type GeneratedTrack } from './wrtcMedia.js';
 
@@ -35,15 +23,8 @@ const STATS_INTERVAL_MS = 500;
 const FIRST_PACKET_POLL_MS = 50;
 const FIRST_PACKET_WAIT_MS = 10_000;
 
-interface ConsumerEntry {
-  stats: ConsumerStats;
-  consumer?: ms.Consumer;
-}
-
-interface ProducerEntry {
-  producer: ms.Producer;
+interface EncodedProducer extends ProducerEntry {
   media: GeneratedTrack;
-  stats: ProducerStats;
 }
 
 /** The getStats() fields read here; libwebrtc M106 names (RTCInboundRtpStreamStats etc.). */
@@ -63,218 +44,45 @@ interface RtpStreamStats {
 
 const count = (n: number | undefined): number => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
 
-export class WrtcPeer implements LoadPeer {
-  readonly socket: ProtocolSocket;
-  readonly peerId: string;
-  readonly joinData: JoinData;
-  readonly joinedAt: number;
-  readonly joinSentAt: number;
-  readonly events = new EventEmitter<SyntheticPeerEvents>();
-
-  readonly #opts: WrtcPeerOptions;
-  readonly #timeout: number;
-  readonly #device: ms.Device;
-  readonly #consumers = new Map<string, ConsumerEntry>();
-  readonly #producers = new Map<string, ProducerEntry>();
-  readonly #remoteProducers = new Map<string, ProducerInfo>();
-  readonly #consumedProducers = new Set<string>();
-  #sendTransport?: ms.Transport;
-  #recvTransport?: Promise<ms.Transport>;
+export class WrtcPeer extends PeerBase<EncodedProducer> {
   #statsTimer?: NodeJS.Timeout;
-  #closed = false;
 
-  private constructor(init: {
-    opts: WrtcPeerOptions;
-    socket: ProtocolSocket;
-    joinData: JoinData;
-    joinSentAt: number;
-    joinedAt: number;
-    device: ms.Device;
-  }) {
-    this.#opts = init.opts;
-    this.#timeout = init.opts.requestTimeoutMs ?? 10_000;
-    this.socket = init.socket;
-    this.joinData = init.joinData;
-    this.peerId = init.joinData.peerId;
-    this.joinSentAt = init.joinSentAt;
-    this.joinedAt = init.joinedAt;
-    this.#device = init.device;
+  private constructor(init: PeerInit) {
+    super(init);
   }
 
   /**
    * Connects, joins, publishes what `publish` asks for and starts consuming; resolves once
    * publishing has started and every producer present at join time is being consumed.
    */
-  static async join(opts: WrtcPeerOptions): Promise<WrtcPeer> {
-    const timeout = opts.requestTimeoutMs ?? 10_000;
-    const socket = await connectSocket(opts.url, timeout);
-    const early = bufferRoomEvents(socket);
-    let peer: WrtcPeer | undefined;
-    try {
-      const joinSentAt = performance.now();
-      const joinData = await request(
-        socket,
-        'room:join',
-        {
-          roomId: opts.roomId,
-          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
-          ...(opts.password !== undefined ? { password: opts.password } : {}),
-        },
-        timeout,
-      );
-      const joinedAt = performance.now();
-      const device = new Device({ handlerFactory: wrtcHandlerFactory() });
-      await device.load({ routerRtpCapabilities: joinData.rtpCapabilities });
-      peer = new WrtcPeer({ opts, socket, joinData, joinSentAt, joinedAt, device });
-      const consuming = opts.consume ?? true;
-      if (consuming) for (const p of joinData.producers) peer.#remoteProducers.set(p.producerId, p);
-      peer.#listen(early);
-      peer.#scheduleStats();
-      await peer.#publish();
-      if (consuming) await Promise.all([...peer.#remoteProducers.values()].map((p) => peer!.#consume(p)));
-      return peer;
-    } catch (error) {
-      early.stop();
-      if (peer) await peer.close();
-      else socket.disconnect();
-      throw error;
-    }
+  static join(opts: WrtcPeerOptions): Promise<WrtcPeer> {
+    return PeerBase.joinRoom(opts, {
+      deviceOptions: () => ({ handlerFactory: wrtcHandlerFactory() }),
+      create: (init) => new WrtcPeer(init),
+    });
   }
 
-  producerIds(): string[] {
-    return [...this.#producers.keys()];
-  }
-
-  consumerStats(): ConsumerStats[] {
-    return [...this.#consumers.values()].map((e) => ({ ...e.stats }));
-  }
-
-  producerStats(): ProducerStats[] {
-    return [...this.#producers.values()].map((e) => ({ ...e.stats }));
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  waitForMedia(opts: WaitForMediaOptions): Promise<void> {
-    return waitForConsumerMedia(this, opts);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  override async close(): Promise<void> {
     clearTimeout(this.#statsTimer);
-    for (const p of this.#producers.values()) {
-      p.producer.close();
-      p.media.stop();
-    }
-    for (const c of this.#consumers.values()) {
-      c.consumer?.close();
-      c.stats.closed = true;
-    }
-    this.#sendTransport?.close();
-    const recv = await this.#recvTransport?.catch(() => undefined);
-    recv?.close();
-    this.socket.disconnect();
+    await super.close();
   }
 
-  #listen(early: EarlyEvents): void {
-    const consuming = this.#opts.consume ?? true;
-    const handlers: { [E in (typeof ROOM_EVENTS)[number]]: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void } = {
-      'producer:new': (ev) => {
-        if (!consuming || ev.peerId === this.peerId) return;
-        this.#remoteProducers.set(ev.producerId, ev);
-        void this.#consume(ev);
-      },
-      'producer:closed': (ev) => {
-        this.#remoteProducers.delete(ev.producerId);
-        for (const entry of this.#consumers.values()) {
-          if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
-        }
-      },
-      'consumer:closed': (ev) => {
-        const entry = this.#consumers.get(ev.consumerId);
-        if (entry) this.#closeConsumer(entry);
-      },
-    };
-    const dispatch = (name: (typeof ROOM_EVENTS)[number], raw: unknown): void => {
-      const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
-      if (!parsed.success) {
-        this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
-        return;
-      }
-      (handlers[name] as (ev: unknown) => void)(parsed.data);
-    };
-    early.stop();
-    const raw = this.socket as unknown as EventEmitter;
-    // Registered untyped: the payload is network input and is parsed before use.
-    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => dispatch(name, payload));
-    for (const [name, payload] of early.events) dispatch(name, payload);
-    this.socket.on('disconnect', (reason) => {
-      if (this.#closed) return;
-      this.events.emit('failed', new Error(`socket disconnected: ${reason}`));
-      void this.close();
-    });
+  // mediasoup is ICE-lite and hands out its candidates: a load peer needs no STUN/TURN
+  // lookups, which would only add traffic leaving the machine.
+  protected override iceServers(): RTCIceServer[] {
+    return [];
   }
 
-  #closeConsumer(entry: ConsumerEntry): void {
-    entry.stats.closed = true;
-    entry.consumer?.close();
-  }
-
-  async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
-    const data = await request(this.socket, 'transport:create', { direction }, this.#timeout);
-    const options: ms.TransportOptions = {
-      id: data.id,
-      iceParameters: data.iceParameters,
-      iceCandidates: data.iceCandidates,
-      dtlsParameters: data.dtlsParameters,
-      // mediasoup is ICE-lite and hands out its candidates: a load peer needs no STUN/TURN
-      // lookups, which would only add traffic leaving the machine.
-      iceServers: [],
-    };
-    const transport =
-      direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      request(this.socket, 'transport:connect', { transportId: transport.id, dtlsParameters }, this.#timeout).then(
-        () => callback(),
-        errback,
-      );
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
-        request(
-          this.socket,
-          'producer:create',
-          { transportId: transport.id, kind, rtpParameters, source: kind === 'audio' ? 'mic' : 'camera' },
-          this.#timeout,
-        ).then(({ producerId }) => callback({ id: producerId }), errback);
-      });
-    }
-    transport.on('connectionstatechange', (state) => {
-      if (state === 'failed' && !this.#closed) {
-        this.events.emit('failed', new Error(`${direction} transport ${transport.id}: connection failed`));
-      }
-    });
-    return transport;
-  }
-
-  async #publish(): Promise<void> {
-    const want = this.#opts.publish ?? {};
-    if (!want.audio && !want.video) return;
-    this.#sendTransport = await this.#createTransport('send');
+  protected override async startMedia(): Promise<void> {
+    this.#scheduleStats();
+    const want = this.opts.publish ?? {};
     for (const kind of ['audio', 'video'] as const) {
       if (!want[kind]) continue;
-      const mime = kind === 'audio' ? 'audio/opus' : 'video/vp8';
-      const codec = this.#device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mime);
-      if (!codec || !this.#device.canProduce(kind)) throw new Error(`cannot produce ${mime} with this router`);
       const media = kind === 'audio' ? createMicrophoneTrack() : createCameraTrack();
       let producer: ms.Producer;
       try {
-        producer = await this.#sendTransport.produce({
+        producer = await this.produce(kind, {
           track: media.track,
-          codec,
           stopTracks: false,
           // As the browser client sends its microphone. The camera is one layer (the
           // client's simulcast would triple the encoding cost of a load peer).
@@ -284,7 +92,7 @@ export class WrtcPeer implements LoadPeer {
         media.stop();
         throw error;
       }
-      this.#producers.set(producer.id, {
+      this.producers.set(producer.id, {
         producer,
         media,
         stats: {
@@ -302,59 +110,18 @@ export class WrtcPeer implements LoadPeer {
     }
   }
 
-  #recv(): Promise<ms.Transport> {
-    this.#recvTransport ??= this.#createTransport('recv');
-    return this.#recvTransport;
+  protected override stopProducer(entry: EncodedProducer): void {
+    entry.producer.close();
+    entry.media.stop();
   }
 
-  async #consume(info: ProducerInfo): Promise<void> {
-    if (this.#closed || info.peerId === this.peerId || this.#consumedProducers.has(info.producerId)) return;
-    this.#consumedProducers.add(info.producerId);
-    try {
-      const transport = await this.#recv();
-      const data = await request(
-        this.socket,
-        'consumer:create',
-        { transportId: transport.id, producerId: info.producerId, rtpCapabilities: this.#device.rtpCapabilities },
-        this.#timeout,
-      );
-      const entry: ConsumerEntry = {
-        stats: {
-          consumerId: data.consumerId,
-          producerId: data.producerId,
-          peerId: data.peerId ?? info.peerId,
-          kind: data.kind,
-          packets: 0,
-          bytes: 0,
-          lost: 0,
-          nacksSent: 0,
-          plisSent: 0,
-          closed: false,
-        },
-      };
-      this.#consumers.set(data.consumerId, entry);
-      entry.consumer = await transport.consume({
-        id: data.consumerId,
-        producerId: data.producerId,
-        kind: data.kind,
-        rtpParameters: data.rtpParameters,
-      });
-      if (entry.stats.closed || this.#closed || !this.#remoteProducers.has(info.producerId)) {
-        this.#closeConsumer(entry);
-        return;
-      }
-      await request(this.socket, 'consumer:resume', { consumerId: data.consumerId }, this.#timeout);
-      entry.stats.resumedAt = performance.now();
-      this.#scheduleStats(FIRST_PACKET_POLL_MS);
-    } catch (error) {
-      if (this.#closed) return;
-      this.events.emit('warning', new Error(`consume ${info.kind} of ${info.peerId}: ${(error as Error).message}`, { cause: error }));
-    }
+  protected override consumerResumed(_entry: ConsumerEntry): void {
+    this.#scheduleStats(FIRST_PACKET_POLL_MS);
   }
 
   /** (Re)arms the stats reader; a shorter delay replaces a pending longer one. */
   #scheduleStats(delayMs = STATS_INTERVAL_MS): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     clearTimeout(this.#statsTimer);
     this.#statsTimer = setTimeout(() => {
       this.#statsTimer = undefined;
@@ -362,13 +129,13 @@ export class WrtcPeer implements LoadPeer {
         () => {
           // A consumer of a paused producer may wait for long: fast reads only for a while.
           const since = performance.now() - FIRST_PACKET_WAIT_MS;
-          const waiting = [...this.#consumers.values()].some(
+          const waiting = [...this.consumers.values()].some(
             (e) => !e.stats.closed && e.stats.packets === 0 && (e.stats.resumedAt ?? 0) > since,
           );
           if (!this.#statsTimer) this.#scheduleStats(waiting ? FIRST_PACKET_POLL_MS : STATS_INTERVAL_MS);
         },
         (error: unknown) => {
-          if (this.#closed) return;
+          if (this.closed) return;
           this.events.emit('warning', new Error(`getStats: ${(error as Error).message}`, { cause: error }));
           if (!this.#statsTimer) this.#scheduleStats();
         },
@@ -377,9 +144,10 @@ export class WrtcPeer implements LoadPeer {
   }
 
   async #readStats(): Promise<void> {
-    const recv = this.#recvTransport ? await this.#recvTransport.catch(() => undefined) : undefined;
+    const recv = this.recvTransport ? await this.recvTransport.catch(() => undefined) : undefined;
+    const send = this.sendTransport;
     const [sendReport, recvReport] = await Promise.all([
-      this.#sendTransport && !this.#sendTransport.closed ? this.#sendTransport.getStats() : undefined,
+      send && !send.closed ? send.getStats() : undefined,
       recv && !recv.closed ? recv.getStats() : undefined,
     ]);
     const readAt = performance.now();
@@ -388,7 +156,7 @@ export class WrtcPeer implements LoadPeer {
       recvReport.forEach((s: RtpStreamStats) => {
         if (s.type === 'inbound-rtp' && s.ssrc !== undefined) bySsrc.set(s.ssrc, s);
       });
-      for (const entry of this.#consumers.values()) {
+      for (const entry of this.consumers.values()) {
         const ssrc = entry.consumer?.rtpParameters.encodings?.[0]?.ssrc;
         const s = ssrc === undefined ? undefined : bySsrc.get(ssrc);
         if (!s || entry.stats.closed) continue;
@@ -407,7 +175,7 @@ export class WrtcPeer implements LoadPeer {
       sendReport.forEach((s: RtpStreamStats) => {
         if (s.type === 'outbound-rtp' && s.ssrc !== undefined) bySsrc.set(s.ssrc, s);
       });
-      for (const entry of this.#producers.values()) {
+      for (const entry of this.producers.values()) {
         const ssrc = entry.producer.rtpParameters.encodings?.[0]?.ssrc;
         const s = ssrc === undefined ? undefined : bySsrc.get(ssrc);
         if (!s) continue;

@@ -1,0 +1,393 @@
+/**
+ * The part of a load-test participant that does not depend on the WebRTC engine under
+ * mediasoup-client: the Socket.IO session, joining, room events, transports and the
+ * consumer lifecycle. SyntheticPeer (werift, replayed RTP) and WrtcPeer (libwebrtc, real
+ * encoders) add how media is published and how receive counters are read.
+ *
+ * Times are `performance.now()` values of the process the peer runs in.
+ */
+import { EventEmitter } from 'node:events';
+import { Device } from 'mediasoup-client';
+import type * as ms from 'mediasoup-client/types';
+import type { z } from 'zod';
+import {
+  SERVER_EVENT_SCHEMAS,
+  request,
+  type JoinData,
+  type ProducerInfo,
+  type ProtocolSocket,
+} from '../../../server/src/protocol/index.js';
+import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
+import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents } from './signaling.js';
+import type { ReplayerStats } from './replayer.js';
+
+export interface SyntheticPeerOptions {
+  url: string;
+  roomId: string;
+  displayName?: string;
+  password?: string;
+  /** Default: publish nothing. */
+  publish?: { audio?: boolean; video?: boolean };
+  /** Default true: consume every existing and every new producer of the room. */
+  consume?: boolean;
+  /** Socket connect and per-request timeout. Default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface ConsumerStats {
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: 'audio' | 'video';
+  /** RTP packets and payload bytes received (after SRTP decryption) on this consumer. */
+  packets: number;
+  bytes: number;
+  /** performance.now() of the first packet. */
+  firstPacketAt?: number;
+  /** performance.now() of the consumer:resume ack. */
+  resumedAt?: number;
+  /** Packets missing from the sequence-number range seen so far (never negative). */
+  lost: number;
+  /** NACKs and PLIs this receiver sent to the server. */
+  nacksSent: number;
+  plisSent: number;
+  /** Video frames decoded: set by engines that decode (WrtcPeer), not by replaying ones. */
+  framesDecoded?: number;
+  closed: boolean;
+}
+
+export interface ProducerStats extends ReplayerStats {
+  producerId: string;
+  kind: 'audio' | 'video';
+  /** Sequence numbers the server asked to retransmit, and its keyframe requests. */
+  nacksReceived: number;
+  plisReceived: number;
+  firsReceived: number;
+}
+
+export type SyntheticPeerEvents = {
+  /** The socket or a transport went away without close() being called. */
+  failed: [Error];
+  /** A non-fatal problem, such as one consumer that could not be created. */
+  warning: [Error];
+};
+
+export interface ConsumerEntry {
+  stats: ConsumerStats;
+  consumer?: ms.Consumer;
+}
+
+export interface ProducerEntry {
+  producer: ms.Producer;
+  stats: ProducerStats;
+}
+
+/** What a subclass constructor passes on; built by PeerBase.joinRoom. */
+export interface PeerInit {
+  opts: SyntheticPeerOptions;
+  socket: ProtocolSocket;
+  joinData: JoinData;
+  joinSentAt: number;
+  joinedAt: number;
+  device: ms.Device;
+}
+
+export interface PeerEngineSetup<T> {
+  /** Called once the room is joined, so that a failing engine still leaves the room. */
+  deviceOptions: () => ms.DeviceOptions;
+  create: (init: PeerInit) => T;
+}
+
+export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
+  readonly socket: ProtocolSocket;
+  readonly peerId: string;
+  readonly joinData: JoinData;
+  /** performance.now() when the room:join ack arrived. */
+  readonly joinedAt: number;
+  /** performance.now() just before room:join was sent. */
+  readonly joinSentAt: number;
+  readonly events = new EventEmitter<SyntheticPeerEvents>();
+
+  protected readonly opts: SyntheticPeerOptions;
+  protected readonly timeout: number;
+  protected readonly device: ms.Device;
+  protected readonly consumers = new Map<string, ConsumerEntry>();
+  protected readonly producers = new Map<string, P>();
+  /** Remote producers known to exist, so a close racing a consume is not missed. */
+  readonly #remoteProducers = new Map<string, ProducerInfo>();
+  /** Producers consumed or being consumed: the join list and producer:new may overlap. */
+  readonly #consumedProducers = new Set<string>();
+  #sendTransport?: ms.Transport;
+  #recvTransport?: Promise<ms.Transport>;
+  #closed = false;
+
+  protected constructor(init: PeerInit) {
+    this.opts = init.opts;
+    this.timeout = init.opts.requestTimeoutMs ?? 10_000;
+    this.socket = init.socket;
+    this.joinData = init.joinData;
+    this.peerId = init.joinData.peerId;
+    this.joinSentAt = init.joinSentAt;
+    this.joinedAt = init.joinedAt;
+    this.device = init.device;
+  }
+
+  /**
+   * Connects (WebSocket transport only), joins the room, starts the engine's media and
+   * consumes. Resolves once publishing has started and every producer present at join
+   * time is being consumed; media may still be on its way (see waitForMedia).
+   */
+  protected static async joinRoom<T extends PeerBase<ProducerEntry>>(
+    opts: SyntheticPeerOptions,
+    engine: PeerEngineSetup<T>,
+  ): Promise<T> {
+    const timeout = opts.requestTimeoutMs ?? 10_000;
+    const socket = await connectSocket(opts.url, timeout);
+    // Room events can follow the join ack before the peer is ready to act on them.
+    const early = bufferRoomEvents(socket);
+    let peer: T | undefined;
+    try {
+      const joinSentAt = performance.now();
+      const joinData = await request(
+        socket,
+        'room:join',
+        {
+          roomId: opts.roomId,
+          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+          ...(opts.password !== undefined ? { password: opts.password } : {}),
+        },
+        timeout,
+      );
+      const joinedAt = performance.now();
+      const device = new Device(engine.deviceOptions());
+      await device.load({ routerRtpCapabilities: joinData.rtpCapabilities });
+      const created = engine.create({ opts, socket, joinData, joinSentAt, joinedAt, device });
+      peer = created;
+      const consuming = opts.consume ?? true;
+      if (consuming) for (const p of joinData.producers) created.#remoteProducers.set(p.producerId, p);
+      created.#listen(early);
+      await created.startMedia();
+      if (consuming) await Promise.all([...created.#remoteProducers.values()].map((p) => created.#consume(p)));
+      return created;
+    } catch (error) {
+      early.stop();
+      if (peer) await peer.close();
+      else socket.disconnect();
+      throw error;
+    }
+  }
+
+  /** Publishes what `opts.publish` asks for; room events are already being handled. */
+  protected abstract startMedia(): Promise<void>;
+
+  /** Stops one of this peer's producers and whatever feeds it. */
+  protected abstract stopProducer(entry: P): void;
+
+  /** The consumer exists but is not resumed yet: the moment to hook its receive path. */
+  protected consumerCreated(_entry: ConsumerEntry, _consumer: ms.Consumer): void {}
+
+  /** consumer:resume was acknowledged: media is about to flow. */
+  protected consumerResumed(_entry: ConsumerEntry): void {}
+
+  protected iceServers(): RTCIceServer[] {
+    return this.joinData.iceServers as RTCIceServer[];
+  }
+
+  protected get sendTransport(): ms.Transport | undefined {
+    return this.#sendTransport;
+  }
+
+  protected get recvTransport(): Promise<ms.Transport> | undefined {
+    return this.#recvTransport;
+  }
+
+  producerIds(): string[] {
+    return [...this.producers.keys()];
+  }
+
+  consumerStats(): ConsumerStats[] {
+    return [...this.consumers.values()].map((e) => ({ ...e.stats }));
+  }
+
+  producerStats(): ProducerStats[] {
+    return [...this.producers.values()].map((e) => ({ ...e.stats }));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Resolves once at least `consumers` consumers have each received `minPackets` packets;
+   * rejects after `timeoutMs` with what was received so far.
+   */
+  waitForMedia(opts: WaitForMediaOptions): Promise<void> {
+    return waitForConsumerMedia(this, opts);
+  }
+
+  /** Stops media, closes producers, consumers, transports and the socket. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.producers.values()) this.stopProducer(p);
+    for (const c of this.consumers.values()) {
+      c.consumer?.close();
+      c.stats.closed = true;
+    }
+    this.#sendTransport?.close();
+    const recv = await this.#recvTransport?.catch(() => undefined);
+    recv?.close();
+    this.socket.disconnect();
+  }
+
+  /**
+   * Produces `track` with the router's Opus or VP8 codec on the send transport, which is
+   * created on first use.
+   */
+  protected async produce(
+    kind: 'audio' | 'video',
+    options: Omit<ms.ProducerOptions, 'codec'> & { track: MediaStreamTrack },
+  ): Promise<ms.Producer> {
+    this.#sendTransport ??= await this.#createTransport('send');
+    const mime = kind === 'audio' ? 'audio/opus' : 'video/vp8';
+    const codec = this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mime);
+    if (!codec || !this.device.canProduce(kind)) throw new Error(`cannot produce ${mime} with this router`);
+    return this.#sendTransport.produce({ ...options, codec });
+  }
+
+  /**
+   * Takes over the room events from the join-time buffer: those that arrived between the
+   * room:join ack and now are handled first, in order, then live ones.
+   */
+  #listen(early: EarlyEvents): void {
+    const consuming = this.opts.consume ?? true;
+    const handlers: { [E in (typeof ROOM_EVENTS)[number]]: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void } = {
+      'producer:new': (ev) => {
+        if (!consuming || ev.peerId === this.peerId) return;
+        this.#remoteProducers.set(ev.producerId, ev);
+        void this.#consume(ev);
+      },
+      'producer:closed': (ev) => {
+        this.#remoteProducers.delete(ev.producerId);
+        for (const entry of this.consumers.values()) {
+          if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
+        }
+      },
+      'consumer:closed': (ev) => {
+        const entry = this.consumers.get(ev.consumerId);
+        if (entry) this.#closeConsumer(entry);
+      },
+    };
+    const dispatch = (name: (typeof ROOM_EVENTS)[number], raw: unknown): void => {
+      const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
+      if (!parsed.success) {
+        this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
+        return;
+      }
+      (handlers[name] as (ev: unknown) => void)(parsed.data);
+    };
+    early.stop();
+    const raw = this.socket as unknown as EventEmitter;
+    // Registered untyped: the payload is network input and is parsed before use.
+    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => dispatch(name, payload));
+    for (const [name, payload] of early.events) dispatch(name, payload);
+    this.socket.on('disconnect', (reason) => {
+      if (this.#closed) return;
+      this.events.emit('failed', new Error(`socket disconnected: ${reason}`));
+      void this.close();
+    });
+  }
+
+  #closeConsumer(entry: ConsumerEntry): void {
+    entry.stats.closed = true;
+    entry.consumer?.close();
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
+    const data = await request(this.socket, 'transport:create', { direction }, this.timeout);
+    const options: ms.TransportOptions = {
+      id: data.id,
+      iceParameters: data.iceParameters,
+      iceCandidates: data.iceCandidates,
+      dtlsParameters: data.dtlsParameters,
+      iceServers: this.iceServers(),
+    };
+    const transport =
+      direction === 'send' ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      request(this.socket, 'transport:connect', { transportId: transport.id, dtlsParameters }, this.timeout).then(
+        () => callback(),
+        errback,
+      );
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+        request(
+          this.socket,
+          'producer:create',
+          { transportId: transport.id, kind, rtpParameters, source: kind === 'audio' ? 'mic' : 'camera' },
+          this.timeout,
+        ).then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'failed' && !this.#closed) {
+        this.events.emit('failed', new Error(`${direction} transport ${transport.id}: connection failed`));
+      }
+    });
+    return transport;
+  }
+
+  #recv(): Promise<ms.Transport> {
+    this.#recvTransport ??= this.#createTransport('recv');
+    return this.#recvTransport;
+  }
+
+  async #consume(info: ProducerInfo): Promise<void> {
+    if (this.#closed || info.peerId === this.peerId || this.#consumedProducers.has(info.producerId)) return;
+    this.#consumedProducers.add(info.producerId);
+    try {
+      const transport = await this.#recv();
+      const data = await request(
+        this.socket,
+        'consumer:create',
+        { transportId: transport.id, producerId: info.producerId, rtpCapabilities: this.device.rtpCapabilities },
+        this.timeout,
+      );
+      const entry: ConsumerEntry = {
+        stats: {
+          consumerId: data.consumerId,
+          producerId: data.producerId,
+          peerId: data.peerId ?? info.peerId,
+          kind: data.kind,
+          packets: 0,
+          bytes: 0,
+          lost: 0,
+          nacksSent: 0,
+          plisSent: 0,
+          closed: false,
+        },
+      };
+      this.consumers.set(data.consumerId, entry);
+      const consumer = await transport.consume({
+        id: data.consumerId,
+        producerId: data.producerId,
+        kind: data.kind,
+        rtpParameters: data.rtpParameters,
+      });
+      entry.consumer = consumer;
+      this.consumerCreated(entry, consumer);
+      // The server may have closed it while mediasoup-client was setting it up.
+      if (entry.stats.closed || this.#closed || !this.#remoteProducers.has(info.producerId)) {
+        this.#closeConsumer(entry);
+        return;
+      }
+      await request(this.socket, 'consumer:resume', { consumerId: data.consumerId }, this.timeout);
+      entry.stats.resumedAt = performance.now();
+      this.consumerResumed(entry);
+    } catch (error) {
+      if (this.#closed) return;
+      this.events.emit('warning', new Error(`consume ${info.kind} of ${info.peerId}: ${(error as Error).message}`, { cause: error }));
+    }
+  }
+}

@@ -117,18 +117,24 @@ export async function forwarding(o: SuiteOptions): Promise<SuiteResult> {
   const perStream = { bare: pick('bare', (w) => w.cpuPercentPerStream), noom: pick('noom', (w) => w.cpuPercentPerStream) };
   const perPacket = { bare: pick('bare', (w) => w.cpuMicrosPerPacket), noom: pick('noom', (w) => w.cpuMicrosPerPacket) };
   const ratio = round(perStream.noom / perStream.bare, 3);
+  // Each round measures bare then Noom back to back: their quotient cancels slow drift.
+  const pairedRatios = Array.from({ length: rounds }, (_, i) => {
+    const b = windows.find((w) => w.target === 'bare' && w.round === i + 1);
+    const n = windows.find((w) => w.target === 'noom' && w.round === i + 1);
+    return b && n ? round(n.cpuPercentPerStream / b.cpuPercentPerStream, 3) : NaN;
+  });
   const packetRatio = round(perPacket.noom / perPacket.bare, 3);
   const streams = pick('noom', (w) => w.streams);
   return {
     name: 'forwarding',
     summary: [
       `room: ${shape.publishers} pub × ${shape.subscribers} sub = ${streams} forwarded streams, ${windowMs / 1000} s windows, ${rounds} round(s), medians`,
-      `worker CPU per forwarded stream: Noom ${perStream.noom} % of a core, bare ${perStream.bare} % → ratio ${ratio} (target ≤ 1.05)`,
+      `worker CPU per forwarded stream: Noom ${perStream.noom} % of a core, bare ${perStream.bare} % → ratio ${ratio} (target ≤ 1.05); per round ${pairedRatios.join(', ')}`,
       `worker CPU per forwarded packet: Noom ${perPacket.noom} µs, bare ${perPacket.bare} µs → ratio ${packetRatio}`,
       `worker load: Noom ${round(100 * pick('noom', (w) => w.workerCoreShare), 2)} % of a core, bare ${round(100 * pick('bare', (w) => w.workerCoreShare), 2)} %`,
       `packets/s received by the bots: Noom ${pick('noom', (w) => w.packetsPerSecond)}, bare ${pick('bare', (w) => w.packetsPerSecond)}; loss Noom ${pick('noom', (w) => w.lossPercent)} %, bare ${pick('bare', (w) => w.lossPercent)} %`,
       `cross-check, Noom's /metrics over the same windows: ${pick('noom', (w) => w.metrics?.packetsPerSecond ?? NaN)} pkt/s forwarded, worker ${pick('noom', (w) => w.metrics?.workerCpuSeconds ?? NaN)} CPU s (/proc: ${pick('noom', (w) => w.workerCpuSeconds)} s)`,
     ],
-    data: { shape, rounds, windowMs, warmupMs, ratio, packetRatio, perStream, perPacket, windows },
+    data: { shape, rounds, windowMs, warmupMs, ratio, pairedRatios, packetRatio, perStream, perPacket, windows },
   };
 }

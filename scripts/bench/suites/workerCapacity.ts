@@ -98,7 +98,7 @@ type StopReason = 'loss' | 'loss-at-receivers' | 'worker-saturated' | 'bots-satu
 
 export async function workerCapacity(o: SuiteOptions): Promise<SuiteResult> {
   const stepSize = o.quick ? 1 : scaled(4, o);
-  const maxSteps = o.quick ? 3 : 18;
+  const maxSteps = o.quick ? 3 : 22;
   const settleMs = o.quick ? 2_000 : 3_000;
   const windowMs = o.quick ? 4_000 : 10_000;
   log(`worker-capacity: WORKERS=1, ${PUBLISHERS} audio+video publishers, +${stepSize} subscribers per step (${stepSize * PUBLISHERS * 2} consumers), ${windowMs / 1000} s windows`);

@@ -111,8 +111,9 @@ export class WrtcPeer extends PeerBase<EncodedProducer> {
   }
 
   protected override stopProducer(entry: EncodedProducer): void {
-    entry.producer.close();
+    // Stop feeding frames before the track ends, so libwebrtc never gets one for a dead track.
     entry.media.stop();
+    entry.producer.close();
   }
 
   protected override consumerResumed(_entry: ConsumerEntry): void {

@@ -3,7 +3,7 @@
  * figures. Children send cumulative counters; rates are differences between two ticks of
  * the coordinator, so a late or lost sample only blurs one interval.
  */
-import type { ChildMessage, PeerSummary, ProducerCounters, TrackCounters } from './ipc.js';
+import type { ChildMessage, PeerSummary, SampleMessage } from './ipc.js';
 import type { PeerPlan } from './plan.js';
 import type { ServerMetricsReport } from './serverMetrics.js';
 import { summarize } from './stats.js';
@@ -21,15 +21,8 @@ interface TrackState {
   report: TrackReport;
 }
 
-interface ChildSample {
-  /** Epoch ms (sub-millisecond) at which the child took the sample. */
-  at: number;
-  cpuMs: number;
-  active: number;
-  receiving: number;
-  tracks: TrackCounters[];
-  producers: ProducerCounters[];
-}
+/** A child's counters at one moment: the sample message without its envelope. */
+type ChildSample = Omit<SampleMessage, 'type' | 'seq'>;
 
 interface ChildState {
   now: ChildSample;

@@ -4,6 +4,7 @@
  * reports. Times crossing the channel are durations (ms) measured inside one process, or
  * Date.now() values where the coordinator must place an event on its own timeline.
  */
+import type { ConsumerStats } from './peer/index.js';
 import type { PeerEngine } from './peer/loadPeer.js';
 import type { PeerPlan, PeerRole } from './plan.js';
 
@@ -50,20 +51,11 @@ export interface ProducerCounters {
   keyframeJumps: number;
 }
 
-export interface ConsumerSummary {
-  consumerId: string;
-  producerId: string;
-  peerId: string;
-  kind: 'audio' | 'video';
-  packets: number;
-  bytes: number;
-  lost: number;
-  nacksSent: number;
-  plisSent: number;
-  closed: boolean;
+/** A consumer's counters as a child reports them: times become one latency figure. */
+export type ConsumerSummary = Omit<ConsumerStats, 'firstPacketAt' | 'resumedAt' | 'framesDecoded'> & {
   /** From the room:join ack to this consumer's first RTP packet. */
   firstPacketMs?: number;
-}
+};
 
 export interface PeerSummary {
   index: number;

@@ -8,25 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../config/index.js';
-import { startNoom, type NoomServer } from '../../server/src/app.js';
+import type { NoomServer } from '../../server/src/app.js';
+import { startTestServer } from '../support/server.js';
 import { runLoadTest } from '../../scripts/loadtest/run.js';
 
 let noom: NoomServer;
 let outDir: string;
 
 before(async () => {
-  noom = await startNoom(
-    loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      RTC_PORT_BASE: '0',
-      ANNOUNCED_IP: '127.0.0.1',
-      RTC_LISTEN_IP: '127.0.0.1',
-      WORKERS: '1',
-      LOG_LEVEL: 'silent',
-    }),
-  );
+  noom = await startTestServer();
   outDir = await mkdtemp(join(tmpdir(), 'noom-loadtest-'));
 });
 

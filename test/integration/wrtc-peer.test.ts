@@ -7,29 +7,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { loadConfig } from '../../config/index.js';
-import { startNoom } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer, WrtcPeer, type LoadPeer } from '../../scripts/loadtest/peer/index.js';
 import { loadWrtc } from '../../scripts/loadtest/peer/wrtc.js';
 import { runLoadTest } from '../../scripts/loadtest/run.js';
-import { eventually } from '../support/server.js';
+import { eventually, startTestServer } from '../support/server.js';
 
 let noom: NoomServer;
 const peers: LoadPeer[] = [];
 
 before(async () => {
   await prepareMedia();
-  noom = await startNoom(
-    loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      RTC_PORT_BASE: '0',
-      ANNOUNCED_IP: '127.0.0.1',
-      RTC_LISTEN_IP: '127.0.0.1',
-      WORKERS: '1',
-      LOG_LEVEL: 'silent',
-    }),
-  );
+  noom = await startTestServer();
 });
 
 after(async () => {

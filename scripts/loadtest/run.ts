@@ -127,6 +127,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       processes,
       roomPrefix,
       sampleIntervalSec: sampleMs / 1000,
+      engine: options.engine ?? 'werift',
     },
     startedAt,
     interrupted: signal?.aborted ?? false,

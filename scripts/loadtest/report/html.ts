@@ -145,6 +145,7 @@ ${keyValues([
   ['hold after ramp', `${o.durationSec} s`],
   ['ramp', `${o.rampPerSec} peers/s`],
   ['processes', o.processes],
+  ['peer engine', o.engine],
   ['rooms', `${o.roomPrefix}-1 … ${o.roomPrefix}-${o.rooms}`],
   ['peers planned / started / joined', `${r.peers.planned} / ${r.peers.started} / ${r.peers.joined}`],
   ['failed / joined without media', `${r.peers.failed} / ${r.peers.withoutMedia}`],

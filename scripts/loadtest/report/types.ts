@@ -1,5 +1,6 @@
 /** The load-test report: written as JSON and rendered as a self-contained HTML page. */
 import type { PeerSummary } from '../ipc.js';
+import type { LoadTestOptions } from '../options.js';
 import type { PeerRole } from '../plan.js';
 import type { ServerMetricsReport } from '../serverMetrics.js';
 import type { Summary } from '../stats.js';
@@ -75,17 +76,11 @@ export interface LoadTestReport {
   /** Wall time of the whole run, ramp included. */
   elapsedSec: number;
   interrupted: boolean;
-  options: {
-    url: string;
-    rooms: number;
-    publishers: number;
-    subscribers: number;
-    durationSec: number;
-    rampPerSec: number;
-    processes: number;
-    roomPrefix: string;
-    sampleIntervalSec: number;
-  };
+  /** What the run was asked to do, with the defaults filled in. */
+  options: Pick<
+    Required<LoadTestOptions>,
+    'url' | 'rooms' | 'publishers' | 'subscribers' | 'durationSec' | 'rampPerSec' | 'processes' | 'roomPrefix' | 'sampleIntervalSec' | 'engine'
+  >;
   peers: {
     planned: number;
     started: number;

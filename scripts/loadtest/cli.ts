@@ -82,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
     .addHelpText(
       'after',
       '\nCtrl-C stops early: peers are closed and the report is still written; a second Ctrl-C aborts.\n' +
-        'The clip is encoded once with ffmpeg and cached under $NOOM_CACHE_DIR (default ~/.cache/noom)/clips.',
+        'The clip is encoded once with ffmpeg and cached under $NOOM_CACHE_DIR (default ~/.cache/noom)/clips.\n' +
+        'Exit status: 0 all peers joined and received media, 3 some failed or got no media, 130 interrupted, 1 error.',
     );
   program.parse(argv);
   const o = program.opts<{
@@ -132,7 +133,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { report } = await runLoadTest(options, { signal: abort.signal, log: (l) => console.error(l) });
     printSummary(report);
-    return abort.signal.aborted ? 130 : 0;
+    if (abort.signal.aborted) return 130;
+    // Scripts and CI jobs can tell a clean run from one where peers failed or got no media.
+    return report.peers.failed > 0 || report.peers.withoutMedia > 0 ? 3 : 0;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

@@ -64,7 +64,7 @@ for (const name of names) {
   try {
     const result = await SUITES[name]!(options);
     const seconds = Math.round((performance.now() - started) / 1000);
-    const file = await writeResult(name, { machine, options, seconds, summary: result.summary, ...{ data: result.data } });
+    const file = await writeResult(name, { machine, options, seconds, summary: result.summary, data: result.data });
     for (const line of result.summary) log(`  ${line}`);
     log(`  (${seconds} s; ${file})`);
     summaries.push({ name, summary: result.summary });

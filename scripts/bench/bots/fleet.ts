@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { BotReply, JoinResult, ReadyMessage, StatsResult, type ConsumerCounters, type JoinArgs } from './messages.js';
 
 const ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -112,7 +112,7 @@ export class BotFleet {
   }
 
   async closeAll(timeoutMs = 30_000): Promise<void> {
-    await Promise.all(this.bots.map((b) => b.call({ cmd: 'closeAll' }, BotReply.options[0].shape.result, timeoutMs)));
+    await Promise.all(this.bots.map((b) => b.call({ cmd: 'closeAll' }, z.unknown(), timeoutMs)));
   }
 
   /** Disconnects the IPC channels (children close their peers and exit), then kills stragglers. */

@@ -3,10 +3,10 @@ import { BotFleet, receiveTotals } from '../bots/fleet.js';
 import type { JoinResult } from '../bots/messages.js';
 import { sleep } from './output.js';
 
+/** Publishers send audio + video and consume nothing; subscribers consume everything. */
 export interface RoomShape {
   publishers: number;
   subscribers: number;
-  /** Publishers send audio + video; subscribers consume everything. Publishers don't consume. */
 }
 
 /**

@@ -149,7 +149,7 @@ sed -E "s/version: '[0-9.]+'/version: '4.4.0'/" "$SP/packagefiles/ankerl-unorder
 step "4/5 patch: libsrtp2 port and DTLS BIO callback fix"
 (cd "$WORK/mediasoup" && patch -p1 --no-backup-if-mismatch --quiet < "$PATCH") || die "patch did not apply to mediasoup $MS_VERSION"
 
-step "5/5 meson + ninja (release; ~10 min on 2 cores)"
+step "5/5 meson + ninja (release; about 4 min on 2 idle cores)"
 cd "$WORK/mediasoup/worker"
 meson setup out/build --buildtype=release -Db_ndebug=true --wrap-mode=nodownload > "$WORK/meson.log" 2>&1 \
   || { tail -30 "$WORK/meson.log" >&2; die "meson setup failed"; }

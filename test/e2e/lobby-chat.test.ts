@@ -1,7 +1,8 @@
 /**
  * The lobby and the chat, with three browsers: rooms and counts update live in the lobby,
  * chat travels between pages as text (never as markup), join and leave notices appear,
- * locked and full rooms are explained. Saves the lobby and 3-person room screenshots.
+ * a participant can change their name, locked and full rooms are explained. Saves the
+ * lobby and 3-person room screenshots.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -101,6 +102,51 @@ describe('lobby and chat', () => {
       await eventually('the reply to reach Alice', () => chatTexts(alice.page), (t) =>
         t.some((line) => line.includes('Release notes are in the doc.')),
       );
+    }),
+  );
+
+  test(
+    'a participant renames themselves: the other page, their own tile and their stored nickname follow',
+    withDiagnostics(peers, async () => {
+      const ownLabel = () => bob.page.textContent('.nameplate:has([data-testid="rename"]) .label');
+      const nameOnAlice = (name: string) => alice.page.locator(`.tile.person[data-name="${name}"]`).count();
+      const storedNickname = () => bob.page.evaluate(() => localStorage.getItem('noom.nickname'));
+      const rename = async (name: string) => {
+        await bob.page.click('[data-testid="rename"]');
+        await bob.page.fill('[data-testid="rename-input"]', name);
+        await bob.page.press('[data-testid="rename-input"]', 'Enter');
+      };
+      assert.equal(await ownLabel(), 'Bob (you)');
+      // Only one's own tile can be renamed.
+      assert.equal(await bob.page.locator('[data-testid="rename"]').count(), 1);
+      assert.equal(await alice.page.locator('.tile[data-name="Bob"] [data-testid="rename"]').count(), 0);
+
+      await bob.page.click('[data-testid="rename"]');
+      await bob.page.fill('[data-testid="rename-input"]', 'Not this one');
+      await bob.page.press('[data-testid="rename-input"]', 'Escape');
+      assert.equal(await bob.page.isHidden('[data-testid="rename-form"]'), true);
+      assert.equal(await ownLabel(), 'Bob (you)');
+
+      await rename('Robert, Keeper of the Release Notes and the Doc');
+      await bob.page.waitForSelector('[data-testid="rename-hint"].error');
+      assert.match((await bob.page.textContent('[data-testid="rename-hint"]')) ?? '', /40/);
+      assert.equal(await bob.page.isVisible('[data-testid="rename-input"]'), true, 'the field stays open to fix the name');
+      assert.equal(await ownLabel(), 'Bob (you)');
+      assert.equal(await storedNickname(), 'Bob');
+
+      await bob.page.fill('[data-testid="rename-input"]', '  Robert  ');
+      await bob.page.press('[data-testid="rename-input"]', 'Enter');
+      await eventually("Bob's new name on Alice's page", () => nameOnAlice('Robert'), (n) => n === 1);
+      assert.equal(await nameOnAlice('Bob'), 0);
+      await bob.page.waitForSelector('[data-testid="rename-form"]', { state: 'hidden' });
+      assert.equal(await ownLabel(), 'Robert (you)');
+      assert.equal(await storedNickname(), 'Robert');
+
+      // Later tests know him as Bob.
+      await rename('Bob');
+      await eventually("Bob's name back on Alice's page", () => nameOnAlice('Bob'), (n) => n === 1);
+      assert.equal(await ownLabel(), 'Bob (you)');
+      assert.equal(await storedNickname(), 'Bob');
     }),
   );
 

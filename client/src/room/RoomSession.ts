@@ -135,6 +135,27 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     }
   }
 
+  /**
+   * Changes our name for everyone in the room and for later rejoins. Rejects with the
+   * server's reason (e.g. too long) and leaves the old name in place.
+   */
+  async rename(displayName: string): Promise<void> {
+    if (this.#status !== 'joined') throw new Error('Not connected to the room; try again in a moment');
+    const epoch = this.#epoch;
+    // The server trims too; the name kept here must be the one the others are shown.
+    const name = displayName.trim();
+    try {
+      await this.#signaling.request('peer:rename', { displayName: name });
+    } catch (error) {
+      throw error instanceof RequestError ? new Error(serverReason(error)) : error;
+    }
+    // A rejoin in the meantime went in under the old name, which is what the others now see.
+    if (epoch !== this.#epoch) throw new Error('The connection was interrupted; try again');
+    this.#options.displayName = name;
+    const id = this.state.localId;
+    if (id) this.state.rename(id, name);
+  }
+
   async sendChat(text: string): Promise<void> {
     const { message } = await this.#signaling.request('chat:send', { text });
     this.state.addMessage(message);
@@ -345,4 +366,12 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#status = status;
     this.emit('status', status);
   }
+}
+
+/** The server's explanation without the request name, error code and field name, for people. */
+function serverReason(error: RequestError): string {
+  if (error.code === 'TIMEOUT') return 'The server did not answer; try again';
+  const prefix = `${error.request}: ${error.code}: `;
+  const text = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  return text.replace(/(^|; )displayName: /g, '$1');
 }

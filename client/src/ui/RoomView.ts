@@ -3,6 +3,7 @@
  * the control bar, and connection status. It renders RoomSession state and forwards user
  * actions to it.
  */
+import { saveNickname } from '../app/preferences.js';
 import { Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import { plural } from '../lib/format.js';
@@ -33,7 +34,7 @@ export class RoomView {
   constructor(session: RoomSession, localMedia: LocalMedia, onLeave: () => void) {
     this.#session = session;
     const { state, publisher } = session;
-    this.#grid = new VideoGrid(state);
+    this.#grid = new VideoGrid(state, (name) => this.#rename(name));
     this.#chat = new ChatPanel(state);
     this.#audio = new AudioSink(state);
     this.#devices = new DevicePicker(localMedia, this.#controls.devicesButton, (kind, id) =>
@@ -118,6 +119,11 @@ export class RoomView {
     } catch (error) {
       this.#toasts.show(error instanceof Error ? `Message not sent: ${error.message}` : 'Message not sent');
     }
+  }
+
+  async #rename(displayName: string): Promise<void> {
+    await this.#session.rename(displayName);
+    saveNickname(displayName);
   }
 
   async #copyLink(): Promise<void> {

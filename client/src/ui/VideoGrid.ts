@@ -5,7 +5,7 @@
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import type { Participant, RoomState } from '../room/RoomState.js';
-import { VideoTile } from './VideoTile.js';
+import { VideoTile, type RenameHandler } from './VideoTile.js';
 
 const GAP = 10;
 const ASPECT = 16 / 9;
@@ -24,11 +24,14 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   readonly #strip = h('div', { class: 'strip' });
   readonly #subs = new Subscriptions();
   readonly #resize: ResizeObserver;
+  readonly #rename: RenameHandler | undefined;
   #frame = 0;
 
-  constructor(state: RoomState) {
+  /** With `rename`, one's own tile offers to change one's name. */
+  constructor(state: RoomState, rename?: RenameHandler) {
     super();
     this.#state = state;
+    this.#rename = rename;
     this.el = h('div', { class: 'grid', 'data-testid': 'grid' });
     this.#resize = new ResizeObserver(() => this.#scheduleLayout());
     this.#resize.observe(this.el);
@@ -52,7 +55,7 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   #apply(p: Participant): void {
     const person = this.#people.get(p.id);
     if (person) person.update(p);
-    else this.#people.set(p.id, new VideoTile('person', p));
+    else this.#people.set(p.id, new VideoTile('person', p, p.local ? this.#rename : undefined));
 
     const screen = this.#screens.get(p.id);
     if (p.media.screen) {
@@ -110,8 +113,8 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
     const people = this.#orderedPeople();
     if (this.#screens.size > 0) {
       this.el.classList.add('staged');
-      this.#stage.replaceChildren(...[...this.#screens.values()].map((t) => t.el));
-      this.#strip.replaceChildren(...people.map((t) => t.el));
+      placeChildren(this.#stage, [...this.#screens.values()].map((t) => t.el));
+      placeChildren(this.#strip, people.map((t) => t.el));
       for (const t of people) {
         t.el.style.removeProperty('width');
         t.el.style.removeProperty('height');
@@ -121,7 +124,7 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
       return;
     }
     this.el.classList.remove('staged');
-    this.el.replaceChildren(...people.map((t) => t.el));
+    placeChildren(this.el, people.map((t) => t.el));
     this.#resumeAll();
     const { width, height } = this.el.getBoundingClientRect();
     const size = bestTileWidth(people.length, width, height);
@@ -130,6 +133,16 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
       t.el.style.height = `${size / ASPECT}px`;
     }
   }
+}
+
+/**
+ * Re-inserting a node, even where it already is, takes focus away from inside it (e.g. from
+ * the name field on one's own tile), so the children are only replaced when they differ.
+ */
+function placeChildren(parent: Element, nodes: Element[]): void {
+  const current = parent.children;
+  if (current.length === nodes.length && nodes.every((node, i) => current[i] === node)) return;
+  parent.replaceChildren(...nodes);
 }
 
 /** The largest 16:9 tile width at which n tiles fit into width × height. */

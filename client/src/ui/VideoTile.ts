@@ -1,6 +1,7 @@
 /**
  * One tile of the grid: a participant's camera (or avatar when there is none) with name,
- * mute and speaking indicators, or a participant's shared screen.
+ * mute and speaking indicators, or a participant's shared screen. One's own camera tile
+ * also lets one change one's name.
  */
 import { h } from '../lib/dom.js';
 import { hue, initials } from '../lib/format.js';
@@ -9,28 +10,38 @@ import type { Participant } from '../room/RoomState.js';
 
 export type TileKind = 'person' | 'screen';
 
+/** Resolves once the new name is in effect; rejects with an Error whose message says why not. */
+export type RenameHandler = (displayName: string) => Promise<void>;
+
 export class VideoTile {
   readonly el: HTMLDivElement;
   readonly kind: TileKind;
   readonly #video: HTMLVideoElement;
   readonly #label: HTMLSpanElement;
   readonly #avatar: HTMLDivElement;
+  readonly #editor: NameEditor | null = null;
   #track: MediaStreamTrack | null = null;
 
-  constructor(kind: TileKind, participant: Participant) {
+  constructor(kind: TileKind, participant: Participant, rename?: RenameHandler) {
     this.kind = kind;
     this.#video = h('video', { autoplay: true, playsinline: true });
     // Remote audio plays through AudioSink; tiles only ever show video.
     this.#video.muted = true;
     this.#label = h('span', { class: 'label' });
     this.#avatar = h('div', { class: 'avatar-circle' });
+    const nameplate = h('div', { class: 'nameplate' }, icon('micOff', 'icon muted'), this.#label);
+    if (rename && kind === 'person' && participant.local) {
+      this.#editor = new NameEditor(nameplate, rename);
+      nameplate.appendChild(this.#editor.button);
+    }
     this.el = h(
       'div',
       { class: `tile ${kind}`, 'data-peer': participant.id, 'data-source': kind === 'screen' ? 'screen' : 'camera' },
       this.#video,
       h('div', { class: 'avatar' }, this.#avatar),
       kind === 'screen' ? h('div', { class: 'tile-badge' }, 'Screen') : null,
-      h('div', { class: 'nameplate' }, icon('micOff', 'icon muted'), this.#label),
+      nameplate,
+      this.#editor?.el,
     );
     this.update(participant);
   }
@@ -40,6 +51,7 @@ export class VideoTile {
     const name = p.local ? `${p.displayName} (you)` : p.displayName;
     this.#label.textContent = this.kind === 'screen' ? `${p.displayName}’s screen` : name;
     this.el.dataset.name = p.displayName;
+    if (this.#editor) this.#editor.name = p.displayName;
     this.#avatar.textContent = initials(p.displayName);
     this.#avatar.style.background = `hsl(${hue(p.displayName)} 55% 42%)`;
 
@@ -65,6 +77,7 @@ export class VideoTile {
   }
 
   remove(): void {
+    this.#editor?.dispose();
     this.#video.srcObject = null;
     this.el.remove();
   }
@@ -81,5 +94,114 @@ export class VideoTile {
       // A newer srcObject or a DOM move interrupts a pending play(); that is expected.
       if (!(error instanceof DOMException && error.name === 'AbortError')) console.warn('video playback refused', error);
     });
+  }
+}
+
+/**
+ * The pencil on one's own nameplate and the inline field it opens in the nameplate's place.
+ * Enter saves, Escape or a click elsewhere cancels; a refused name keeps the field open with
+ * the reason, and the old name stays until the server has accepted the new one.
+ */
+class NameEditor {
+  readonly el: HTMLFormElement;
+  readonly button: HTMLButtonElement;
+  /** The name in effect, which the field starts from. */
+  name = '';
+  readonly #nameplate: HTMLElement;
+  readonly #rename: RenameHandler;
+  readonly #input: HTMLInputElement;
+  readonly #hint = h('div', { class: 'name-hint', 'data-testid': 'rename-hint', 'aria-live': 'polite' });
+  #busy = false;
+  readonly #onOutside = (e: MouseEvent) => {
+    if (e.target instanceof Node && !this.el.contains(e.target)) this.close();
+  };
+
+  constructor(nameplate: HTMLElement, rename: RenameHandler) {
+    this.#nameplate = nameplate;
+    this.#rename = rename;
+    this.button = h(
+      'button',
+      {
+        class: 'name-edit',
+        type: 'button',
+        title: 'Change your name',
+        'aria-label': 'Change your name',
+        'data-testid': 'rename',
+        onclick: () => this.open(),
+      },
+      icon('pencil'),
+    );
+    this.#input = h('input', {
+      class: 'input',
+      'data-testid': 'rename-input',
+      'aria-label': 'Your name',
+      autocomplete: 'nickname',
+      spellcheck: 'false',
+    });
+    this.#input.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      this.close();
+    });
+    this.el = h(
+      'form',
+      { class: 'name-editor', 'data-testid': 'rename-form', hidden: true, onsubmit: (e: Event) => void this.#save(e) },
+      this.#input,
+      this.#hint,
+    );
+  }
+
+  open(): void {
+    this.#input.value = this.name;
+    this.#showHint('Enter to save · Esc to cancel', false);
+    this.#nameplate.hidden = true;
+    this.el.hidden = false;
+    this.#input.focus();
+    this.#input.select();
+    document.addEventListener('mousedown', this.#onOutside);
+  }
+
+  /** Cancels, unless a save is under way: its outcome decides. */
+  close(): void {
+    if (this.#busy) return;
+    this.dispose();
+    this.el.hidden = true;
+    this.#nameplate.hidden = false;
+  }
+
+  dispose(): void {
+    document.removeEventListener('mousedown', this.#onOutside);
+  }
+
+  async #save(event: Event): Promise<void> {
+    event.preventDefault();
+    if (this.#busy) return;
+    const name = this.#input.value.trim();
+    if (name === this.name) {
+      this.close();
+      return;
+    }
+    this.#busy = true;
+    // Read-only rather than disabled, so that the field keeps focus for a second try.
+    this.#input.readOnly = true;
+    this.#showHint('Saving…', false);
+    try {
+      await this.#rename(name);
+      this.#busy = false;
+      this.close();
+    } catch (error) {
+      this.#busy = false;
+      this.#showHint(error instanceof Error ? error.message : String(error), true);
+      this.#input.focus();
+      this.#input.select();
+    } finally {
+      this.#input.readOnly = false;
+    }
+  }
+
+  #showHint(text: string, error: boolean): void {
+    this.#hint.textContent = text;
+    this.#hint.classList.toggle('error', error);
+    this.#input.setAttribute('aria-invalid', String(error));
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
-#   and with --test the test tools from Debian (chromium, ffmpeg, iproute2).
+#   and with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux).
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,7 +25,7 @@ bash scripts/worker/provision.sh
 
 if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
-  # util-linux: the loopback-only network namespace the tests run in.
+  # util-linux: the private network namespace the tests run in.
   apt_install chromium ffmpeg iproute2 util-linux
 fi
 say "ready"

@@ -1,42 +1,18 @@
 /**
  * Reads a Noom `/metrics` page (Prometheus text format 0.0.4) into checked numbers. The page
- * comes over the network, so every sample is parsed with zod, and a figure the benchmark
+ * comes over the network, so every sample is parsed with a schema (strictly: a malformed
+ * line is an error), and a figure the benchmark
  * relies on that is missing or not a number is an error rather than a silent zero.
  */
-import { z } from 'zod';
+import { parsePrometheusText, type PromSample } from '../../loadtest/prometheus.js';
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-const Value = z.union([
-  z.literal('+Inf').transform(() => Infinity),
-  z.literal('-Inf').transform(() => -Infinity),
-  z.literal('NaN').transform(() => NaN),
-  z.string().regex(/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/).transform(Number),
-]);
-
-const Sample = z.object({
-  name: z.string().min(1),
-  labels: z.record(z.string(), z.string()),
-  value: Value,
-});
-export type Sample = z.output<typeof Sample>;
+export type Sample = PromSample;
 
 export class MetricsPage {
   private constructor(readonly samples: readonly Sample[]) {}
 
   static parse(text: string): MetricsPage {
-    const samples: Sample[] = [];
-    for (const raw of text.split('\n')) {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) continue;
-      const m = LINE.exec(line);
-      if (!m) throw new Error(`/metrics: unreadable line: ${line.slice(0, 120)}`);
-      const labels: Record<string, string> = {};
-      for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!;
-      samples.push(Sample.parse({ name: m[1], labels, value: m[3] }));
-    }
-    return new MetricsPage(samples);
+    return new MetricsPage(parsePrometheusText(text, { strict: true }));
   }
 
   /** Every sample of a metric, e.g. one per worker. */

@@ -1,10 +1,9 @@
 /** Order statistics for latency samples (nearest-rank, so every figure is a measured value). */
 
+import { percentile as ofSorted } from '../../loadtest/stats.js';
+
 export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+  return values.length === 0 ? undefined : ofSorted([...values].sort((a, b) => a - b), p);
 }
 
 export function median(values: readonly number[]): number | undefined {

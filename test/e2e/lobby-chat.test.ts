@@ -145,6 +145,8 @@ describe('lobby and chat', () => {
       // Later tests know him as Bob.
       await rename('Bob');
       await eventually("Bob's name back on Alice's page", () => nameOnAlice('Bob'), (n) => n === 1);
+      // Alice may hear of the rename before Bob's own request is answered; the form closes on the answer.
+      await bob.page.waitForSelector('[data-testid="rename-form"]', { state: 'hidden' });
       assert.equal(await ownLabel(), 'Bob (you)');
       assert.equal(await storedNickname(), 'Bob');
     }),

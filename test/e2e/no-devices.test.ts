@@ -47,6 +47,12 @@ describe('joining without camera and microphone', () => {
     withDiagnostics(peers, async () => {
       await joinByLink(alice, server.url, 'receive-only');
       await joinByLink(shy, server.url, 'receive-only');
+      // The user is told why their camera and microphone are off (the toast fades after 5 s).
+      await eventually(
+        'a toast saying why the camera is off',
+        () => shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? '')),
+        (toasts) => toasts.some((t) => /camera: permission denied/i.test(t)),
+      );
 
       const totals = await eventually('Shy to receive Alice', () => inboundTotals(shy.page), (t) =>
         t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
@@ -54,9 +60,6 @@ describe('joining without camera and microphone', () => {
       assert.ok(await eventually("Alice's tile to render for Shy", () => tileVideoWidth(shy.page, 'Alice', 'camera')));
       console.log(`receive-only peer: ${totals.video.framesDecoded} frames, ${totals.audio.packetsReceived} audio packets`);
 
-      // The user is told why their camera and microphone are off.
-      const toasts = await shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? ''));
-      assert.ok(toasts.some((t) => /camera: permission denied/i.test(t)), `toasts: ${JSON.stringify(toasts)}`);
       assert.equal(await shy.page.getAttribute('[data-testid="toggle-camera"]', 'aria-pressed'), 'false');
 
       await eventually(

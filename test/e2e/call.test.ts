@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  eventually,
   inboundTotals,
   MIN_AUDIO_PACKETS,
   MIN_FRAMES,
@@ -14,6 +13,7 @@ import {
   tileVideoWidth,
   withDiagnostics,
 } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 describe('a two-person call', () => {
   const call = twoPersonCall('call');

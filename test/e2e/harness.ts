@@ -216,23 +216,6 @@ export async function peerConnectionCount(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __testPeerConnections: unknown[] }).__testPeerConnections.length);
 }
 
-/** Polls `probe` until it returns a truthy value; fails with the last value seen. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean = Boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Width of the video decoded in a participant's tile, 0 while nothing has been rendered. */
 export async function tileVideoWidth(page: Page, displayName: string, source: 'camera' | 'screen'): Promise<number> {
   return page.evaluate(

@@ -11,7 +11,6 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { joinBot, type Bot } from './bots.js';
 import {
-  eventually,
   inboundTotals,
   launchBrowser,
   newPeer,
@@ -23,6 +22,7 @@ import {
   type Peer,
   type TestServer,
 } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 const roomCount = (page: Page, roomId: string) =>
   page.evaluate((id) => document.querySelector<HTMLElement>(`.room-row[data-room-id="${id}"]`)?.dataset.count ?? null, roomId);

@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
   chatMessages,
-  eventually,
   inboundTotals,
   joinByLink,
   launchBrowser,
@@ -21,6 +20,7 @@ import {
   type Peer,
   type TestServer,
 } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 describe('joining without camera and microphone', () => {
   let server: TestServer;

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   chatMessages,
-  eventually,
   inboundTotals,
   MIN_AUDIO_PACKETS,
   MIN_FRAMES,
@@ -16,6 +15,7 @@ import {
   tileVideoWidth,
   withDiagnostics,
 } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 describe('reconnecting after a server restart', () => {
   const call = twoPersonCall('sturdy');

@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
-import { collect, eventually, req, startTestServer } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { collect, req, startTestServer } from '../support/server.js';
 
 let noom: NoomServer;
 const peers: SyntheticPeer[] = [];
@@ -54,7 +55,7 @@ test('three peers each publish audio and video and each receives the other two',
 });
 
 test('the active speaker observer names a speaking peer', async () => {
-  await eventually(() => speakers.some((s) => s.peerId !== null), 'an activeSpeaker event', 10_000);
+  await eventually('an activeSpeaker event', () => speakers.some((s) => s.peerId !== null));
   assert.ok(peers.some((p) => p.peerId === speakers.at(-1)!.peerId));
 });
 
@@ -64,14 +65,14 @@ test('pausing a producer stops its media and tells the others; resuming restarts
   const paused = collect(bob.socket, 'producer:paused');
   const resumed = collect(bob.socket, 'producer:resumed');
   await req(ada.socket, 'producer:pause', { producerId: audioId });
-  await eventually(() => paused.some((e) => e.producerId === audioId), 'producer:paused at Bob');
+  await eventually('producer:paused at Bob', () => paused.some((e) => e.producerId === audioId));
   const count = () => bob.consumerStats().find((c) => c.producerId === audioId)!.packets;
   await new Promise((r) => setTimeout(r, 300));
   const stalled = count();
   await new Promise((r) => setTimeout(r, 700));
   assert.ok(count() - stalled <= 2, `paused audio still arriving: ${stalled} -> ${count()}`);
   await req(ada.socket, 'producer:resume', { producerId: audioId });
-  await eventually(() => resumed.length === 1 && count() > stalled + 10, 'audio flows again after resume', 5000);
+  await eventually('audio flows again after resume', () => resumed.length === 1 && count() > stalled + 10);
 });
 
 test('ICE restart gives new ICE parameters and media keeps flowing', async () => {
@@ -79,7 +80,7 @@ test('ICE restart gives new ICE parameters and media keeps flowing', async () =>
   const iceParameters = await cy.restartIce('recv');
   assert.ok(iceParameters.usernameFragment && iceParameters.password);
   const before = cy.consumerStats().reduce((n, c) => n + c.packets, 0);
-  await eventually(() => cy.consumerStats().reduce((n, c) => n + c.packets, 0) > before + 50, 'media after ICE restart', 10_000);
+  await eventually('media after ICE restart', () => cy.consumerStats().reduce((n, c) => n + c.packets, 0) > before + 50);
 });
 
 test('a peer leaving closes its consumers at the others', async () => {
@@ -87,9 +88,9 @@ test('a peer leaving closes its consumers at the others', async () => {
   const closed = collect(ada.socket, 'consumer:closed');
   const left = collect(ada.socket, 'peer:left');
   await bob.close();
-  await eventually(() => closed.length === 2 && left.length === 1, 'two consumer:closed and a peer:left at Ada');
+  await eventually('two consumer:closed and a peer:left at Ada', () => closed.length === 2 && left.length === 1);
   assert.equal(left[0]!.peerId, bob.peerId);
-  await eventually(() => ada.consumerStats().filter((c) => !c.closed).length === 2, 'Ada keeps only Cy media');
+  await eventually('Ada keeps only Cy media', () => ada.consumerStats().filter((c) => !c.closed).length === 2);
   const room = noom.rooms.get('trio')!;
   const dump = await room.router.dump();
   assert.equal(dump.transportIds.length, 4, 'two transports each for Ada and Cy');

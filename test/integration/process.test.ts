@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { eventually, TEST_ENV } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { TEST_ENV } from '../support/server.js';
 
 const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 
@@ -35,7 +36,7 @@ const alive = (pid: number) => {
 test('serves /healthz with its workers and exits 0 on SIGTERM leaving no worker behind', async () => {
   const { child, output } = run({ ...TEST_ENV, LOG_LEVEL: 'info', WORKERS: '2' });
   try {
-    await eventually(() => output().includes('noom listening'), 'server start', 20_000);
+    await eventually('server start', () => output().includes('noom listening'));
     const url = /"url":"([^"]+)"/.exec(output())![1]!;
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
@@ -51,7 +52,7 @@ test('serves /healthz with its workers and exits 0 on SIGTERM leaving no worker 
     child.kill('SIGTERM');
     const [code] = await exited;
     assert.equal(code, 0, output());
-    await eventually(() => body.workers.every((w) => !alive(w.pid)), 'worker processes gone', 5000);
+    await eventually('worker processes gone', () => body.workers.every((w) => !alive(w.pid)));
   } finally {
     child.kill('SIGKILL');
   }
@@ -70,7 +71,7 @@ test('with TLS_CERT and TLS_KEY the server speaks HTTPS', async () => {
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const { child, output } = run({ ...TEST_ENV, LOG_LEVEL: 'info', TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
   try {
-    await eventually(() => output().includes('noom listening'), 'server start', 20_000);
+    await eventually('server start', () => output().includes('noom listening'));
     const url = /"url":"([^"]+)"/.exec(output())![1]!;
     assert.match(url, /^https:\/\//);
     const status = await new Promise<number>((resolve, reject) => {

@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { CHAT_HISTORY_SIZE, type ChatMessage, type ProtocolSocket } from '../../server/src/protocol/index.js';
-import { collect, connect, eventually, rawAck, req, startTestServer } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { collect, connect, rawAck, req, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -32,13 +33,13 @@ test('anonymous names, join and leave notices, rename seen by others', async () 
   const left = collect(a, 'peer:left');
   const jb = await req(b, 'room:join', { roomId: 'names', displayName: 'Bea' });
   assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: ja.displayName }]);
-  await eventually(() => joined.length === 1, 'peer:joined');
+  await eventually('peer:joined', () => joined.length === 1);
   assert.deepEqual(joined[0], { id: jb.peerId, displayName: 'Bea' });
   await req(b, 'peer:rename', { displayName: 'Beatrix' });
-  await eventually(() => updated.length === 1, 'peer:updated');
+  await eventually('peer:updated', () => updated.length === 1);
   assert.deepEqual(updated[0], { peerId: jb.peerId, displayName: 'Beatrix' });
   await req(b, 'room:leave', {});
-  await eventually(() => left.length === 1, 'peer:left');
+  await eventually('peer:left', () => left.length === 1);
   assert.deepEqual(left[0], { peerId: jb.peerId });
 });
 
@@ -51,7 +52,7 @@ test('chat reaches every peer in order with server ids and times; late joiners g
   const before = Date.now();
   const sent: ChatMessage[] = [];
   for (let i = 0; i < 60; i++) sent.push((await req(i % 2 ? b : a, 'chat:send', { text: `  message ${i} ` })).message);
-  await eventually(() => atA.length === 60 && atB.length === 60, 'all 60 messages at both peers');
+  await eventually('all 60 messages at both peers', () => atA.length === 60 && atB.length === 60);
   for (const seen of [atA, atB]) assert.deepEqual(seen.map((m) => m.text), sent.map((_, i) => `message ${i}`));
   assert.equal(new Set(sent.map((m) => m.id)).size, 60);
   assert.ok(sent.every((m, i) => m.ts >= before && (i === 0 || m.ts >= sent[i - 1]!.ts)));
@@ -66,18 +67,18 @@ test('the lobby sees counts change live, and a burst of joins is one coalesced u
   const updates = collect(lobby, 'rooms:update');
   const peers = await Promise.all(Array.from({ length: 5 }, () => open()));
   await Promise.all(peers.map((p) => req(p, 'room:join', { roomId: 'burst' })));
-  await eventually(() => updates.some((u) => u.rooms.find((r) => r.id === 'burst')?.peerCount === 5), 'count 5');
+  await eventually('count 5', () => updates.some((u) => u.rooms.find((r) => r.id === 'burst')?.peerCount === 5));
   const withBurst = updates.filter((u) => u.rooms.some((r) => r.id === 'burst'));
   assert.ok(withBurst.length <= 2, `5 joins gave ${withBurst.length} updates`);
   const { rooms } = await req(lobby, 'rooms:list', {});
   assert.deepEqual(rooms.find((r) => r.id === 'burst'), { id: 'burst', name: 'burst', peerCount: 5, locked: false });
 
   await req(peers[0]!, 'room:leave', {});
-  await eventually(() => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 4, 'count 4 after leave');
+  await eventually('count 4 after leave', () => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 4);
   peers[1]!.disconnect();
-  await eventually(() => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 3, 'count 3 after disconnect');
+  await eventually('count 3 after disconnect', () => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 3);
   for (const p of peers.slice(2)) p.disconnect();
-  await eventually(() => updates.at(-1)?.rooms.every((r) => r.id !== 'burst') === true, 'room gone from list');
+  await eventually('room gone from list', () => updates.at(-1)?.rooms.every((r) => r.id !== 'burst') === true);
 });
 
 test('private rooms stay out of the public list', async () => {
@@ -110,7 +111,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   // A disconnects while its DTLS connect is still outstanding.
   void rawAck(a, 'transport:connect', { transportId: sendA.id, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AA:BB' }] } }).catch(() => undefined);
   a.disconnect();
-  await eventually(() => closedAtB.length === 1 && producersClosedAtB.length === 2, 'B told about closed consumer and producers');
+  await eventually('B told about closed consumer and producers', () => closedAtB.length === 1 && producersClosedAtB.length === 2);
   assert.equal(closedAtB[0]!.producerId, audio.producerId);
   const dump = await room.router.dump();
   assert.equal(dump.transportIds.length, 2, 'only B transports remain');
@@ -118,7 +119,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   assert.equal(dump.mapConsumerIdProducerId.length, 0, 'no consumers remain');
 
   b.disconnect();
-  await eventually(() => room.closed && !noom.rooms.rooms.has('cleanup'), 'emptied room closed after the grace period');
+  await eventually('emptied room closed after the grace period', () => room.closed && !noom.rooms.rooms.has('cleanup'));
   assert.equal(room.router.closed, true);
   assert.equal(noom.pool.slots[0]!.load, loadBefore, 'placement load released');
 });
@@ -140,7 +141,7 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
     source: 'camera',
     rtpParameters: VP8_SIMULCAST_PARAMETERS,
   });
-  await eventually(() => news.length === 1, 'producer:new at B');
+  await eventually('producer:new at B', () => news.length === 1);
   assert.deepEqual({ ...news[0], peerId: undefined }, { producerId, peerId: undefined, kind: 'video', source: 'camera', paused: false });
   const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId, rtpCapabilities: jb.rtpCapabilities });
   assert.equal(consumer.type, 'simulcast');
@@ -150,16 +151,16 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   await req(b, 'consumer:resume', { consumerId: consumer.consumerId });
   await req(b, 'consumer:pause', { consumerId: consumer.consumerId });
   await req(a, 'producer:pause', { producerId });
-  await eventually(() => paused.length === 1, 'producer:paused');
+  await eventually('producer:paused', () => paused.length === 1);
   await req(a, 'producer:resume', { producerId });
-  await eventually(() => resumed.length === 1, 'producer:resumed');
+  await eventually('producer:resumed', () => resumed.length === 1);
   // The same source twice is refused; a screen share is its own producer.
   const again = await rawAck(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
   assert.equal((again as { error: { code: string } }).error.code, 'INVALID_STATE');
   const screen = await req(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'screen', rtpParameters: VP8_PARAMETERS });
-  await eventually(() => news.some((n) => n.producerId === screen.producerId && n.source === 'screen'), 'screen producer:new');
+  await eventually('screen producer:new', () => news.some((n) => n.producerId === screen.producerId && n.source === 'screen'));
   await req(a, 'producer:close', { producerId });
-  await eventually(() => closedProducers.length === 1 && closedConsumers.length === 1, 'producer:closed and consumer:closed at B');
+  await eventually('producer:closed and consumer:closed at B', () => closedProducers.length === 1 && closedConsumers.length === 1);
   assert.deepEqual(closedConsumers[0], { consumerId: consumer.consumerId, producerId });
   assert.equal((await rawAck(b, 'consumer:resume', { consumerId: consumer.consumerId }) as { error: { code: string } }).error.code, 'NOT_FOUND');
   // A late joiner is told about the producers that remain.
@@ -167,7 +168,7 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   const jc = await req(c, 'room:join', { roomId: 'controls' });
   assert.deepEqual(jc.producers.map((p) => p.producerId), [screen.producerId]);
   await req(a, 'transport:close', { transportId: sendA.id });
-  await eventually(() => closedProducers.some((p) => p.producerId === screen.producerId), 'transport:close closes its producers');
+  await eventually('transport:close closes its producers', () => closedProducers.some((p) => p.producerId === screen.producerId));
 });
 
 test('when a worker dies its rooms close, peers are told, and rejoining lands on the replacement', async () => {
@@ -176,10 +177,10 @@ test('when a worker dies its rooms close, peers are told, and rejoining lands on
   const closed = collect(a, 'room:closed');
   const oldPid = noom.pool.slots[0]!.worker.pid;
   process.kill(oldPid, 'SIGKILL');
-  await eventually(() => closed.length === 1, 'room:closed', 5000);
+  await eventually('room:closed', () => closed.length === 1);
   assert.deepEqual(closed[0], { reason: 'workerclose' });
   assert.equal((await rawAck(a, 'chat:send', { text: 'anyone?' }) as { error: { code: string } }).error.code, 'INVALID_STATE');
-  await eventually(() => noom.pool.slots.length === 1 && noom.pool.slots[0]!.worker.pid !== oldPid, 'worker replaced', 10_000);
+  await eventually('worker replaced', () => noom.pool.slots.length === 1 && noom.pool.slots[0]!.worker.pid !== oldPid);
   const again = await req(a, 'room:join', { roomId: 'doomed', displayName: 'Dee' });
   assert.equal(again.peers.length, 0);
   const health = (await (await fetch(`${noom.url}/healthz`)).json()) as { workers: { pid: number }[] };
@@ -196,10 +197,10 @@ test('room events never overtake the join answer, even for simultaneous joins', 
     });
     // The ack is logged in the callback itself: a promise would log it a microtask late.
     socks.forEach((s, i) => s.emit('room:join', { roomId: `together-${round}` }, () => logs[i]!.push('ack')));
-    await eventually(() => logs.every((l) => l.includes('ack')), 'every join answered');
+    await eventually('every join answered', () => logs.every((l) => l.includes('ack')));
     const joinedSeen = () => logs.reduce((n, l) => n + l.filter((e) => e === 'peer:joined').length, 0);
     // The first of four hears of three, the next of two, and so on.
-    await eventually(() => joinedSeen() === 6, 'six peer:joined in all');
+    await eventually('six peer:joined in all', () => joinedSeen() === 6);
     for (const log of logs) assert.equal(log.filter((e) => e === 'ack').length, 1);
     for (const log of logs) assert.equal(log[0], 'ack', log.join(','));
     for (const s of socks) s.disconnect();

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ProtocolSocket } from '../../server/src/protocol/index.js';
-import { connect, eventually, rawAck, req, startTestServer } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { connect, rawAck, req, startTestServer } from '../support/server.js';
 import { VP8_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -62,7 +63,7 @@ test('unknown events and requests without an ack neither crash nor hang the serv
   const res = await req(sock, 'rooms:list', {});
   assert.ok(Array.isArray(res.rooms));
   // The ack-less join still happens: the socket ends up in the room.
-  await eventually(() => noom.rooms.get('no-ack-room')?.peerCount === 1, 'the ack-less join to land');
+  await eventually('the ack-less join to land', () => noom.rooms.get('no-ack-room')?.peerCount === 1);
   const again = await rawAck(sock, 'room:join', { roomId: 'other' });
   assert.equal(code(again), 'INVALID_STATE');
   await req(sock, 'room:leave', {});

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { loadConfig } from '../../config/index.js';
 import { createLogger } from '../../server/src/logger.js';
 import { WorkerPool } from '../../server/src/media/WorkerPool.js';
-import { eventually, TEST_ENV } from '../support/server.js';
+import { eventually } from '../support/eventually.js';
+import { TEST_ENV } from '../support/server.js';
 
 let pool: WorkerPool;
 before(async () => {
@@ -35,7 +36,7 @@ test('places routers on the least-loaded worker', async () => {
     p.router.close();
     p.slot.load = 0;
   }
-  await eventually(() => pool.slots.every((s) => s.routers.size === 0), 'routers released');
+  await eventually('routers released', () => pool.slots.every((s) => s.routers.size === 0));
 });
 
 test('a killed worker is detected and replaced in the same slot', async () => {
@@ -95,7 +96,7 @@ test('RTP sent into a PlainTransport producer arrives at a consumer (packets and
       sender.send(Buffer.concat([header, payload]), inbound.tuple.localPort, '127.0.0.1');
       await new Promise((r) => setTimeout(r, 2));
     }
-    await eventually(() => packets >= 100, `100 RTP packets at the consumer side (got ${packets})`);
+    await eventually('100 RTP packets at the consumer side', () => packets, (n) => n >= 100);
     assert.ok(bytes >= 100 * 172, `bytes ${bytes}`);
     const [stats] = await consumer.getStats();
     assert.equal(stats?.packetCount, 100);

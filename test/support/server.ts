@@ -59,10 +59,3 @@ export function collect<E extends ServerEventName>(socket: ProtocolSocket, event
 }
 
 /** Resolves once `check` holds, polling; rejects with `what` after the timeout. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

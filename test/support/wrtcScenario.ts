@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { prepareMedia, SyntheticPeer, WrtcPeer, type LoadPeer } from '../../scripts/loadtest/peer/index.js';
 import { loadWrtc } from '../../scripts/loadtest/peer/wrtc.js';
-import { eventually } from './server.js';
+import { eventually } from './eventually.js';
 
 const url = process.argv[2];
 if (!url) throw new Error('usage: wrtcScenario.ts <server url>');
@@ -48,23 +48,18 @@ async function scenario(): Promise<void> {
   for (const s of sent) assert.ok(s.packetsSent > 0 && s.bytesSent > 0, `wrtc ${s.kind} producer sent nothing`);
 
   // libwebrtc decodes the replayed VP8 it receives.
-  await eventually(
-    () => wren.consumerStats().some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0),
-    'wrtc decodes the werift peer\'s video',
-    10_000,
+  await eventually("wrtc decodes the werift peer's video", () =>
+    wren.consumerStats().some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0),
   );
 
   // Media keeps flowing: every consumer's packets and bytes grow past a snapshot.
   for (const p of [vera, wren, sam]) {
     const first = totalsById(p);
-    await eventually(
-      () =>
-        p.consumerStats().every((now) => {
-          const was = first.get(now.consumerId)!;
-          return now.packets > was.packets + 20 && now.bytes > was.bytes;
-        }),
-      `every consumer of ${p.peerId} keeps receiving`,
-      10_000,
+    await eventually(`every consumer of ${p.peerId} keeps receiving`, () =>
+      p.consumerStats().every((now) => {
+        const was = first.get(now.consumerId)!;
+        return now.packets > was.packets + 20 && now.bytes > was.bytes;
+      }),
     );
   }
 }

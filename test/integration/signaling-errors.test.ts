@@ -62,6 +62,11 @@ test('unknown events and requests without an ack neither crash nor hang the serv
   (sock.emit as (ev: string, ...a: unknown[]) => void)('chat:send');
   const res = await req(sock, 'rooms:list', {});
   assert.ok(Array.isArray(res.rooms));
+  // A request the server does not know is answered, so a client waiting on it does not hang.
+  const unknown = (await rawAck(sock, 'room:teleport', { roomId: 'x' })) as { ok: boolean; error: { message: string } };
+  assert.equal(unknown.ok, false);
+  assert.equal(code(unknown), 'INVALID_REQUEST');
+  assert.match(unknown.error.message, /unknown request "room:teleport"/);
   // The ack-less join still happens: the socket ends up in the room.
   await eventually('the ack-less join to land', () => noom.rooms.get('no-ack-room')?.peerCount === 1);
   const again = await rawAck(sock, 'room:join', { roomId: 'other' });

@@ -60,6 +60,7 @@ export class Connection {
   /** Set while a join is in flight, so a second join or a disconnect can be told apart. */
   #joining = false;
   #closed = false;
+  readonly #requestNames = new Set<string>();
 
   constructor(socket: NoomSocket, deps: ConnectionDeps) {
     this.#socket = socket;
@@ -67,13 +68,29 @@ export class Connection {
     this.#log = deps.log.child({ socket: socket.id });
     this.#chatLimiter = new RateLimiter(deps.config.limits.chatPer10s, 10_000);
     this.#register();
+    socket.onAny((event: unknown, ...args: unknown[]) => this.#answerUnknown(event, args));
     socket.on('disconnect', (reason) => {
       this.#log.debug({ reason }, 'socket disconnected');
       this.close();
     });
   }
 
+  /** A client that asks for something this server does not know gets an answer, not a hang. */
+  #answerUnknown(event: unknown, args: unknown[]): void {
+    if (typeof event === 'string' && this.#requestNames.has(event)) return;
+    this.#deps.metrics.requests.inc({ event: 'unknown', result: 'error' });
+    const ack = args.at(-1);
+    if (typeof ack !== 'function') return;
+    const name = String(event).slice(0, 64);
+    try {
+      (ack as (r: unknown) => void)({ ok: false, error: { code: 'INVALID_REQUEST', message: `unknown request "${name}"` } });
+    } catch (error) {
+      this.#log.warn({ err: error, event: name }, 'ack failed');
+    }
+  }
+
   #on<E extends RequestName, S extends z.ZodType, T>(event: E, schema: S, handler: Handler<S, T>): void {
+    this.#requestNames.add(event);
     const observe = (name: string, ok: boolean) =>
       this.#deps.metrics.requests.inc({ event: name, result: ok ? 'ok' : 'error' });
     // Socket.IO's typed `on` cannot take the generic wrapper; the event name is still checked by E.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JoinRequest, ProduceRequest, SERVER_EVENT_SCHEMAS } from '../../server/src/protocol/index.js';
+import { chatText } from '../../server/src/rooms/Room.js';
 
 test('room ids: letters, digits and _ . ~ - only', () => {
   assert.ok(JoinRequest.safeParse({ roomId: 'team-standup_2' }).success);
@@ -23,6 +24,20 @@ test('producer requests need a known kind and source and sane RTP parameters', (
   assert.equal(ProduceRequest.safeParse({ ...base, source: 'webcam' }).success, false);
   assert.equal(ProduceRequest.safeParse({ ...base, rtpParameters: { codecs: [] } }).success, false);
   assert.equal(ProduceRequest.safeParse({ ...base, rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 300, clockRate: 90000 }] } }).success, false);
+  // Numbers the worker's wire format cannot hold never reach mediasoup.
+  const withEncoding = (encoding: object) => ({ ...base, rtpParameters: { ...base.rtpParameters, encodings: [encoding] } });
+  assert.ok(ProduceRequest.safeParse(withEncoding({ ssrc: 1234, maxBitrate: 500_000 })).success);
+  assert.equal(ProduceRequest.safeParse(withEncoding({ maxBitrate: 0.5 })).success, false);
+  assert.equal(ProduceRequest.safeParse(withEncoding({ ssrc: 2 ** 32 })).success, false);
+  // Keys mediasoup does not know are dropped, not passed along.
+  const parsed = ProduceRequest.parse(withEncoding({ ssrc: 1, maxFramerate: 'fast' }));
+  assert.deepEqual(parsed.rtpParameters.encodings, [{ ssrc: 1 }]);
+});
+
+test('chat text is trimmed and loses control characters but keeps lines and tabs', () => {
+  assert.equal(chatText('  hi\u0000\u001b[31m there\u007f  '), 'hi[31m there');
+  assert.equal(chatText('line one\n\tline two'), 'line one\n\tline two');
+  assert.throws(() => chatText('\u0000\u0001 '), /empty message/);
 });
 
 test('server event schemas accept what the server sends', () => {

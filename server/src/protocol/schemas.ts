@@ -28,67 +28,70 @@ export const ProducerSource = z.enum(['mic', 'camera', 'screen']);
 export const TransportDirection = z.enum(['send', 'recv']);
 
 // ---------------------------------------------------------------- mediasoup parameters
-const Json = z.union([z.string().max(1024), z.number(), z.boolean()]);
-const SmallRecord = z.record(z.string().max(64), Json);
+// Unknown keys are dropped and every number is bounded to the type the worker's wire format
+// gives it: mediasoup serializes some fields without checking them (a fractional maxBitrate
+// throws half-way through a message), so nothing unchecked may reach it.
+const Uint32 = z.number().int().min(0).max(0xffff_ffff);
+const PayloadType = z.number().int().min(0).max(127);
+const ExtensionId = z.number().int().min(1).max(255);
+const Int32OrDouble = z.number().min(-0x8000_0000).max(0x7fff_ffff);
+const SmallRecord = z.record(z.string().min(1).max(64), z.union([z.string().max(1024), Int32OrDouble, z.boolean()]));
 
-const RtcpFeedback = z.looseObject({ type: z.string().max(32), parameter: z.string().max(32).optional() });
+const RtcpFeedback = z.object({ type: z.string().min(1).max(32), parameter: z.string().max(32).optional() });
 
-const RtpCodecParameters = z.looseObject({
-  mimeType: z.string().max(64),
-  payloadType: z.number().int().min(0).max(127),
-  clockRate: z.number().int().positive(),
-  channels: z.number().int().positive().max(8).optional(),
+const RtpCodecParameters = z.object({
+  mimeType: z.string().min(1).max(64),
+  payloadType: PayloadType,
+  clockRate: Uint32.min(1),
+  channels: z.number().int().min(1).max(8).optional(),
   parameters: SmallRecord.optional(),
   rtcpFeedback: z.array(RtcpFeedback).max(32).optional(),
 });
 
-const RtpEncodingParameters = z.looseObject({
-  ssrc: z.number().int().nonnegative().optional(),
-  rid: z.string().max(32).optional(),
-  codecPayloadType: z.number().int().optional(),
-  rtx: z.looseObject({ ssrc: z.number().int().nonnegative() }).optional(),
+const RtpEncodingParameters = z.object({
+  ssrc: Uint32.optional(),
+  rid: z.string().min(1).max(32).optional(),
+  codecPayloadType: PayloadType.optional(),
+  rtx: z.object({ ssrc: Uint32 }).optional(),
   dtx: z.boolean().optional(),
-  scalabilityMode: z.string().max(16).optional(),
-  scaleResolutionDownBy: z.number().positive().optional(),
-  maxBitrate: z.number().positive().optional(),
-  active: z.boolean().optional(),
+  scalabilityMode: z.string().min(1).max(16).optional(),
+  maxBitrate: Uint32.optional(),
 });
 
-const RtpHeaderExtensionParameters = z.looseObject({
-  uri: z.string().max(256),
-  id: z.number().int().min(1).max(255),
+const RtpHeaderExtensionParameters = z.object({
+  uri: z.string().min(1).max(256),
+  id: ExtensionId,
   encrypt: z.boolean().optional(),
   parameters: SmallRecord.optional(),
 });
 
-export const RtpParameters = z.looseObject({
-  mid: z.string().max(32).optional(),
+export const RtpParameters = z.object({
+  mid: z.string().min(1).max(32).optional(),
   codecs: z.array(RtpCodecParameters).min(1).max(32),
   headerExtensions: z.array(RtpHeaderExtensionParameters).max(32).optional(),
-  encodings: z.array(RtpEncodingParameters).max(8).optional(),
-  rtcp: z
-    .looseObject({ cname: z.string().max(256).optional(), reducedSize: z.boolean().optional() })
-    .optional(),
+  encodings: z.array(RtpEncodingParameters).min(1).max(8).optional(),
+  rtcp: z.object({ cname: z.string().max(256).optional(), reducedSize: z.boolean().optional() }).optional(),
+  msid: z.string().max(256).optional(),
 });
 
-const RtpCodecCapability = z.looseObject({
+const RtpCodecCapability = z.object({
   kind: MediaKind,
-  mimeType: z.string().max(64),
-  preferredPayloadType: z.number().int().min(0).max(127).optional(),
-  clockRate: z.number().int().positive(),
-  channels: z.number().int().positive().max(8).optional(),
+  mimeType: z.string().min(1).max(64),
+  preferredPayloadType: PayloadType,
+  clockRate: Uint32.min(1),
+  channels: z.number().int().min(1).max(8).optional(),
   parameters: SmallRecord.optional(),
   rtcpFeedback: z.array(RtcpFeedback).max(32).optional(),
 });
 
-export const RtpCapabilities = z.looseObject({
+export const RtpCapabilities = z.object({
   codecs: z.array(RtpCodecCapability).max(64).optional(),
   headerExtensions: z
     .array(
-      z.looseObject({
+      z.object({
         kind: MediaKind,
-        uri: z.string().max(256),
-        preferredId: z.number().int(),
+        uri: z.string().min(1).max(256),
+        preferredId: ExtensionId,
         preferredEncrypt: z.boolean().optional(),
         direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']).optional(),
       }),
@@ -97,13 +100,13 @@ export const RtpCapabilities = z.looseObject({
     .optional(),
 });
 
-export const DtlsParameters = z.looseObject({
+export const DtlsParameters = z.object({
   role: z.enum(['auto', 'client', 'server']).optional(),
   fingerprints: z
     .array(
-      z.looseObject({
+      z.object({
         algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']),
-        value: z.string().max(256),
+        value: z.string().min(1).max(256),
       }),
     )
     .min(1)

@@ -28,9 +28,14 @@ export interface RoomOptions {
   graceMs: number;
 }
 
-/** The text a chat message will carry: trimmed, non-empty and within the length limit. */
+/**
+ * The text a chat message will carry: trimmed, non-empty and within the length limit.
+ * Control characters other than newline and tab are dropped: they render as nothing or as
+ * terminal escapes in someone's log viewer.
+ */
 export function chatText(raw: string): string {
-  const text = raw.trim();
+  // eslint-disable-next-line no-control-regex
+  const text = raw.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').trim();
   if (!text) throw new AppError('INVALID_REQUEST', 'empty message');
   if (text.length > CHAT_MAX_LENGTH) throw new AppError('INVALID_REQUEST', `message longer than ${CHAT_MAX_LENGTH} characters`);
   return text;

@@ -24,7 +24,9 @@ export type Handler<S extends z.ZodType, T> = (req: z.infer<S>) => Promise<T | A
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
   if (error instanceof AppError) return { code: error.code, message: error.message };
-  if (error instanceof TypeError) return { code: 'INVALID_REQUEST', message: error.message };
+  // mediasoup rejects bad arguments with TypeErrors. A TypeError from anywhere else, or from
+  // its message serializer, is a bug on this side and must not pass for the client's fault.
+  if (error instanceof TypeError && isMediasoupValidation(error)) return { code: 'INVALID_REQUEST', message: error.message };
   if (error instanceof Error) {
     switch (error.name) {
       case 'UnsupportedError':
@@ -42,6 +44,11 @@ export function toProtocolError(error: unknown, log: Logger, event: string): Pro
   }
   log.error({ err: error, event }, 'request failed');
   return { code: 'INTERNAL', message: 'internal error' };
+}
+
+function isMediasoupValidation(error: TypeError): boolean {
+  const stack = error.stack ?? '';
+  return stack.includes('/mediasoup/node/lib/') && !stack.includes('/flatbuffers/');
 }
 
 export function describeZodError(error: z.ZodError): string {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { eventually } from '../support/eventually.js';
-import { collect, req, startTestServer } from '../support/server.js';
+import { collect, connect, req, startTestServer } from '../support/server.js';
 
 let noom: NoomServer;
 const peers: SyntheticPeer[] = [];
@@ -57,6 +57,20 @@ test('three peers each publish audio and video and each receives the other two',
 test('the active speaker observer names a speaking peer', async () => {
   await eventually('an activeSpeaker event', () => speakers.some((s) => s.peerId !== null));
   assert.ok(peers.some((p) => p.peerId === speakers.at(-1)!.peerId));
+  // Someone who joins while a peer is talking learns who it is without waiting for a change.
+  const late = await connect(noom.url);
+  const leftAtAda = collect(peers[0]!.socket, 'peer:left');
+  let lateId = '';
+  try {
+    const heard = collect(late, 'activeSpeaker');
+    lateId = (await req(late, 'room:join', { roomId: 'trio', displayName: 'Late' })).peerId;
+    const [first] = await eventually('activeSpeaker at the late joiner', () => heard, (h) => h.length > 0);
+    assert.ok(peers.some((p) => p.peerId === first!.peerId), `named ${first!.peerId}`);
+  } finally {
+    late.close();
+  }
+  // Later tests count peer:left events at Ada: this one must be behind them.
+  await eventually('Ada told the late joiner left', () => leftAtAda.some((e) => e.peerId === lateId));
 });
 
 test('pausing a producer stops its media and tells the others; resuming restarts it', async () => {

@@ -133,6 +133,8 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#peers.set(peer.id, peer);
     this.slot.load++;
     this.broadcast('peer:joined', { id: peer.id, displayName: peer.displayName }, peer.id);
+    // The observer speaks only on change: a newcomer would not learn who is talking now.
+    if (this.#speakerPeerId !== null) peer.notify('activeSpeaker', { peerId: this.#speakerPeerId });
     this.#log.info({ peer: peer.id, count: this.#peers.size }, 'peer joined');
     this.emit('peers');
   }

@@ -7,6 +7,8 @@ import { request, type JoinRequest, type ProtocolSocket } from '../../server/src
 
 export interface Bot {
   socket: ProtocolSocket;
+  /** Sends a chat message to the bot's room. */
+  say(text: string): Promise<void>;
   close(): void;
 }
 
@@ -18,5 +20,11 @@ export async function joinBot(url: string, join: JoinRequest): Promise<Bot> {
     socket.close();
     throw error;
   }
-  return { socket, close: () => socket.close() };
+  return {
+    socket,
+    say: async (text) => {
+      await request(socket, 'chat:send', { text });
+    },
+    close: () => socket.close(),
+  };
 }

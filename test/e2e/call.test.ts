@@ -1,6 +1,7 @@
 /**
  * Two browsers in one room: camera and microphone media arrive both ways, a screen share
- * becomes an extra tile, and muting shows on the other side.
+ * becomes an extra tile (the presenter sees a "you are presenting" panel instead of their
+ * own screen), and muting shows on the other side.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -48,7 +49,7 @@ describe('a two-person call', () => {
   );
 
   test(
-    'a screen share appears on the other page as its own tile, and goes away when stopped',
+    'a screen share appears on the other page as its own tile, and goes away when stopped from the presenter panel',
     withDiagnostics(call.peers, async () => {
       await call.alice.page.click('[data-testid="toggle-screen"]');
       const width = await eventually("Alice's screen to render on Bob's page", () =>
@@ -60,12 +61,18 @@ describe('a two-person call', () => {
       const totals = await inboundTotals(call.bob.page);
       assert.equal(totals.video.streams, 2, 'camera and screen');
 
-      await call.alice.page.click('[data-testid="toggle-screen"]');
+      // The presenter's own screen tile shows a panel, not the screen itself.
+      const ownScreen = call.alice.page.locator('.tile.screen[data-name="Alice"][data-source="screen"]');
+      assert.match((await ownScreen.locator('[data-testid="presenting"]').textContent()) ?? '', /You are presenting/);
+      assert.equal(await ownScreen.locator('video').count(), 0);
+      await ownScreen.locator('[data-testid="stop-presenting"]').click();
       await eventually(
         "Alice's screen tile to disappear",
         () => call.bob.page.locator('.tile.screen').count(),
         (n) => n === 0,
       );
+      assert.equal(await call.alice.page.locator('.tile.screen').count(), 0);
+      assert.equal(await call.alice.page.getAttribute('[data-testid="toggle-screen"]', 'aria-pressed'), 'false');
     }),
   );
 

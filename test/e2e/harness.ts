@@ -125,7 +125,8 @@ export interface Peer {
 
 /**
  * A browser context per participant. An init script records the page's
- * RTCPeerConnections (the app itself exposes none) so tests can read their stats.
+ * RTCPeerConnections (the app itself exposes none) so tests can read their stats, and the
+ * tracks that camera and microphone capture hands out, so tests can tell when capture ran.
  */
 export async function newPeer(
   browser: Browser,
@@ -148,6 +149,17 @@ export async function newPeer(
           pcs.push(this);
         }
       };
+      const captured: MediaStreamTrack[] = [];
+      Object.defineProperty(window, '__testCapturedTracks', { value: captured });
+      const devices = navigator.mediaDevices;
+      if (devices?.getUserMedia) {
+        const getUserMedia = devices.getUserMedia.bind(devices);
+        devices.getUserMedia = async (constraints) => {
+          const stream = await getUserMedia(constraints);
+          captured.push(...stream.getTracks());
+          return stream;
+        };
+      }
       if (nickname !== null && !localStorage.getItem('noom.nickname')) localStorage.setItem('noom.nickname', nickname);
     },
     { nickname: options.nickname === false ? null : name },
@@ -210,6 +222,14 @@ export async function inboundTotals(page: Page, sincePc = 0): Promise<InboundTot
     }
     return totals;
   }, sincePc);
+}
+
+/** Camera and microphone tracks the page has obtained so far, and how many are still live. */
+export async function capturedTracks(page: Page): Promise<{ total: number; live: number }> {
+  return page.evaluate(() => {
+    const tracks = (window as unknown as { __testCapturedTracks: MediaStreamTrack[] }).__testCapturedTracks;
+    return { total: tracks.length, live: tracks.filter((t) => t.readyState === 'live').length };
+  });
 }
 
 export async function peerConnectionCount(page: Page): Promise<number> {

@@ -1,8 +1,10 @@
 /**
  * The lobby and the chat, with three browsers: rooms and counts update live in the lobby,
- * chat travels between pages as text (never as markup), join and leave notices appear,
- * a participant can change their name, locked and full rooms are explained. Saves the
- * lobby and 3-person room screenshots.
+ * chat travels between pages as text (never as markup), join, leave and rename notices
+ * appear, a participant can change their name, locked and full rooms are explained without
+ * turning the camera on, Back never returns into a room that was left, a long chat history
+ * opens at its newest message, and long names fit on a phone. Saves the lobby and 3-person
+ * room screenshots.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -11,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { joinBot, type Bot } from './bots.js';
 import {
+  capturedTracks,
   inboundTotals,
+  joinByLink,
   launchBrowser,
   newPeer,
   ROOT,
@@ -32,6 +36,8 @@ const chatTexts = (page: Page) =>
 
 const inRoom = (peer: Peer) =>
   peer.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
+
+const path = (peer: Peer) => new URL(peer.page.url()).pathname;
 
 describe('lobby and chat', () => {
   let server: TestServer;
@@ -127,9 +133,15 @@ describe('lobby and chat', () => {
       assert.equal(await bob.page.isHidden('[data-testid="rename-form"]'), true);
       assert.equal(await ownLabel(), 'Bob (you)');
 
-      await rename('Robert, Keeper of the Release Notes and the Doc');
+      // The field stops typing at 40 characters; a longer value set by script must still be refused.
+      await bob.page.click('[data-testid="rename"]');
+      assert.equal(await bob.page.getAttribute('[data-testid="rename-input"]', 'maxlength'), '40');
+      await bob.page.$eval('[data-testid="rename-input"]', (input: HTMLInputElement) => {
+        input.value = 'Robert, Keeper of the Release Notes and the Doc';
+      });
+      await bob.page.press('[data-testid="rename-input"]', 'Enter');
       await bob.page.waitForSelector('[data-testid="rename-hint"].error');
-      assert.match((await bob.page.textContent('[data-testid="rename-hint"]')) ?? '', /40/);
+      assert.equal(await bob.page.textContent('[data-testid="rename-hint"]'), 'Names can be at most 40 characters.');
       assert.equal(await bob.page.isVisible('[data-testid="rename-input"]'), true, 'the field stays open to fix the name');
       assert.equal(await ownLabel(), 'Bob (you)');
       assert.equal(await storedNickname(), 'Bob');
@@ -141,10 +153,17 @@ describe('lobby and chat', () => {
       await bob.page.waitForSelector('[data-testid="rename-form"]', { state: 'hidden' });
       assert.equal(await ownLabel(), 'Robert (you)');
       assert.equal(await storedNickname(), 'Robert');
+      await eventually('Alice to read that Bob is now Robert', () => chatTexts(alice.page), (t) =>
+        t.some((line) => line.startsWith('Bob is now Robert')),
+      );
+      assert.ok((await chatTexts(bob.page)).some((line) => line.startsWith('You are now Robert')));
 
       // Later tests know him as Bob.
       await rename('Bob');
       await eventually("Bob's name back on Alice's page", () => nameOnAlice('Bob'), (n) => n === 1);
+      await eventually('Alice to read that Robert is Bob again', () => chatTexts(alice.page), (t) =>
+        t.some((line) => line.startsWith('Robert is now Bob')),
+      );
       // Alice may hear of the rename before Bob's own request is answered; the form closes on the answer.
       await bob.page.waitForSelector('[data-testid="rename-form"]', { state: 'hidden' });
       assert.equal(await ownLabel(), 'Bob (you)');
@@ -232,10 +251,12 @@ describe('lobby and chat', () => {
   );
 
   test(
-    'leaving shows a notice to the others and updates the lobby count',
+    'leaving shows a notice to the others and updates the lobby count; Back does not return into the room',
     withDiagnostics(peers, async () => {
       await bob.page.click('[data-testid="leave"]');
       await bob.page.waitForSelector('[data-testid="lobby"]');
+      assert.equal(path(bob), '/');
+      assert.equal((await capturedTracks(bob.page)).live, 0, 'camera and microphone are off after leaving');
       await eventually('Alice to see that Bob left', () => chatTexts(alice.page), (t) =>
         t.some((line) => line.startsWith('Bob left')),
       );
@@ -245,22 +266,52 @@ describe('lobby and chat', () => {
         (n) => n === 2,
       );
       await eventually('the lobby to count 2 in standup', () => roomCount(bob.page, 'standup'), (c) => c === '2');
+
+      // Leaving replaced the room's history entry: Back goes to the page before the room.
+      await bob.page.goBack();
+      await bob.page.waitForSelector('[data-testid="lobby"]');
+      assert.equal(path(bob), '/');
+      assert.equal(await bob.page.locator('[data-testid="room"]').count(), 0);
     }),
   );
 
   test(
-    'a locked room asks for its password and says when it is wrong',
+    'a locked room asks for its password, with the camera still off, and says when it is wrong',
     withDiagnostics(peers, async () => {
-      await bob.page.click('.room-row[data-room-id="board"]');
-      await bob.page.waitForSelector('[data-testid="password-input"]');
+      const dialogGone = () =>
+        bob.page.waitForSelector('[data-testid="password-dialog"]', { state: 'detached', timeout: 5000 });
+      const askForBoard = async () => {
+        await bob.page.click('.room-row[data-room-id="board"]');
+        await bob.page.waitForSelector('[data-testid="password-input"]');
+      };
+      await askForBoard();
+      assert.equal((await capturedTracks(bob.page)).live, 0, 'no camera or microphone before admission');
+
+      // Back closes the dialog and leaves a working lobby.
+      await bob.page.goBack();
+      await dialogGone();
+      await bob.page.waitForSelector('[data-testid="lobby"]');
+      assert.equal(path(bob), '/');
+      // Escape gives up, like Cancel.
+      await askForBoard();
+      await bob.page.keyboard.press('Escape');
+      await dialogGone();
+      await bob.page.waitForSelector('[data-testid="lobby"]');
+      assert.equal(path(bob), '/');
+
+      await askForBoard();
       await bob.page.fill('[data-testid="password-input"]', 'wrong');
       await bob.page.press('[data-testid="password-input"]', 'Enter');
       await bob.page.waitForSelector('.modal .form-error');
       assert.match((await bob.page.textContent('.modal .form-error')) ?? '', /wrong password/i);
+      assert.equal((await capturedTracks(bob.page)).live, 0, 'still no camera or microphone');
       await bob.page.fill('[data-testid="password-input"]', 'hunter2');
       await bob.page.press('[data-testid="password-input"]', 'Enter');
       await inRoom(bob);
       assert.equal(await bob.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '2');
+      await eventually('camera and microphone to start once admitted', () => capturedTracks(bob.page), (c) =>
+        c.live === 2,
+      );
     }),
   );
 
@@ -269,9 +320,74 @@ describe('lobby and chat', () => {
     withDiagnostics(peers, async () => {
       await bob.page.click('[data-testid="leave"]');
       await bob.page.waitForSelector('.room-row[data-room-id="full-house"]');
+      const captures = (await capturedTracks(bob.page)).total;
       await bob.page.click('.room-row[data-room-id="full-house"]');
       await bob.page.waitForSelector('[data-testid="message-screen"]');
       assert.match((await bob.page.textContent('[data-testid="message-screen"]')) ?? '', /full/i);
+      assert.equal((await capturedTracks(bob.page)).total, captures, 'a refused join never starts the camera');
+    }),
+  );
+
+  test(
+    'a long chat history opens at its newest message, and a long name does not widen the chat',
+    withDiagnostics(peers, async () => {
+      // A private room, so that the lobby's room count stays as the tests above expect.
+      const chatty = await joinBot(server.url, { roomId: 'chatty', displayName: 'W'.repeat(40), public: false });
+      bots.push(chatty);
+      // Under the server's chat rate limit, and far more than the log can show at once.
+      for (let i = 1; i <= 16; i++) {
+        await chatty.say(`Item ${i}: ` + 'the quarterly numbers, the roadmap and the hiring plan. '.repeat(3));
+      }
+      await joinByLink(bob, server.url, 'chatty');
+      const log = () =>
+        bob.page.$eval('[data-testid="chat-log"]', (el) => ({
+          top: el.scrollTop,
+          gap: el.scrollHeight - el.scrollTop - el.clientHeight,
+          overflow: el.scrollHeight - el.clientHeight,
+          wide: el.scrollWidth - el.clientWidth,
+          messages: el.querySelectorAll('.msg').length,
+        }));
+      const opened = await eventually('the log to show the newest message', log, (l) =>
+        l.messages === 16 && l.gap <= 2,
+      );
+      assert.ok(opened.overflow > 500, `the history is longer than the log (${opened.overflow}px more)`);
+      assert.equal(opened.wide, 0, 'no horizontal scrolling');
+
+      // Reading further up is not interrupted by new messages.
+      await bob.page.$eval('[data-testid="chat-log"]', async (el) => {
+        el.scrollTo({ top: 0 });
+        // The scroll event is dispatched before the next animation frame's callbacks.
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+      });
+      await chatty.say('One more thing');
+      await eventually('the new message to arrive', log, (l) => l.messages === 17);
+      assert.equal((await log()).top, 0);
+    }),
+  );
+
+  test(
+    'on a phone, a long room name neither widens the lobby nor wraps the participant count',
+    withDiagnostics(peers, async () => {
+      const roomId = 'retrospective'.repeat(5).slice(0, 64);
+      bots.push(await joinBot(server.url, { roomId, displayName: 'Ivy', public: true }));
+      await bob.page.setViewportSize({ width: 390, height: 844 });
+      await bob.page.goto(server.url);
+      await bob.page.waitForSelector(`.room-row[data-room-id="${roomId}"]`);
+      const pageWidth = () => bob.page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok((await pageWidth()) <= 390, `the lobby is ${await pageWidth()}px wide`);
+
+      await bob.page.click(`.room-row[data-room-id="${roomId}"]`);
+      await inRoom(bob);
+      const count = () => bob.page.getAttribute('[data-testid="participant-count"]', 'data-count');
+      await eventually('two participants', count, (c) => c === '2');
+      assert.ok((await pageWidth()) <= 390, `the room is ${await pageWidth()}px wide`);
+      const countLines = await bob.page.$eval('[data-testid="participant-count"]', (el) => {
+        // One rectangle per line the text occupies.
+        const range = document.createRange();
+        range.selectNodeContents(el.lastChild ?? el);
+        return range.getClientRects().length;
+      });
+      assert.equal(countLines, 1, 'the participant count stays on one line');
     }),
   );
 });

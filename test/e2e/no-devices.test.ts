@@ -1,6 +1,7 @@
 /**
  * A participant who refuses camera and microphone still joins: chat works and the others'
- * media is received; the others see them without video and muted.
+ * media is received; the others see them without video and muted. The toast that says why
+ * leaves the chat form and the control bar uncovered.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -53,6 +54,16 @@ describe('joining without camera and microphone', () => {
         () => shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? '')),
         (toasts) => toasts.some((t) => /camera: permission denied/i.test(t)),
       );
+      const covered = await shy.page.evaluate(() => {
+        const controls = [...document.querySelectorAll('.chat-form, .controls')].map((el) =>
+          el.getBoundingClientRect(),
+        );
+        return [...document.querySelectorAll('.toast')].some((toast) => {
+          const t = toast.getBoundingClientRect();
+          return controls.some((c) => t.left < c.right && c.left < t.right && t.top < c.bottom && c.top < t.bottom);
+        });
+      });
+      assert.equal(covered, false, 'toasts leave the chat form and the control bar uncovered');
 
       const totals = await eventually('Shy to receive Alice', () => inboundTotals(shy.page), (t) =>
         t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,

@@ -27,6 +27,8 @@ export class App {
   #pendingJoin: LobbyJoin | null = null;
   /** Bumped on every navigation, so that a slow room entry notices it was abandoned. */
   #navigation = 0;
+  /** Aborted by the next navigation, which closes what the page being left still shows. */
+  #pageAbort = new AbortController();
 
   constructor(root: HTMLElement, signaling: SignalingClient) {
     this.#root = root;
@@ -38,13 +40,24 @@ export class App {
     void this.#route();
   }
 
-  #navigate(path: string): void {
-    if (location.pathname !== path) history.pushState(null, '', path);
+  #navigate(path: string, { replace = false } = {}): void {
+    if (location.pathname !== path) {
+      if (replace) history.replaceState(null, '', path);
+      else history.pushState(null, '', path);
+    }
     void this.#route();
   }
 
+  /**
+   * From a room (or a room that could not be joined) back to the lobby. The room's history
+   * entry is replaced, so that Back goes to the page before the room instead of rejoining.
+   */
+  readonly #backToLobby = (): void => this.#navigate('/', { replace: true });
+
   async #route(notice?: string): Promise<void> {
     const nav = ++this.#navigation;
+    this.#pageAbort.abort();
+    const page = (this.#pageAbort = new AbortController());
     await this.#closeSession();
     if (nav !== this.#navigation) return;
     const roomId = roomFromPath(location.pathname);
@@ -64,10 +77,10 @@ export class App {
     }
     const join = this.#pendingJoin?.roomId === roomId ? this.#pendingJoin : { roomId, public: true };
     this.#pendingJoin = null;
-    await this.#enterRoom(nav, join);
+    await this.#enterRoom(nav, join, page.signal);
   }
 
-  async #enterRoom(nav: number, join: LobbyJoin): Promise<void> {
+  async #enterRoom(nav: number, join: LobbyJoin, signal: AbortSignal): Promise<void> {
     const name = DisplayName.safeParse(loadNickname());
     const localMedia = new LocalMedia();
     const session = new RoomSession(this.#signaling, localMedia, {
@@ -76,7 +89,6 @@ export class App {
     });
     this.#session = session;
     this.#showElement(loadingScreen(`Joining ${join.roomId}…`));
-    await session.publisher.prepare();
 
     let triedPassword = Boolean(join.password);
     for (;;) {
@@ -87,8 +99,9 @@ export class App {
       } catch (error) {
         if (nav !== this.#navigation) return;
         if (error instanceof RequestError && error.code === 'FORBIDDEN') {
-          const password = await askPassword(join.roomId, triedPassword);
-          if (password === null) return this.#navigate('/');
+          const password = await askPassword(join.roomId, triedPassword, signal);
+          if (nav !== this.#navigation) return;
+          if (password === null) return this.#backToLobby();
           session.setPassword(password);
           triedPassword = true;
           continue;
@@ -102,15 +115,19 @@ export class App {
     session.on('ended', (reason) => {
       void this.#closeSession().then(() =>
         this.#showElement(
-          messageScreen('You are no longer in this room', reason, { label: 'Back to lobby', run: () => this.#navigate('/') }),
+          messageScreen('You are no longer in this room', reason, { label: 'Back to lobby', run: this.#backToLobby }),
         ),
       );
     });
-    this.#show(new RoomView(session, localMedia, () => this.#navigate('/')));
+    this.#show(new RoomView(session, localMedia, this.#backToLobby));
+    // Camera and microphone start only once the room has let us in, so that a password
+    // prompt or a full room never happens with the camera already live. The room shows at
+    // once and the local tile fills in when capture succeeds.
+    void session.publisher.prepare();
   }
 
   #joinFailure(roomId: string, error: unknown): HTMLElement {
-    const back = { label: 'Back to lobby', run: () => this.#navigate('/') };
+    const back = { label: 'Back to lobby', run: this.#backToLobby };
     if (error instanceof RequestError) {
       switch (error.code) {
         case 'ROOM_FULL':

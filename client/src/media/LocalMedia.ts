@@ -56,6 +56,7 @@ const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
 export class LocalMedia extends Emitter<LocalMediaEvents> {
   readonly #tracks = new Map<LocalSource, MediaStreamTrack>();
   readonly #deviceIds = new Map<CaptureKind, string>();
+  #closed = false;
 
   track(source: LocalSource): MediaStreamTrack | null {
     return this.#tracks.get(source) ?? null;
@@ -114,7 +115,12 @@ export class LocalMedia extends Emitter<LocalMediaEvents> {
     this.emit('track', source, null);
   }
 
-  releaseAll(): void {
+  /**
+   * The room visit is over: every track stops, and so does any that a capture still under
+   * way (e.g. waiting for a permission prompt) delivers later.
+   */
+  close(): void {
+    this.#closed = true;
     for (const source of [...this.#tracks.keys()]) this.release(source);
   }
 
@@ -129,6 +135,10 @@ export class LocalMedia extends Emitter<LocalMediaEvents> {
   }
 
   #setTrack(source: LocalSource, track: MediaStreamTrack): void {
+    if (this.#closed) {
+      track.stop();
+      return;
+    }
     // An unplugged device, a revoked permission or the browser's own "Stop sharing" button
     // end the track.
     track.addEventListener('ended', () => {

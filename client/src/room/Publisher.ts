@@ -32,6 +32,11 @@ export class Publisher extends Emitter<PublisherEvents> {
     ['screen', false],
   ]);
   readonly #producers = new Map<LocalSource, ms.Producer>();
+  /**
+   * Sources with a produce() under way, and on which session: attach() and a 'track' event
+   * can both want to publish a source, and only one of them may.
+   */
+  readonly #producing = new Map<LocalSource, MediaSession>();
   #session: MediaSession | null = null;
 
   constructor(signaling: SignalingClient, media: LocalMedia) {
@@ -45,14 +50,17 @@ export class Publisher extends Emitter<PublisherEvents> {
     return { track: this.#media.track(source), enabled: this.#enabled.get(source) ?? false };
   }
 
-  /** Opens mic and camera before the first join; what fails stays off. */
+  /** Opens mic and camera once the room has admitted us; what fails stays off. */
   async prepare(): Promise<void> {
     await Promise.all(
       (['mic', 'camera'] as const).map(async (kind) => {
+        // On before the capture, so that its 'track' event publishes the source unpaused.
+        this.#enabled.set(kind, true);
+        this.emit('change', kind);
         try {
           await this.#media.capture(kind);
-          this.#enabled.set(kind, true);
         } catch (error) {
+          this.#enabled.set(kind, false);
           this.#report(error);
         }
         this.emit('change', kind);
@@ -144,9 +152,10 @@ export class Publisher extends Emitter<PublisherEvents> {
 
   async #publish(source: LocalSource, track: MediaStreamTrack): Promise<void> {
     const session = this.#session;
-    if (!session || session.closed || this.#producers.has(source)) return;
+    if (!session || session.closed || this.#producers.has(source) || this.#producing.get(source) === session) return;
     if (!session.canProduce(track.kind === 'audio' ? 'audio' : 'video')) return;
     const paused = source !== 'screen' && !this.#enabled.get(source);
+    this.#producing.set(source, session);
     try {
       const producer = await session.produce(source, track, paused);
       if (this.#session !== session) {
@@ -154,6 +163,15 @@ export class Publisher extends Emitter<PublisherEvents> {
         return;
       }
       this.#producers.set(source, producer);
+      // The 'track' events of a device switch or a release found no producer yet: apply them.
+      const current = this.#media.track(source);
+      if (!current) {
+        this.#producers.delete(source);
+        producer.close();
+        await this.#tell('producer:close', producer.id);
+        return;
+      }
+      if (current !== track) await producer.replaceTrack({ track: current });
       // Someone toggled the source while producing: catch up.
       const wantPaused = source !== 'screen' && !this.#enabled.get(source);
       if (wantPaused !== producer.paused) {
@@ -163,6 +181,8 @@ export class Publisher extends Emitter<PublisherEvents> {
       }
     } catch (error) {
       if (this.#session === session) this.#report(error);
+    } finally {
+      if (this.#producing.get(source) === session) this.#producing.delete(source);
     }
   }
 

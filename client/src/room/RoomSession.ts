@@ -4,6 +4,7 @@
  * epoch; work started in an older epoch is dropped when it completes.
  */
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
+import { nameProblem } from '../lib/names.js';
 import type { LocalMedia } from '../media/LocalMedia.js';
 import { MediaSession, type RemoteMedia } from '../media/MediaSession.js';
 import { RequestError, type JoinData, type ProducerInfo } from '../protocol.js';
@@ -144,6 +145,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     const epoch = this.#epoch;
     // The server trims too; the name kept here must be the one the others are shown.
     const name = displayName.trim();
+    // Checked here too, so that the reason reads as a sentence rather than a schema error.
+    const problem = nameProblem(name);
+    if (problem) throw new Error(problem);
     try {
       await this.#signaling.request('peer:rename', { displayName: name });
     } catch (error) {
@@ -168,7 +172,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     clearTimeout(this.#retryTimer);
     this.#subs.clear();
     this.#dropMedia();
-    this.#localMedia.releaseAll();
+    this.#localMedia.close();
     this.#setStatus('left');
     if (wasInRoom && this.#signaling.connected) await this.#sendLeave();
     this.removeAllListeners();

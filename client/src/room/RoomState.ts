@@ -87,9 +87,12 @@ export class RoomState extends Emitter<RoomStateEvents> {
     return next;
   }
 
+  /** Applies a new name and tells the chat about it. */
   rename(id: string, displayName: string): void {
     const p = this.#participants.get(id);
-    if (p) this.upsertParticipant({ ...p, displayName });
+    if (!p || p.displayName === displayName) return;
+    this.upsertParticipant({ ...p, displayName });
+    this.addNotice(p.local ? `You are now ${displayName}` : `${p.displayName} is now ${displayName}`);
   }
 
   removeParticipant(id: string): Participant | undefined {

@@ -22,11 +22,27 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
   readonly #input: HTMLInputElement;
   readonly #sendButton: HTMLButtonElement;
   readonly #subs = new Subscriptions();
+  readonly #resize: ResizeObserver;
   #unread = 0;
+  /**
+   * Follow the newest message until the user scrolls up to read older ones. Scrolling only
+   * takes effect once the log is laid out, which is after the constructor and after
+   * setVisible, so a ResizeObserver applies it when the log gets its size.
+   */
+  #pinned = true;
 
   constructor(state: RoomState) {
     super();
     this.#log = h('div', { class: 'chat-log', 'data-testid': 'chat-log', role: 'log', 'aria-live': 'polite' });
+    this.#log.addEventListener('scroll', () => {
+      const log = this.#log;
+      // Hidden or detached, the log has no size; that says nothing about the user's intent.
+      if (log.clientHeight > 0) this.#pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    });
+    this.#resize = new ResizeObserver(() => {
+      if (this.#pinned) this.#scrollToEnd();
+    });
+    this.#resize.observe(this.#log);
     this.#input = h('input', {
       class: 'input',
       'data-testid': 'chat-input',
@@ -62,7 +78,7 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
     if (visible) {
       this.#unread = 0;
       this.emit('unread', 0);
-      this.#log.scrollTop = this.#log.scrollHeight;
+      this.#pinned = true;
     }
   }
 
@@ -73,6 +89,7 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
   }
 
   destroy(): void {
+    this.#resize.disconnect();
     this.#subs.clear();
     this.removeAllListeners();
   }
@@ -91,8 +108,6 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
   }
 
   #append(entry: ChatEntry): void {
-    const log = this.#log;
-    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const time = h('time', { class: 'msg-time', datetime: new Date(entry.ts).toISOString() }, formatTime(entry.ts));
     const node =
       entry.kind === 'notice'
@@ -103,7 +118,13 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
             h('div', { class: 'msg-head' }, h('span', { class: 'msg-name' }, entry.own ? 'You' : entry.displayName), time),
             h('div', { class: 'msg-text' }, entry.text),
           );
-    log.appendChild(node);
-    if (atBottom || (entry.kind === 'message' && entry.own)) log.scrollTop = log.scrollHeight;
+    this.#log.appendChild(node);
+    // One's own message always shows, even when reading further up.
+    if (entry.kind === 'message' && entry.own) this.#pinned = true;
+    if (this.#pinned) this.#scrollToEnd();
+  }
+
+  #scrollToEnd(): void {
+    this.#log.scrollTop = this.#log.scrollHeight;
   }
 }

@@ -14,6 +14,8 @@ type ControlBarEvents = {
   leave: [];
 };
 
+type Look = 'off' | 'active' | null;
+
 export interface ControlState {
   mic: boolean;
   camera: boolean;
@@ -64,9 +66,12 @@ export class ControlBar extends Emitter<ControlBarEvents> {
 
   render(s: ControlState): void {
     const { mic, camera, screen } = s;
-    this.#set(this.#mic, mic ? 'mic' : 'micOff', mic ? 'Mute microphone' : 'Unmute microphone', !mic, false);
-    this.#set(this.#camera, camera ? 'camera' : 'cameraOff', camera ? 'Turn camera off' : 'Turn camera on', !camera, false);
-    this.#set(this.#screen, screen ? 'screenStop' : 'screen', screen ? 'Stop sharing' : 'Share screen', false, screen);
+    if (mic) this.#set(this.#mic, true, 'mic', 'Mute microphone', null);
+    else this.#set(this.#mic, false, 'micOff', 'Unmute microphone', 'off');
+    if (camera) this.#set(this.#camera, true, 'camera', 'Turn camera off', null);
+    else this.#set(this.#camera, false, 'cameraOff', 'Turn camera on', 'off');
+    if (screen) this.#set(this.#screen, true, 'screenStop', 'Stop sharing', 'active');
+    else this.#set(this.#screen, false, 'screen', 'Share screen', null);
     this.#screen.hidden = !s.canShareScreen;
     this.#chat.classList.toggle('active', s.chat);
     this.#chat.title = s.chat ? 'Hide chat' : 'Show chat';
@@ -79,12 +84,13 @@ export class ControlBar extends Emitter<ControlBarEvents> {
     return h('button', { class: 'ctl', 'data-testid': `toggle-${event}`, onclick: () => this.emit(event) }, icon(iconName));
   }
 
-  #set(button: HTMLButtonElement, iconName: IconName, label: string, off: boolean, active: boolean): void {
+  /** `look` highlights the button: red for a muted source, accent for a running share. */
+  #set(button: HTMLButtonElement, pressed: boolean, iconName: IconName, label: string, look: Look): void {
     button.replaceChildren(icon(iconName));
     button.title = label;
     button.setAttribute('aria-label', label);
-    button.setAttribute('aria-pressed', String(active || !off));
-    button.classList.toggle('off', off);
-    button.classList.toggle('active', active);
+    button.setAttribute('aria-pressed', String(pressed));
+    button.classList.toggle('off', look === 'off');
+    button.classList.toggle('active', look === 'active');
   }
 }

@@ -5,6 +5,7 @@ import { Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import { hue, initials, plural, toRoomId } from '../lib/format.js';
 import { brandGlyph, icon } from '../lib/icons.js';
+import { NAME_MAX_LENGTH, nameProblem } from '../lib/names.js';
 import { DisplayName, type RoomSummary } from '../protocol.js';
 import type { ConnectionState, SignalingClient } from '../signaling/SignalingClient.js';
 import { loadNickname, saveNickname } from '../app/preferences.js';
@@ -36,7 +37,7 @@ export class LobbyView {
       class: 'input',
       'data-testid': 'nickname',
       placeholder: 'Anonymous',
-      maxlength: 40,
+      maxlength: NAME_MAX_LENGTH,
       value: loadNickname(),
       autocomplete: 'nickname',
     });
@@ -137,8 +138,10 @@ export class LobbyView {
       this.#error.textContent = 'Room names use letters, digits, spaces and _ . ~ -';
       return;
     }
-    if (this.#nickname.value.trim() && !this.nickname) {
-      this.#error.textContent = 'Names are up to 40 characters, without control characters';
+    // An empty nickname is fine: the server picks an anonymous name.
+    const problem = this.#nickname.value.trim() ? nameProblem(this.#nickname.value) : null;
+    if (problem) {
+      this.#error.textContent = problem;
       return;
     }
     this.#error.textContent = '';
@@ -172,6 +175,8 @@ export class LobbyView {
         class: 'room-row',
         'data-room-id': room.id,
         'data-count': room.peerCount,
+        // Long names are cut short in the row; the tooltip has all of it.
+        title: room.name,
         tabindex: 0,
         onclick: open,
         onkeydown: (e: Event) => {
@@ -182,7 +187,12 @@ export class LobbyView {
       h(
         'div',
         { class: 'room-info' },
-        h('div', { class: 'room-name' }, room.name, room.locked ? icon('lock') : null),
+        h(
+          'div',
+          { class: 'room-name' },
+          h('span', { class: 'room-name-text' }, room.name),
+          room.locked ? icon('lock') : null,
+        ),
         h('div', { class: 'room-meta' }, icon('users'), h('span', { class: 'count' }, plural(room.peerCount, 'participant'))),
       ),
       h('button', { class: 'btn small', type: 'button', tabindex: -1 }, 'Join'),

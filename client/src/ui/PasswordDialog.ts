@@ -1,10 +1,12 @@
 /**
  * Modal asking for a locked room's password. Resolves with the password, or null when
- * the user gives up.
+ * the user gives up (Cancel or Escape) or when `signal` aborts, e.g. because the user
+ * navigated elsewhere while the dialog was open.
  */
 import { h } from '../lib/dom.js';
 
-export function askPassword(roomId: string, retry: boolean): Promise<string | null> {
+export function askPassword(roomId: string, retry: boolean, signal: AbortSignal): Promise<string | null> {
+  if (signal.aborted) return Promise.resolve(null);
   return new Promise((resolve) => {
     const input = h('input', {
       class: 'input',
@@ -15,10 +17,19 @@ export function askPassword(roomId: string, retry: boolean): Promise<string | nu
       required: true,
       maxlength: 128,
     });
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      finish(null);
+    };
+    const onAbort = () => finish(null);
     const finish = (value: string | null) => {
+      document.removeEventListener('keydown', onKey);
+      signal.removeEventListener('abort', onAbort);
       backdrop.remove();
       resolve(value);
     };
+    const title = h('h2', { id: 'password-dialog-title' }, 'This room is locked');
     const form = h(
       'form',
       {
@@ -28,7 +39,7 @@ export function askPassword(roomId: string, retry: boolean): Promise<string | nu
           if (input.value) finish(input.value);
         },
       },
-      h('h2', {}, 'This room is locked'),
+      title,
       h('p', {}, `Enter the password for “${roomId}”.`),
       input,
       retry ? h('div', { class: 'form-error', role: 'alert' }, 'Wrong password, try again.') : null,
@@ -39,7 +50,20 @@ export function askPassword(roomId: string, retry: boolean): Promise<string | nu
         h('button', { class: 'btn primary', type: 'submit' }, 'Join'),
       ),
     );
-    const backdrop = h('div', { class: 'modal-backdrop', role: 'dialog', 'aria-modal': 'true' }, form);
+    const backdrop = h(
+      'div',
+      {
+        class: 'modal-backdrop',
+        role: 'dialog',
+        'aria-modal': 'true',
+        'aria-labelledby': title.id,
+        'data-testid': 'password-dialog',
+      },
+      form,
+    );
+    // On the document, so that Escape works wherever focus went, not only in the field.
+    document.addEventListener('keydown', onKey);
+    signal.addEventListener('abort', onAbort);
     document.body.appendChild(backdrop);
     input.focus();
   });

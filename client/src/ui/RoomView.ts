@@ -34,7 +34,10 @@ export class RoomView {
   constructor(session: RoomSession, localMedia: LocalMedia, onLeave: () => void) {
     this.#session = session;
     const { state, publisher } = session;
-    this.#grid = new VideoGrid(state, (name) => this.#rename(name));
+    this.#grid = new VideoGrid(state, {
+      rename: (name) => this.#rename(name),
+      stopPresenting: () => publisher.stopScreenShare(),
+    });
     this.#chat = new ChatPanel(state);
     this.#audio = new AudioSink(state);
     this.#devices = new DevicePicker(localMedia, this.#controls.devicesButton, (kind, id) =>

@@ -5,7 +5,7 @@
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import type { Participant, RoomState } from '../room/RoomState.js';
-import { VideoTile, type RenameHandler } from './VideoTile.js';
+import { VideoTile, type TileActions } from './VideoTile.js';
 
 const GAP = 10;
 const ASPECT = 16 / 9;
@@ -24,14 +24,14 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   readonly #strip = h('div', { class: 'strip' });
   readonly #subs = new Subscriptions();
   readonly #resize: ResizeObserver;
-  readonly #rename: RenameHandler | undefined;
+  readonly #actions: TileActions;
   #frame = 0;
 
-  /** With `rename`, one's own tile offers to change one's name. */
-  constructor(state: RoomState, rename?: RenameHandler) {
+  /** `actions` are offered on one's own tiles: changing one's name, stopping a share. */
+  constructor(state: RoomState, actions: TileActions = {}) {
     super();
     this.#state = state;
-    this.#rename = rename;
+    this.#actions = actions;
     this.el = h('div', { class: 'grid', 'data-testid': 'grid' });
     this.#resize = new ResizeObserver(() => this.#scheduleLayout());
     this.#resize.observe(this.el);
@@ -55,12 +55,12 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   #apply(p: Participant): void {
     const person = this.#people.get(p.id);
     if (person) person.update(p);
-    else this.#people.set(p.id, new VideoTile('person', p, p.local ? this.#rename : undefined));
+    else this.#people.set(p.id, new VideoTile('person', p, p.local ? this.#actions : {}));
 
     const screen = this.#screens.get(p.id);
     if (p.media.screen) {
       if (screen) screen.update(p);
-      else this.#screens.set(p.id, new VideoTile('screen', p));
+      else this.#screens.set(p.id, new VideoTile('screen', p, p.local ? this.#actions : {}));
     } else if (screen) {
       screen.remove();
       this.#screens.delete(p.id);

@@ -1,11 +1,12 @@
 /**
  * One tile of the grid: a participant's camera (or avatar when there is none) with name,
  * mute and speaking indicators, or a participant's shared screen. One's own camera tile
- * also lets one change one's name.
+ * also lets one change one's name; one's own screen tile says that one is presenting.
  */
 import { h } from '../lib/dom.js';
 import { hue, initials } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
+import { NAME_MAX_LENGTH } from '../lib/names.js';
 import type { Participant } from '../room/RoomState.js';
 
 export type TileKind = 'person' | 'screen';
@@ -13,32 +14,46 @@ export type TileKind = 'person' | 'screen';
 /** Resolves once the new name is in effect; rejects with an Error whose message says why not. */
 export type RenameHandler = (displayName: string) => Promise<void>;
 
+/** What one's own tiles let one do. */
+export interface TileActions {
+  rename?: RenameHandler;
+  stopPresenting?: () => void;
+}
+
 export class VideoTile {
   readonly el: HTMLDivElement;
   readonly kind: TileKind;
-  readonly #video: HTMLVideoElement;
+  /** Null on one's own screen tile, which shows no video. */
+  readonly #video: HTMLVideoElement | null;
   readonly #label: HTMLSpanElement;
   readonly #avatar: HTMLDivElement;
   readonly #editor: NameEditor | null = null;
   #track: MediaStreamTrack | null = null;
 
-  constructor(kind: TileKind, participant: Participant, rename?: RenameHandler) {
+  constructor(kind: TileKind, participant: Participant, actions: TileActions = {}) {
     this.kind = kind;
-    this.#video = h('video', { autoplay: true, playsinline: true });
+    // Showing presenters their own screen is at best useless and, when they share the
+    // whole screen, a picture of itself repeated without end.
+    const presenting = kind === 'screen' && participant.local;
+    this.#video = presenting ? null : h('video', { autoplay: true, playsinline: true });
     // Remote audio plays through AudioSink; tiles only ever show video.
-    this.#video.muted = true;
+    if (this.#video) this.#video.muted = true;
     this.#label = h('span', { class: 'label' });
     this.#avatar = h('div', { class: 'avatar-circle' });
     const nameplate = h('div', { class: 'nameplate' }, icon('micOff', 'icon muted'), this.#label);
-    if (rename && kind === 'person' && participant.local) {
-      this.#editor = new NameEditor(nameplate, rename);
+    if (actions.rename && kind === 'person' && participant.local) {
+      this.#editor = new NameEditor(nameplate, actions.rename);
       nameplate.appendChild(this.#editor.button);
     }
     this.el = h(
       'div',
-      { class: `tile ${kind}`, 'data-peer': participant.id, 'data-source': kind === 'screen' ? 'screen' : 'camera' },
-      this.#video,
-      h('div', { class: 'avatar' }, this.#avatar),
+      {
+        class: `tile ${kind}${presenting ? ' presenting' : ''}`,
+        'data-peer': participant.id,
+        'data-source': kind === 'screen' ? 'screen' : 'camera',
+      },
+      this.#video ?? presentingPanel(actions.stopPresenting),
+      presenting ? null : h('div', { class: 'avatar' }, this.#avatar),
       kind === 'screen' ? h('div', { class: 'tile-badge' }, 'Screen') : null,
       nameplate,
       this.#editor?.el,
@@ -73,28 +88,47 @@ export class VideoTile {
   }
 
   resume(): void {
-    if (this.#track && this.#video.paused) this.#play();
+    if (this.#track && this.#video?.paused) this.#play();
   }
 
   remove(): void {
     this.#editor?.dispose();
-    this.#video.srcObject = null;
+    if (this.#video) this.#video.srcObject = null;
     this.el.remove();
   }
 
   #setTrack(track: MediaStreamTrack | null): void {
-    if (track === this.#track) return;
+    if (track === this.#track || !this.#video) return;
     this.#track = track;
     this.#video.srcObject = track ? new MediaStream([track]) : null;
     if (track) this.#play();
   }
 
   #play(): void {
-    this.#video.play().catch((error: unknown) => {
+    this.#video?.play().catch((error: unknown) => {
       // A newer srcObject or a DOM move interrupts a pending play(); that is expected.
       if (!(error instanceof DOMException && error.name === 'AbortError')) console.warn('video playback refused', error);
     });
   }
+}
+
+/** What presenters see in place of their own screen. */
+function presentingPanel(stop: (() => void) | undefined): HTMLDivElement {
+  return h(
+    'div',
+    { class: 'presenting-panel', 'data-testid': 'presenting' },
+    icon('screen'),
+    h('strong', {}, 'You are presenting'),
+    h('span', {}, 'Everyone in the room sees your screen.'),
+    stop
+      ? h(
+          'button',
+          { class: 'btn danger small', type: 'button', 'data-testid': 'stop-presenting', onclick: () => stop() },
+          icon('screenStop'),
+          'Stop presenting',
+        )
+      : null,
+  );
 }
 
 /**
@@ -137,6 +171,7 @@ class NameEditor {
       'aria-label': 'Your name',
       autocomplete: 'nickname',
       spellcheck: 'false',
+      maxlength: NAME_MAX_LENGTH,
     });
     this.#input.addEventListener('keydown', (e) => {
       if (e.key !== 'Escape') return;

@@ -1,0 +1,21 @@
+/**
+ * Display-name rules as people read them. The protocol's schema decides what is valid; this
+ * module only puts its verdict into words.
+ */
+import { DisplayName } from '../protocol.js';
+
+export const NAME_MAX_LENGTH = DisplayName.maxLength ?? 40;
+
+/** Why `name` cannot be used as a display name, as a sentence; null if it can. */
+export function nameProblem(name: string): string | null {
+  const parsed = DisplayName.safeParse(name);
+  if (parsed.success) return null;
+  switch (parsed.error.issues[0]?.code) {
+    case 'too_big':
+      return `Names can be at most ${NAME_MAX_LENGTH} characters.`;
+    case 'too_small':
+      return 'Names cannot be empty.';
+    default:
+      return 'Names cannot contain control characters.';
+  }
+}

@@ -167,6 +167,11 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   const c = await open();
   const jc = await req(c, 'room:join', { roomId: 'controls' });
   assert.deepEqual(jc.producers.map((p) => p.producerId), [screen.producerId]);
+  // Closing one's own receive transport closes its consumers, and the client is told.
+  const screenAtB = await req(b, 'consumer:create', { transportId: recvB.id, producerId: screen.producerId, rtpCapabilities: jb.rtpCapabilities });
+  await req(b, 'transport:close', { transportId: recvB.id });
+  await eventually('consumer:closed for the closed transport', () => closedConsumers.some((c) => c.consumerId === screenAtB.consumerId));
+  assert.equal((await rawAck(b, 'consumer:resume', { consumerId: screenAtB.consumerId }) as { error: { code: string } }).error.code, 'NOT_FOUND');
   await req(a, 'transport:close', { transportId: sendA.id });
   await eventually('transport:close closes its producers', () => closedProducers.some((p) => p.producerId === screen.producerId));
 });

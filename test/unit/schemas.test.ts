@@ -24,6 +24,12 @@ test('producer requests need a known kind and source and sane RTP parameters', (
   assert.equal(ProduceRequest.safeParse({ ...base, source: 'webcam' }).success, false);
   assert.equal(ProduceRequest.safeParse({ ...base, rtpParameters: { codecs: [] } }).success, false);
   assert.equal(ProduceRequest.safeParse({ ...base, rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 300, clockRate: 90000 }] } }).success, false);
+  // The kind, the codecs and the source agree.
+  assert.equal(ProduceRequest.safeParse({ ...base, kind: 'audio', source: 'screen' }).success, false, 'audio kind, VP8 codec');
+  assert.equal(ProduceRequest.safeParse({ ...base, source: 'mic' }).success, false, 'a video microphone');
+  const opus = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }] };
+  assert.equal(ProduceRequest.safeParse({ ...base, rtpParameters: opus }).success, false, 'video kind, Opus codec');
+  assert.ok(ProduceRequest.safeParse({ ...base, kind: 'audio', source: 'mic', rtpParameters: opus }).success);
   // Numbers the worker's wire format cannot hold never reach mediasoup.
   const withEncoding = (encoding: object) => ({ ...base, rtpParameters: { ...base.rtpParameters, encodings: [encoding] } });
   assert.ok(ProduceRequest.safeParse(withEncoding({ ssrc: 1234, maxBitrate: 500_000 })).success);

@@ -157,14 +157,24 @@ export const RenameRequest = z.object({ displayName: DisplayName });
 export const CreateTransportRequest = z.object({ direction: TransportDirection });
 export const ConnectTransportRequest = z.object({ transportId: Id, dtlsParameters: DtlsParameters });
 export const RestartIceRequest = z.object({ transportId: Id });
-export const ProduceRequest = z.object({
-  transportId: Id,
-  kind: MediaKind,
-  rtpParameters: RtpParameters,
-  source: ProducerSource,
-  /** Start the producer paused (e.g. mic muted at join). */
-  paused: z.boolean().optional(),
-});
+export const ProduceRequest = z
+  .object({
+    transportId: Id,
+    kind: MediaKind,
+    rtpParameters: RtpParameters,
+    source: ProducerSource,
+    /** Start the producer paused (e.g. mic muted at join). */
+    paused: z.boolean().optional(),
+  })
+  // Otherwise a peer could offer others "video" that carries Opus, or a microphone that is a camera.
+  .refine((r) => r.rtpParameters.codecs.every((c) => c.mimeType.toLowerCase().startsWith(`${r.kind}/`)), {
+    message: 'every codec must be of the producer kind',
+    path: ['rtpParameters', 'codecs'],
+  })
+  .refine((r) => (r.source === 'mic' ? r.kind === 'audio' : r.source === 'camera' ? r.kind === 'video' : true), {
+    message: 'mic producers are audio, camera producers video',
+    path: ['kind'],
+  });
 export const ProducerRequest = z.object({ producerId: Id });
 export const ConsumeRequest = z.object({ transportId: Id, producerId: Id, rtpCapabilities: RtpCapabilities });
 export const ConsumerRequest = z.object({ consumerId: Id });

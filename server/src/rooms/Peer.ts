@@ -176,10 +176,11 @@ export class Peer {
     }
     this.#consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
-    // The client created this consumer for a producer that is now gone: tell it.
-    consumer.on('producerclose', () => {
-      this.notify('consumer:closed', { consumerId: consumer.id, producerId: producer.id });
-    });
+    // The consumer went away without the client asking (its producer or its transport
+    // closed): tell the client, which still holds its side of it.
+    const closed = () => this.notify('consumer:closed', { consumerId: consumer.id, producerId: producer.id });
+    consumer.on('producerclose', closed);
+    consumer.on('transportclose', closed);
     return consumer;
   }
 

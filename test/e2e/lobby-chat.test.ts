@@ -185,6 +185,10 @@ describe('lobby and chat', () => {
         (c) => c === '4',
       );
       assert.equal(await carol.page.locator('.room-row[data-room-id="board"] .room-name svg').count(), 1, 'lock icon');
+      // MAX_PEERS_PER_ROOM is 3 here: the lobby says which room is full before anyone tries it.
+      assert.equal(await carol.page.getAttribute('.room-row[data-room-id="full-house"]', 'data-full'), 'true');
+      assert.equal(await carol.page.textContent('.room-row[data-room-id="full-house"] .btn'), 'Full');
+      assert.equal(await carol.page.getAttribute('.room-row[data-room-id="board"]', 'data-full'), 'false');
       await carol.page.fill('[data-testid="nickname"]', 'Carol');
       const path = screenshotPath('lobby.png');
       await carol.page.screenshot({ path });

@@ -71,7 +71,7 @@ test('the lobby sees counts change live, and a burst of joins is one coalesced u
   const withBurst = updates.filter((u) => u.rooms.some((r) => r.id === 'burst'));
   assert.ok(withBurst.length <= 2, `5 joins gave ${withBurst.length} updates`);
   const { rooms } = await req(lobby, 'rooms:list', {});
-  assert.deepEqual(rooms.find((r) => r.id === 'burst'), { id: 'burst', name: 'burst', peerCount: 5, locked: false });
+  assert.deepEqual(rooms.find((r) => r.id === 'burst'), { id: 'burst', name: 'burst', peerCount: 5, locked: false, maxPeers: 100 });
 
   await req(peers[0]!, 'room:leave', {});
   await eventually('count 4 after leave', () => updates.at(-1)?.rooms.find((r) => r.id === 'burst')?.peerCount === 4);

@@ -124,7 +124,7 @@ test('full rooms are ROOM_FULL, locked rooms FORBIDDEN without the password', as
     await req(b, 'room:join', { roomId: 'small', password: 'pw' });
     assert.equal(code(await rawAck(c, 'room:join', { roomId: 'small', password: 'pw' })), 'ROOM_FULL');
     const { rooms } = await req(c, 'rooms:list', {});
-    assert.deepEqual(rooms.find((r) => r.id === 'small'), { id: 'small', name: 'small', peerCount: 2, locked: true });
+    assert.deepEqual(rooms.find((r) => r.id === 'small'), { id: 'small', name: 'small', peerCount: 2, locked: true, maxPeers: 2 });
   } finally {
     for (const s of [a, b, c]) s.close();
   }

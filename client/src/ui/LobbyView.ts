@@ -169,12 +169,14 @@ export class LobbyView {
 
   #row(room: RoomSummary): HTMLLIElement {
     const open = () => this.#onJoin({ roomId: room.id, public: true });
+    const full = room.peerCount >= room.maxPeers;
     return h(
       'li',
       {
-        class: 'room-row',
+        class: full ? 'room-row full' : 'room-row',
         'data-room-id': room.id,
         'data-count': room.peerCount,
+        'data-full': String(full),
         // Long names are cut short in the row; the tooltip has all of it.
         title: room.name,
         tabindex: 0,
@@ -193,9 +195,16 @@ export class LobbyView {
           h('span', { class: 'room-name-text' }, room.name),
           room.locked ? icon('lock') : null,
         ),
-        h('div', { class: 'room-meta' }, icon('users'), h('span', { class: 'count' }, plural(room.peerCount, 'participant'))),
+        h(
+          'div',
+          { class: 'room-meta' },
+          icon('users'),
+          h('span', { class: 'count' }, plural(room.peerCount, 'participant')),
+          full ? h('span', { class: 'room-full' }, '· full') : null,
+        ),
       ),
-      h('button', { class: 'btn small', type: 'button', tabindex: -1 }, 'Join'),
+      // A full room can still be tried (someone may leave); the row says what to expect.
+      h('button', { class: 'btn small', type: 'button', tabindex: -1 }, full ? 'Full' : 'Join'),
     );
   }
 }

@@ -140,6 +140,8 @@ export const RoomSummary = z.object({
   name: z.string(),
   peerCount: z.number().int(),
   locked: z.boolean(),
+  /** The room's participant limit, so that a lobby can show a full room as full. */
+  maxPeers: z.number().int(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;
 

@@ -115,7 +115,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   summary(): RoomSummary {
-    return { id: this.id, name: this.id, peerCount: this.#peers.size, locked: this.locked };
+    return { id: this.id, name: this.id, peerCount: this.#peers.size, locked: this.locked, maxPeers: this.#maxPeers };
   }
 
   checkAdmission(password: string | undefined): void {

@@ -86,4 +86,23 @@ describe('joining without camera and microphone', () => {
       await eventually('the chat to reach Alice', () => chatMessages(alice.page), (t) => t.includes('I can only listen today'));
     }),
   );
+
+  test(
+    'a chat flood is refused in one plain sentence and the refused text is kept',
+    withDiagnostics(peers, async () => {
+      const input = '[data-testid="chat-input"]';
+      // The server allows 20 messages per 10 s; the last few of 25 are refused.
+      for (let i = 0; i < 25; i++) {
+        await shy.page.fill(input, `flood ${i}`);
+        await shy.page.press(input, 'Enter');
+      }
+      const toastTexts = () => shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? ''));
+      await eventually('the too-fast toast', toastTexts, (t) => t.some((x) => /too fast/.test(x)));
+      await eventually('the refused text back in the field', () => shy.page.inputValue(input), (v) => v === 'flood 24');
+      const toasts = await toastTexts();
+      assert.equal(toasts.filter((x) => /too fast/.test(x)).length, 1, `one toast for the burst: ${JSON.stringify(toasts)}`);
+      assert.ok(toasts.every((x) => !/RATE_LIMITED|chat:send/.test(x)), `no protocol words: ${JSON.stringify(toasts)}`);
+      assert.ok(toasts.length <= 3);
+    }),
+  );
 });

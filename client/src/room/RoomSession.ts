@@ -375,7 +375,5 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 /** The server's explanation without the request name, error code and field name, for people. */
 function serverReason(error: RequestError): string {
   if (error.code === 'TIMEOUT') return 'The server did not answer; try again';
-  const prefix = `${error.request}: ${error.code}: `;
-  const text = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-  return text.replace(/(^|; )displayName: /g, '$1');
+  return error.reason.replace(/(^|; )displayName: /g, '$1');
 }

@@ -82,6 +82,12 @@ export class ChatPanel extends Emitter<ChatPanelEvents> {
     }
   }
 
+  /** Puts back text whose sending failed, unless the user has started a new message. */
+  restoreDraft(text: string): void {
+    if (this.#input.value) return;
+    this.#input.value = text;
+  }
+
   /** Sending is only possible while in the room (not while reconnecting). */
   setEnabled(enabled: boolean): void {
     this.#input.disabled = !enabled;

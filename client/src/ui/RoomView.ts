@@ -7,6 +7,7 @@ import { saveNickname } from '../app/preferences.js';
 import { Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
 import { plural } from '../lib/format.js';
+import { RequestError } from '../protocol.js';
 import { brandGlyph, icon } from '../lib/icons.js';
 import type { LocalMedia } from '../media/LocalMedia.js';
 import type { RoomSession, SessionStatus } from '../room/RoomSession.js';
@@ -120,7 +121,9 @@ export class RoomView {
     try {
       await this.#session.sendChat(text);
     } catch (error) {
-      this.#toasts.show(error instanceof Error ? `Message not sent: ${error.message}` : 'Message not sent');
+      // Give the text back so that a refused message is not lost.
+      this.#chat.restoreDraft(text);
+      this.#toasts.show(chatFailure(error));
     }
   }
 
@@ -163,5 +166,17 @@ export class RoomView {
     if (status === 'reconnecting') this.#banner.show('Connection lost — reconnecting…');
     else if (status === 'joining') this.#banner.show('Joining…');
     else this.#banner.hide();
+  }
+}
+
+function chatFailure(error: unknown): string {
+  if (!(error instanceof RequestError)) return 'Message not sent.';
+  switch (error.code) {
+    case 'RATE_LIMITED':
+      return 'You are sending messages too fast. Wait a few seconds, then send again.';
+    case 'TIMEOUT':
+      return 'The server did not answer; your message was not sent.';
+    default:
+      return `Message not sent: ${error.reason}`;
   }
 }

@@ -20,10 +20,11 @@ type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message:
 export class RequestError extends Error {
   constructor(
     readonly code: ErrorCode | 'TIMEOUT',
-    message: string,
+    /** The server's own words, for showing to people. */
+    readonly reason: string,
     readonly request: string,
   ) {
-    super(`${request}: ${code}: ${message}`);
+    super(`${request}: ${code}: ${reason}`);
     this.name = 'RequestError';
   }
 }

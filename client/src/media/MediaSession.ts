@@ -87,7 +87,13 @@ export class MediaSession {
       streamId: `${info.peerId}-${info.source}`,
     });
     // Consumers are created paused on the server until the client is ready for them.
-    await this.#signaling.request('consumer:resume', { consumerId: consumer.id });
+    try {
+      await this.#signaling.request('consumer:resume', { consumerId: consumer.id });
+    } catch (error) {
+      // E.g. the producer closed meanwhile: do not keep a receiver that will never play.
+      consumer.close();
+      throw error;
+    }
     return {
       consumer,
       producerId: data.producerId,

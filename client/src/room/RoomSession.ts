@@ -285,7 +285,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     try {
       remote = await media.consume(info);
     } catch (error) {
-      if (epoch === this.#epoch) console.warn(`cannot receive ${info.source} of ${info.peerId}`, error);
+      // A producer that closed while we were subscribing (its peer left at once) is not a problem.
+      const gone = error instanceof RequestError && error.code === 'NOT_FOUND';
+      if (epoch === this.#epoch && !gone) console.warn(`cannot receive ${info.source} of ${info.peerId}`, error);
       return;
     }
     if (epoch !== this.#epoch) {

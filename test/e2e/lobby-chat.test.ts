@@ -74,6 +74,7 @@ describe('lobby and chat', () => {
       await alice.page.click('[data-testid="join"]');
       await inRoom(alice);
       assert.equal(new URL(alice.page.url()).pathname, '/r/standup');
+      assert.equal(await alice.page.locator('[data-testid="room-locked"]').count(), 0, 'an open room shows no lock');
       await eventually('standup to appear with 1 participant', () => roomCount(carol.page, 'standup'), (c) => c === '1');
 
       await bob.page.goto(server.url);
@@ -313,6 +314,7 @@ describe('lobby and chat', () => {
       await bob.page.press('[data-testid="password-input"]', 'Enter');
       await inRoom(bob);
       assert.equal(await bob.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '2');
+      assert.ok(await bob.page.isVisible('[data-testid="room-locked"]'), 'the header shows the room is locked');
       await eventually('camera and microphone to start once admitted', () => capturedTracks(bob.page), (c) =>
         c.live === 2,
       );

@@ -46,6 +46,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   #media: MediaSession | null = null;
   #status: SessionStatus = 'idle';
   #epoch = 0;
+  #locked = false;
   #queue: Promise<void> = Promise.resolve();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Problems reported before anyone watched, e.g. a denied camera while joining. */
@@ -68,6 +69,11 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   get roomId(): string {
     return this.#options.roomId;
+  }
+
+  /** Whether the room asks a password of those who join (known once joined). */
+  get locked(): boolean {
+    return this.#locked;
   }
 
   /** Calls `show` with every problem, including those that happened before this call. */
@@ -198,6 +204,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   async #setup(epoch: number, data: JoinData): Promise<void> {
     const rejoin = this.state.localId !== null;
+    this.#locked = data.locked;
     this.state.setLocal(data.peerId, data.displayName);
     for (const source of ['mic', 'camera', 'screen'] as const) this.#showLocal(source);
     for (const peer of data.peers) {

@@ -57,6 +57,9 @@ export class RoomView {
       { class: 'room-header' },
       h('div', { class: 'brand-mark', 'aria-hidden': 'true' }, brandGlyph()),
       h('div', { class: 'room-title', 'data-testid': 'room-title' }, session.roomId),
+      session.locked
+        ? h('span', { class: 'room-lock', 'data-testid': 'room-locked', title: 'Joining needs the password', role: 'img', 'aria-label': 'Locked with a password' }, icon('lock'))
+        : null,
       this.#count,
       h('div', { class: 'spacer' }),
       copyLink,

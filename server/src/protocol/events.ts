@@ -57,6 +57,8 @@ export interface JoinData {
   chat: ChatMessage[];
   /** ICE servers (STUN/TURN) the server operator wants clients to use. */
   iceServers: RTCIceServerLike[];
+  /** The room asks a password of those who join. */
+  locked: boolean;
 }
 export interface RTCIceServerLike {
   urls: string | string[];

@@ -267,6 +267,7 @@ export class Connection {
         producers: room.producerInfos(),
         chat: room.chatHistory,
         iceServers: config.iceServers,
+        locked: room.locked,
       };
       room.addPeer(peer);
       this.#peer = peer;

@@ -2,9 +2,9 @@
  * Display-name rules as people read them. The protocol's schema decides what is valid; this
  * module only puts its verdict into words.
  */
-import { DisplayName } from '../protocol.js';
+import { DISPLAY_NAME_MAX, DisplayName } from '../protocol.js';
 
-export const NAME_MAX_LENGTH = DisplayName.maxLength ?? 40;
+export const NAME_MAX_LENGTH = DISPLAY_NAME_MAX;
 
 /** Why `name` cannot be used as a display name, as a sentence; null if it can. */
 export function nameProblem(name: string): string | null {

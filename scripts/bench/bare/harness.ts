@@ -16,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { Server, type Socket } from 'socket.io';
-import type { z } from 'zod';
+import { z } from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { MEDIA_CODECS } from '../../../server/src/media/codecs.js';
 import {
   ConnectTransportRequest,
@@ -26,6 +27,9 @@ import {
   JoinRequest,
   ProduceRequest,
 } from '../../../server/src/protocol/index.js';
+
+// The protocol schemas are zod/mini, which loads no locale of its own.
+z.config(en());
 
 const listenIp = process.env.RTC_LISTEN_IP ?? '127.0.0.1';
 const announcedAddress = process.env.ANNOUNCED_IP ?? listenIp;
@@ -65,7 +69,7 @@ function room(id: string): Promise<BareRoom> {
 type AckFn = (response: unknown) => void;
 
 /** Parse → act → ack, as the real protocol does; failures are acked, never thrown. */
-function handle<S extends z.ZodType>(socket: Socket, event: string, schema: S, fn: (req: z.output<S>) => Promise<unknown>): void {
+function handle<S extends z.ZodMiniType>(socket: Socket, event: string, schema: S, fn: (req: z.output<S>) => Promise<unknown>): void {
   socket.on(event, (payload: unknown, ack: unknown) => {
     const reply: AckFn = typeof ack === 'function' ? (ack as AckFn) : () => undefined;
     const parsed = schema.safeParse(payload);

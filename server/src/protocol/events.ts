@@ -3,7 +3,7 @@
  * client, the load tester and the tests. Every client → server request is
  * `socket.emit(name, payload, ack)`; the ack receives an {@link AckResponse}.
  */
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import type * as types from 'mediasoup-client/types';
 import {
   ChatMessage,
@@ -137,7 +137,7 @@ export const PeerUpdatedEvent = z.object({ peerId: z.string(), displayName: z.st
 export const ProducerNewEvent = ProducerInfo;
 export const ProducerRefEvent = z.object({ producerId: z.string(), peerId: z.string() });
 export const ConsumerClosedEvent = z.object({ consumerId: z.string(), producerId: z.string() });
-export const ActiveSpeakerEvent = z.object({ peerId: z.string().nullable() });
+export const ActiveSpeakerEvent = z.object({ peerId: z.nullable(z.string()) });
 export const ChatMessageEvent = ChatMessage;
 /** The room ended under the peer (its media worker died, or the server is shutting down). */
 export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
@@ -173,6 +173,6 @@ export const SERVER_EVENT_SCHEMAS = {
   'chat:message': ChatMessageEvent,
   activeSpeaker: ActiveSpeakerEvent,
   'room:closed': RoomClosedEvent,
-} as const satisfies { [E in ServerEventName]: z.ZodType<ServerEventPayload<E>> };
+} as const satisfies { [E in ServerEventName]: z.ZodMiniType<ServerEventPayload<E>> };
 
 export { MediaKind };

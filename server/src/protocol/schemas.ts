@@ -5,24 +5,30 @@
  * mediasoup's own parameter objects (RTP parameters, DTLS parameters, capabilities) are
  * checked here for shape and bounds; mediasoup validates their semantics and its TypeErrors
  * become INVALID_REQUEST answers.
+ *
+ * Written against zod/mini: the browser client bundles these schemas, and the functional
+ * API lets it carry only the checks it uses. Error messages come from the locale the server
+ * configures; the client reads issue codes, never messages.
  */
-import { z } from 'zod';
+import { z } from 'zod/mini';
 
 /** Ids are opaque strings chosen by the server (UUIDs) or by the user (room ids). */
-const Id = z.string().min(1).max(64);
+const Id = z.string().check(z.minLength(1), z.maxLength(64));
+
+/** Longest display name, in characters after trimming; the client sizes its inputs by it. */
+export const DISPLAY_NAME_MAX = 40;
 
 export const RoomId = z
   .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[\p{L}\p{N}_.~-]+$/u, 'room ids use letters, digits and _ . ~ -');
+  .check(z.trim(), z.minLength(1), z.maxLength(64), z.regex(/^[\p{L}\p{N}_.~-]+$/u, 'room ids use letters, digits and _ . ~ -'));
 export const DisplayName = z
   .string()
-  .trim()
-  .min(1)
-  .max(40)
-  .refine((s) => !/\p{Cc}/u.test(s), 'no control characters');
+  .check(
+    z.trim(),
+    z.minLength(1),
+    z.maxLength(DISPLAY_NAME_MAX),
+    z.refine((s) => !/\p{Cc}/u.test(s), 'no control characters'),
+  );
 export const MediaKind = z.enum(['audio', 'video']);
 export const ProducerSource = z.enum(['mic', 'camera', 'screen']);
 export const TransportDirection = z.enum(['send', 'recv']);
@@ -31,86 +37,95 @@ export const TransportDirection = z.enum(['send', 'recv']);
 // Unknown keys are dropped and every number is bounded to the type the worker's wire format
 // gives it: mediasoup serializes some fields without checking them (a fractional maxBitrate
 // throws half-way through a message), so nothing unchecked may reach it.
-const Uint32 = z.number().int().min(0).max(0xffff_ffff);
-const PayloadType = z.number().int().min(0).max(127);
-const ExtensionId = z.number().int().min(1).max(255);
-const Int32OrDouble = z.number().min(-0x8000_0000).max(0x7fff_ffff);
-const SmallRecord = z.record(z.string().min(1).max(64), z.union([z.string().max(1024), Int32OrDouble, z.boolean()]));
+const Uint32 = z.int().check(z.minimum(0), z.maximum(0xffff_ffff));
+const PayloadType = z.int().check(z.minimum(0), z.maximum(127));
+const ExtensionId = z.int().check(z.minimum(1), z.maximum(255));
+const Int32OrDouble = z.number().check(z.minimum(-0x8000_0000), z.maximum(0x7fff_ffff));
+const Channels = z.int().check(z.minimum(1), z.maximum(8));
+const SmallRecord = z.record(
+  z.string().check(z.minLength(1), z.maxLength(64)),
+  z.union([z.string().check(z.maxLength(1024)), Int32OrDouble, z.boolean()]),
+);
 
-const RtcpFeedback = z.object({ type: z.string().min(1).max(32), parameter: z.string().max(32).optional() });
+const RtcpFeedback = z.object({
+  type: z.string().check(z.minLength(1), z.maxLength(32)),
+  parameter: z.optional(z.string().check(z.maxLength(32))),
+});
 
 const RtpCodecParameters = z.object({
-  mimeType: z.string().min(1).max(64),
+  mimeType: z.string().check(z.minLength(1), z.maxLength(64)),
   payloadType: PayloadType,
-  clockRate: Uint32.min(1),
-  channels: z.number().int().min(1).max(8).optional(),
-  parameters: SmallRecord.optional(),
-  rtcpFeedback: z.array(RtcpFeedback).max(32).optional(),
+  clockRate: Uint32.check(z.minimum(1)),
+  channels: z.optional(Channels),
+  parameters: z.optional(SmallRecord),
+  rtcpFeedback: z.optional(z.array(RtcpFeedback).check(z.maxLength(32))),
 });
 
 const RtpEncodingParameters = z.object({
-  ssrc: Uint32.optional(),
-  rid: z.string().min(1).max(32).optional(),
-  codecPayloadType: PayloadType.optional(),
-  rtx: z.object({ ssrc: Uint32 }).optional(),
-  dtx: z.boolean().optional(),
-  scalabilityMode: z.string().min(1).max(16).optional(),
-  maxBitrate: Uint32.optional(),
+  ssrc: z.optional(Uint32),
+  rid: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
+  codecPayloadType: z.optional(PayloadType),
+  rtx: z.optional(z.object({ ssrc: Uint32 })),
+  dtx: z.optional(z.boolean()),
+  scalabilityMode: z.optional(z.string().check(z.minLength(1), z.maxLength(16))),
+  maxBitrate: z.optional(Uint32),
 });
 
 const RtpHeaderExtensionParameters = z.object({
-  uri: z.string().min(1).max(256),
+  uri: z.string().check(z.minLength(1), z.maxLength(256)),
   id: ExtensionId,
-  encrypt: z.boolean().optional(),
-  parameters: SmallRecord.optional(),
+  encrypt: z.optional(z.boolean()),
+  parameters: z.optional(SmallRecord),
 });
 
 export const RtpParameters = z.object({
-  mid: z.string().min(1).max(32).optional(),
-  codecs: z.array(RtpCodecParameters).min(1).max(32),
-  headerExtensions: z.array(RtpHeaderExtensionParameters).max(32).optional(),
-  encodings: z.array(RtpEncodingParameters).min(1).max(8).optional(),
-  rtcp: z.object({ cname: z.string().max(256).optional(), reducedSize: z.boolean().optional() }).optional(),
-  msid: z.string().max(256).optional(),
+  mid: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
+  codecs: z.array(RtpCodecParameters).check(z.minLength(1), z.maxLength(32)),
+  headerExtensions: z.optional(z.array(RtpHeaderExtensionParameters).check(z.maxLength(32))),
+  encodings: z.optional(z.array(RtpEncodingParameters).check(z.minLength(1), z.maxLength(8))),
+  rtcp: z.optional(
+    z.object({ cname: z.optional(z.string().check(z.maxLength(256))), reducedSize: z.optional(z.boolean()) }),
+  ),
+  msid: z.optional(z.string().check(z.maxLength(256))),
 });
 
 const RtpCodecCapability = z.object({
   kind: MediaKind,
-  mimeType: z.string().min(1).max(64),
+  mimeType: z.string().check(z.minLength(1), z.maxLength(64)),
   preferredPayloadType: PayloadType,
-  clockRate: Uint32.min(1),
-  channels: z.number().int().min(1).max(8).optional(),
-  parameters: SmallRecord.optional(),
-  rtcpFeedback: z.array(RtcpFeedback).max(32).optional(),
+  clockRate: Uint32.check(z.minimum(1)),
+  channels: z.optional(Channels),
+  parameters: z.optional(SmallRecord),
+  rtcpFeedback: z.optional(z.array(RtcpFeedback).check(z.maxLength(32))),
 });
 
 export const RtpCapabilities = z.object({
-  codecs: z.array(RtpCodecCapability).max(64).optional(),
-  headerExtensions: z
-    .array(
-      z.object({
-        kind: MediaKind,
-        uri: z.string().min(1).max(256),
-        preferredId: ExtensionId,
-        preferredEncrypt: z.boolean().optional(),
-        direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']).optional(),
-      }),
-    )
-    .max(64)
-    .optional(),
+  codecs: z.optional(z.array(RtpCodecCapability).check(z.maxLength(64))),
+  headerExtensions: z.optional(
+    z
+      .array(
+        z.object({
+          kind: MediaKind,
+          uri: z.string().check(z.minLength(1), z.maxLength(256)),
+          preferredId: ExtensionId,
+          preferredEncrypt: z.optional(z.boolean()),
+          direction: z.optional(z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive'])),
+        }),
+      )
+      .check(z.maxLength(64)),
+  ),
 });
 
 export const DtlsParameters = z.object({
-  role: z.enum(['auto', 'client', 'server']).optional(),
+  role: z.optional(z.enum(['auto', 'client', 'server'])),
   fingerprints: z
     .array(
       z.object({
         algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']),
-        value: z.string().min(1).max(256),
+        value: z.string().check(z.minLength(1), z.maxLength(256)),
       }),
     )
-    .min(1)
-    .max(8),
+    .check(z.minLength(1), z.maxLength(8)),
 });
 
 // ---------------------------------------------------------------- shared shapes
@@ -138,10 +153,10 @@ export type ProducerInfo = z.infer<typeof ProducerInfo>;
 export const RoomSummary = z.object({
   id: z.string(),
   name: z.string(),
-  peerCount: z.number().int(),
+  peerCount: z.int(),
   locked: z.boolean(),
   /** The room's participant limit, so that a lobby can show a full room as full. */
-  maxPeers: z.number().int(),
+  maxPeers: z.int(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;
 
@@ -150,42 +165,44 @@ export const Empty = z.looseObject({});
 
 export const JoinRequest = z.object({
   roomId: RoomId,
-  displayName: DisplayName.optional(),
-  password: z.string().min(1).max(128).optional(),
+  displayName: z.optional(DisplayName),
+  password: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   /** Public rooms appear in `rooms:list`; set by the first joiner only. */
-  public: z.boolean().optional(),
+  public: z.optional(z.boolean()),
 });
 export const RenameRequest = z.object({ displayName: DisplayName });
 export const CreateTransportRequest = z.object({ direction: TransportDirection });
 export const ConnectTransportRequest = z.object({ transportId: Id, dtlsParameters: DtlsParameters });
 export const RestartIceRequest = z.object({ transportId: Id });
-export const ProduceRequest = z
-  .object({
-    transportId: Id,
-    kind: MediaKind,
-    rtpParameters: RtpParameters,
-    source: ProducerSource,
-    /** Start the producer paused (e.g. mic muted at join). */
-    paused: z.boolean().optional(),
-  })
+const ProduceFields = z.object({
+  transportId: Id,
+  kind: MediaKind,
+  rtpParameters: RtpParameters,
+  source: ProducerSource,
+  /** Start the producer paused (e.g. mic muted at join). */
+  paused: z.optional(z.boolean()),
+});
+export const ProduceRequest = ProduceFields.check(
   // Otherwise a peer could offer others "video" that carries Opus, or a microphone that is a camera.
-  .refine((r) => r.rtpParameters.codecs.every((c) => c.mimeType.toLowerCase().startsWith(`${r.kind}/`)), {
+  z.refine((r) => r.rtpParameters.codecs.every((c) => c.mimeType.toLowerCase().startsWith(`${r.kind}/`)), {
     message: 'every codec must be of the producer kind',
     path: ['rtpParameters', 'codecs'],
-  })
-  .refine((r) => (r.source === 'mic' ? r.kind === 'audio' : r.source === 'camera' ? r.kind === 'video' : true), {
-    message: 'mic producers are audio, camera producers video',
-    path: ['kind'],
-  });
+  }),
+  z.refine(
+    (r) => (r.source === 'mic' ? r.kind === 'audio' : r.source === 'camera' ? r.kind === 'video' : true),
+    { message: 'mic producers are audio, camera producers video', path: ['kind'] },
+  ),
+);
 export const ProducerRequest = z.object({ producerId: Id });
 export const ConsumeRequest = z.object({ transportId: Id, producerId: Id, rtpCapabilities: RtpCapabilities });
 export const ConsumerRequest = z.object({ consumerId: Id });
+const Layer = z.int().check(z.minimum(0), z.maximum(7));
 export const PreferredLayersRequest = z.object({
   consumerId: Id,
-  spatialLayer: z.number().int().min(0).max(7),
-  temporalLayer: z.number().int().min(0).max(7).optional(),
+  spatialLayer: Layer,
+  temporalLayer: z.optional(Layer),
 });
-export const ChatSendRequest = z.object({ text: z.string().max(100_000) });
+export const ChatSendRequest = z.object({ text: z.string().check(z.maxLength(100_000)) });
 
 export type JoinRequest = z.infer<typeof JoinRequest>;
 export type RenameRequest = z.infer<typeof RenameRequest>;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io';
 import type { types } from 'mediasoup';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import type { Config } from '../../../config/index.js';
 import {
   ChatSendRequest,
@@ -89,7 +89,7 @@ export class Connection {
     }
   }
 
-  #on<E extends RequestName, S extends z.ZodType, T>(event: E, schema: S, handler: Handler<S, T>): void {
+  #on<E extends RequestName, S extends z.ZodMiniType, T>(event: E, schema: S, handler: Handler<S, T>): void {
     this.#requestNames.add(event);
     const observe = (name: string, ok: boolean) =>
       this.#deps.metrics.requests.inc({ event: name, result: ok ? 'ok' : 'error' });

@@ -4,10 +4,15 @@
  * Nothing thrown by an action escapes: mediasoup's argument errors become INVALID_REQUEST,
  * its state errors INVALID_STATE, anything else INTERNAL (logged, never sent with a stack).
  */
-import type { z } from 'zod';
+import { z } from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import type { AckResponse, ProtocolError } from '../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+
+// The protocol schemas are zod/mini, which loads no locale; without one every issue reads
+// "Invalid input". English is set here, on the server alone, so the client never bundles it.
+z.config(en());
 
 /**
  * An answer with work to do once the ack is on the wire: e.g. events for a joining peer
@@ -20,7 +25,7 @@ export class AfterAck<T> {
   ) {}
 }
 
-export type Handler<S extends z.ZodType, T> = (req: z.infer<S>) => Promise<T | AfterAck<T>> | T | AfterAck<T>;
+export type Handler<S extends z.ZodMiniType, T> = (req: z.infer<S>) => Promise<T | AfterAck<T>> | T | AfterAck<T>;
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
   if (error instanceof AppError) return { code: error.code, message: error.message };
@@ -51,7 +56,7 @@ function isMediasoupValidation(error: TypeError): boolean {
   return stack.includes('/mediasoup/node/lib/') && !stack.includes('/flatbuffers/');
 }
 
-export function describeZodError(error: z.ZodError): string {
+export function describeZodError(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`)
@@ -62,7 +67,7 @@ export function describeZodError(error: z.ZodError): string {
  * Turns `(payload, ack)` from the socket into a validated call. A missing or non-function
  * ack is tolerated: the request still runs and its answer is dropped.
  */
-export function wrap<S extends z.ZodType, T>(
+export function wrap<S extends z.ZodMiniType, T>(
   event: string,
   schema: S,
   handler: Handler<S, T>,

@@ -52,14 +52,16 @@ const RtcpFeedback = z.object({
   parameter: z.optional(z.string().check(z.maxLength(32))),
 });
 
-const RtpCodecParameters = z.object({
+/** What a codec is, shared by the parameters a sender uses and the capabilities a receiver has. */
+const codecFields = {
   mimeType: z.string().check(z.minLength(1), z.maxLength(64)),
-  payloadType: PayloadType,
   clockRate: Uint32.check(z.minimum(1)),
   channels: z.optional(Channels),
   parameters: z.optional(SmallRecord),
   rtcpFeedback: z.optional(z.array(RtcpFeedback).check(z.maxLength(32))),
-});
+};
+
+const RtpCodecParameters = z.object({ ...codecFields, payloadType: PayloadType });
 
 const RtpEncodingParameters = z.object({
   ssrc: z.optional(Uint32),
@@ -89,15 +91,7 @@ export const RtpParameters = z.object({
   msid: z.optional(z.string().check(z.maxLength(256))),
 });
 
-const RtpCodecCapability = z.object({
-  kind: MediaKind,
-  mimeType: z.string().check(z.minLength(1), z.maxLength(64)),
-  preferredPayloadType: PayloadType,
-  clockRate: Uint32.check(z.minimum(1)),
-  channels: z.optional(Channels),
-  parameters: z.optional(SmallRecord),
-  rtcpFeedback: z.optional(z.array(RtcpFeedback).check(z.maxLength(32))),
-});
+const RtpCodecCapability = z.object({ kind: MediaKind, ...codecFields, preferredPayloadType: PayloadType });
 
 export const RtpCapabilities = z.object({
   codecs: z.optional(z.array(RtpCodecCapability).check(z.maxLength(64))),

@@ -19,6 +19,7 @@ import { Server, type Socket } from 'socket.io';
 import { z } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { MEDIA_CODECS } from '../../../server/src/media/codecs.js';
+import { WEBRTC_TRANSPORT_OPTIONS } from '../../../server/src/media/transportOptions.js';
 import {
   ConnectTransportRequest,
   ConsumeRequest,
@@ -120,10 +121,7 @@ function onConnection(socket: Socket): void {
     const { room: r, member: m } = member();
     const t = await r.router.createWebRtcTransport({
       webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
+      ...WEBRTC_TRANSPORT_OPTIONS,
     });
     m.transports.set(t.id, t);
     return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };

@@ -6,6 +6,7 @@
 import type { types } from 'mediasoup';
 import type { ProducerInfo, ServerEventName, ServerEventPayload } from '../protocol/index.js';
 import { forbidden, invalidState, notFound } from '../errors.js';
+import { WEBRTC_TRANSPORT_OPTIONS } from '../media/transportOptions.js';
 
 export type Notify = <E extends ServerEventName>(event: E, payload: ServerEventPayload<E>) => void;
 
@@ -85,10 +86,7 @@ export class Peer {
     }
     const transport = await router.createWebRtcTransport({
       webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
+      ...WEBRTC_TRANSPORT_OPTIONS,
       appData: { peerId: this.id, direction },
     });
     // The peer may have closed while the worker was creating the transport.

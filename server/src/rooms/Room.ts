@@ -210,8 +210,8 @@ export class Room extends EventEmitter<RoomEvents> {
     peer.producer(producerId).producer.close();
   }
 
-  chat(peer: Peer, rawText: string): ChatMessage {
-    const text = chatText(rawText);
+  /** Posts `text`, which chatText() has already cleaned and checked. */
+  chat(peer: Peer, text: string): ChatMessage {
     const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, ts: Date.now() };
     this.#chat.push(message);
     if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);

@@ -37,7 +37,7 @@ import { Peer } from '../rooms/Peer.js';
 import { RateLimiter } from '../rooms/RateLimiter.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
-import { AfterAck, wrap, type Handler } from './handle.js';
+import { AfterAck, ackOf, sendAck, wrap, type Handler } from './handle.js';
 
 export type NoomSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -60,7 +60,6 @@ export class Connection {
   /** Set while a join is in flight, so a second join or a disconnect can be told apart. */
   #joining = false;
   #closed = false;
-  readonly #requestNames = new Set<string>();
 
   constructor(socket: NoomSocket, deps: ConnectionDeps) {
     this.#socket = socket;
@@ -77,20 +76,15 @@ export class Connection {
 
   /** A client that asks for something this server does not know gets an answer, not a hang. */
   #answerUnknown(event: unknown, args: unknown[]): void {
-    if (typeof event === 'string' && this.#requestNames.has(event)) return;
+    // Every request name has its handler on the socket; onAny sees those events too.
+    if (typeof event === 'string' && this.#socket.listenerCount(event) > 0) return;
     this.#deps.metrics.requests.inc({ event: 'unknown', result: 'error' });
-    const ack = args.at(-1);
-    if (typeof ack !== 'function') return;
     const name = String(event).slice(0, 64);
-    try {
-      (ack as (r: unknown) => void)({ ok: false, error: { code: 'INVALID_REQUEST', message: `unknown request "${name}"` } });
-    } catch (error) {
-      this.#log.warn({ err: error, event: name }, 'ack failed');
-    }
+    const message = `unknown request "${name}"`;
+    sendAck(ackOf(args), { ok: false, error: { code: 'INVALID_REQUEST', message } }, this.#log, name);
   }
 
   #on<E extends RequestName, S extends z.ZodMiniType, T>(event: E, schema: S, handler: Handler<S, T>): void {
-    this.#requestNames.add(event);
     const observe = (name: string, ok: boolean) =>
       this.#deps.metrics.requests.inc({ event: name, result: ok ? 'ok' : 'error' });
     // Socket.IO's typed `on` cannot take the generic wrapper; the event name is still checked by E.
@@ -228,11 +222,12 @@ export class Connection {
 
     this.#on('chat:send', ChatSendRequest, ({ text }) => {
       const { peer, room } = this.#member();
-      chatText(text); // refuse bad messages before they cost a token
+      // Cleaned first, so that a bad message is refused before it costs a token.
+      const clean = chatText(text);
       if (!this.#chatLimiter.tryTake()) {
         throw new AppError('RATE_LIMITED', `at most ${config.limits.chatPer10s} messages per 10 s`);
       }
-      const message = room.chat(peer, text);
+      const message = room.chat(peer, clean);
       this.#deps.metrics.chatMessages.inc();
       return { message };
     });

@@ -63,6 +63,23 @@ export function describeZodError(error: z.core.$ZodError): string {
     .join('; ');
 }
 
+type AckFn = (response: AckResponse<unknown>) => void;
+
+/** The ack callback among a request's arguments: the last one, if it is a function. */
+export function ackOf(args: unknown[]): AckFn | undefined {
+  const last = args.at(-1);
+  return typeof last === 'function' ? (last as AckFn) : undefined;
+}
+
+/** Answers a request; an ack that throws is logged and goes no further. */
+export function sendAck(ack: AckFn | undefined, response: AckResponse<unknown>, log: Logger, event: string): void {
+  try {
+    ack?.(response);
+  } catch (error) {
+    log.warn({ err: error, event }, 'ack failed');
+  }
+}
+
 /**
  * Turns `(payload, ack)` from the socket into a validated call. A missing or non-function
  * ack is tolerated: the request still runs and its answer is dropped.
@@ -75,16 +92,11 @@ export function wrap<S extends z.ZodMiniType, T>(
   observe?: (event: string, ok: boolean) => void,
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
-    const last = args[args.length - 1];
-    const ack = typeof last === 'function' ? (last as (r: AckResponse<T>) => void) : undefined;
+    const ack = ackOf(args);
     const payload = ack ? (args.length > 1 ? args[0] : undefined) : args[0];
     const reply = (response: AckResponse<T>) => {
       observe?.(event, response.ok);
-      try {
-        ack?.(response);
-      } catch (error) {
-        log.warn({ err: error, event }, 'ack failed');
-      }
+      sendAck(ack, response, log, event);
     };
     const parsed = schema.safeParse(payload ?? {});
     if (!parsed.success) {

@@ -42,16 +42,14 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   readonly #remote = new Map<string, RemoteMedia>();
   /** Per peer, the simulcast layer that suits the size of their tile. */
   readonly #layers = new Map<string, number>();
-  readonly #appliedLayers = new Map<string, number>();
+  /** The layer last asked for on each consumer; forgotten with the consumer. */
+  readonly #appliedLayers = new WeakMap<RemoteMedia, number>();
   #media: MediaSession | null = null;
   #status: SessionStatus = 'idle';
   #epoch = 0;
   #locked = false;
   #queue: Promise<void> = Promise.resolve();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Problems reported before anyone watched, e.g. a denied camera while joining. */
-  #unseenProblems: string[] = [];
-  #problemWatchers = 0;
 
   constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
     super();
@@ -74,17 +72,6 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   /** Whether the room asks a password of those who join (known once joined). */
   get locked(): boolean {
     return this.#locked;
-  }
-
-  /** Calls `show` with every problem, including those that happened before this call. */
-  watchProblems(show: (message: string) => void): () => void {
-    for (const message of this.#unseenProblems.splice(0)) show(message);
-    this.#problemWatchers++;
-    const off = this.on('problem', show);
-    return () => {
-      this.#problemWatchers--;
-      off();
-    };
   }
 
   setPassword(password: string): void {
@@ -262,10 +249,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
       this.publisher.on('change', (source) => this.#showLocal(source)),
-      this.publisher.on('problem', (message) => {
-        if (this.#problemWatchers === 0) this.#unseenProblems.push(message);
-        else this.emit('problem', message);
-      }),
+      this.publisher.on('problem', (message) => this.emit('problem', message)),
     );
   }
 
@@ -314,12 +298,12 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     const layer = this.#layers.get(remote.peerId);
     const consumerId = remote.consumer.id;
     if (!remote.simulcast || remote.source !== 'camera' || layer === undefined) return;
-    if (this.#appliedLayers.get(consumerId) === layer || remote.consumer.closed) return;
-    this.#appliedLayers.set(consumerId, layer);
+    if (this.#appliedLayers.get(remote) === layer || remote.consumer.closed) return;
+    this.#appliedLayers.set(remote, layer);
     try {
       await this.#signaling.request('consumer:setPreferredLayers', { consumerId, spatialLayer: layer });
     } catch (error) {
-      this.#appliedLayers.delete(consumerId);
+      this.#appliedLayers.delete(remote);
       if (!remote.consumer.closed) console.warn('cannot choose a video layer', error);
     }
   }
@@ -328,7 +312,6 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     const remote = this.#remote.get(producerId);
     if (!remote) return;
     this.#remote.delete(producerId);
-    this.#appliedLayers.delete(remote.consumer.id);
     remote.consumer.close();
     this.state.setMedia(remote.peerId, remote.source, null);
   }
@@ -371,7 +354,6 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.publisher.detach();
     // Closing the transports closed every consumer on them.
     this.#remote.clear();
-    this.#appliedLayers.clear();
   }
 
   #setStatus(status: SessionStatus): void {

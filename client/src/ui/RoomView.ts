@@ -96,7 +96,7 @@ export class RoomView {
         this.#renderControls();
       }),
       publisher.on('change', () => this.#renderControls()),
-      session.watchProblems((message) => this.#toasts.show(message)),
+      session.on('problem', (message) => this.#toasts.show(message)),
       session.on('status', (status) => this.#renderStatus(status)),
       state.on('participant', () => this.#renderCount()),
       state.on('participantRemoved', () => this.#renderCount()),

@@ -49,11 +49,14 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const startedAt = new Date();
   const t0 = performance.now();
   const collector = new RunCollector(plan, t0);
-  const assigned = new Map<number, number[]>();
+  // Peer i runs in child i % fleet.size; peers are handed out in index order.
+  let handedOut = 0;
+  const lost = new Map<number, string>();
   fleet.on('message', (child, msg) => collector.onMessage(child, msg));
   fleet.on('lost', (child, reason) => {
     log(reason);
-    for (const index of assigned.get(child) ?? []) collector.peerFailed(index, 'runtime', reason);
+    lost.set(child, reason);
+    for (let index = child; index < handedOut; index += fleet.size) collector.peerFailed(index, 'runtime', reason);
   });
 
   const scraper = new ServerMetricsScraper(metricsUrl, Math.max(1000, sampleMs * 2), t0);
@@ -88,7 +91,14 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       await pause(t0 + (p.index * 1000) / options.rampPerSec - performance.now(), signal);
       if (signal?.aborted) break;
       const child = p.index % fleet.size;
-      assigned.set(child, [...(assigned.get(child) ?? []), p.index]);
+      handedOut = p.index + 1;
+      collector.peerStarted();
+      // A peer meant for a process that is gone fails at once instead of vanishing.
+      const gone = lost.get(child);
+      if (gone !== undefined) {
+        collector.peerFailed(p.index, 'runtime', gone);
+        continue;
+      }
       fleet.send(child, {
         type: 'join',
         peer: p,
@@ -96,7 +106,6 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
       });
-      collector.peerStarted();
     }
     phase = 'hold';
     await pause(options.durationSec * 1000, signal);

@@ -65,7 +65,7 @@ async function join(cmd: JoinCommand): Promise<void> {
     slot.setupMs = performance.now() - started;
     peer.events.on('failed', (error) => {
       slot.failed = error.message;
-      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason: error.message, at: Date.now() });
+      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason: error.message });
     });
     peer.events.on('warning', (error) => send({ type: 'warning', index: cmd.peer.index, reason: error.message }));
     send({
@@ -78,7 +78,7 @@ async function join(cmd: JoinCommand): Promise<void> {
     });
   } catch (error) {
     slot.failed = errorText(error);
-    send({ type: 'failed', index: cmd.peer.index, phase: 'join', reason: slot.failed, at: Date.now() });
+    send({ type: 'failed', index: cmd.peer.index, phase: 'join', reason: slot.failed });
   }
 }
 

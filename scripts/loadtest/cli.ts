@@ -110,7 +110,8 @@ async function main(argv: string[]): Promise<number> {
     durationSec: o.duration,
     rampPerSec: o.ramp,
     sampleIntervalSec: Math.max(0.2, o.sample),
-    progress: o.progress && process.stderr.isTTY,
+    // run.ts decides by the terminal unless the bar was switched off.
+    ...(o.progress ? {} : { progress: false }),
     engine: o.engine,
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),

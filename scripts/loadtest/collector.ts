@@ -6,7 +6,7 @@
 import type { ChildMessage, PeerSummary, SampleMessage } from './ipc.js';
 import type { PeerPlan } from './plan.js';
 import type { ServerMetricsReport } from './serverMetrics.js';
-import { summarize } from './stats.js';
+import { round, summarize } from './stats.js';
 import {
   REPORT_VERSION,
   type FailureReport,
@@ -322,7 +322,3 @@ export class RunCollector {
   }
 }
 
-function round(x: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}

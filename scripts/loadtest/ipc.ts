@@ -92,7 +92,6 @@ export interface FailedMessage {
   index: number;
   phase: 'join' | 'runtime';
   reason: string;
-  at: number;
 }
 export interface SampleMessage {
   type: 'sample';

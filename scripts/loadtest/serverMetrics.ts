@@ -76,11 +76,6 @@ export class ServerMetricsScraper {
     await this.#inFlight;
   }
 
-  /** Latest value of a gauge series (or rate of a counter), by exact series key. */
-  latest(key: string): number | undefined {
-    return this.#series.get(key)?.points.at(-1)?.v;
-  }
-
   report(): ServerMetricsReport {
     const series = [...this.#series.values()].map((s) => {
       const values = s.points.map((p) => p.v).filter(Number.isFinite);

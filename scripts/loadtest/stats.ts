@@ -17,10 +17,14 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
+export function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
 export function summarize(values: readonly number[]): Summary {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (v.length === 0) return { count: 0 };
-  const round = (x: number) => Math.round(x * 10) / 10;
   return {
     count: v.length,
     min: round(v[0]!),

@@ -1,6 +1,8 @@
 /** Order statistics for latency samples (nearest-rank, so every figure is a measured value). */
 
-import { percentile as ofSorted } from '../../loadtest/stats.js';
+import { percentile as ofSorted, round } from '../../loadtest/stats.js';
+
+export { round };
 
 export function percentile(values: readonly number[], p: number): number | undefined {
   return values.length === 0 ? undefined : ofSorted([...values].sort((a, b) => a - b), p);
@@ -19,20 +21,15 @@ export interface Distribution {
 }
 
 export function distribution(values: readonly number[]): Distribution {
-  const d: Distribution = { n: values.length };
-  if (values.length === 0) return d;
+  if (values.length === 0) return { n: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
   return {
     n: values.length,
-    p50: round(percentile(values, 50)!),
-    p95: round(percentile(values, 95)!),
-    p99: round(percentile(values, 99)!),
-    max: round(Math.max(...values)),
+    p50: round(ofSorted(sorted, 50)),
+    p95: round(ofSorted(sorted, 95)),
+    p99: round(ofSorted(sorted, 99)),
+    max: round(sorted.at(-1)!),
   };
-}
-
-export function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 /** "p50 123.4 / p95 456.7 ms (n=20)", for the console. */

@@ -43,12 +43,15 @@ type WeriftSender = InstanceType<typeof werift.RTCRtpSender>;
 type WeriftTrack = InstanceType<typeof werift.MediaStreamTrack>;
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
-/** Voice activity flag + a level of -30 dBov: speech, as a browser would mark it (RFC 6464). */
-const SPEECH_LEVEL = 0x80 | 30;
+/**
+ * Voice activity flag + a level of -30 dBov: speech, as a browser would mark it (RFC 6464).
+ * One buffer for every packet: werift only reads extension payloads.
+ */
+const SPEECH_LEVEL = Buffer.from([0x80 | 30]);
 
 function withAudioLevel(packet: Buffer, extId: number): InstanceType<typeof werift.RtpPacket> {
   const rtp = werift.RtpPacket.deSerialize(packet);
-  rtp.header.extensions.push({ id: extId, payload: Buffer.from([SPEECH_LEVEL]) });
+  rtp.header.extensions.push({ id: extId, payload: SPEECH_LEVEL });
   return rtp;
 }
 

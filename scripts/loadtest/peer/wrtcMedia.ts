@@ -127,22 +127,19 @@ export interface GeneratedTrack {
 /** A camera track: 320x240 at 15 fps of generated frames. */
 export function createCameraTrack(): GeneratedTrack {
   const source = new (loadWrtc().nonstandard.RTCVideoSource)({ isScreencast: false });
-  const track = source.createTrack();
-  clock.add({ video: source });
-  return {
-    track,
-    stop: () => {
-      clock.remove(source);
-      track.stop();
-    },
-  };
+  return clocked(source, { video: source });
 }
 
 /** A microphone track: a mono 48 kHz tone in 10 ms frames. */
 export function createMicrophoneTrack(): GeneratedTrack {
   const source = new (loadWrtc().nonstandard.RTCAudioSource)();
+  return clocked(source, { audio: source });
+}
+
+/** A track of `source`, fed by the shared clock until it is stopped. */
+function clocked(source: VideoSource | AudioSource, entry: { video: VideoSource } | { audio: AudioSource }): GeneratedTrack {
   const track = source.createTrack();
-  clock.add({ audio: source });
+  clock.add(entry);
   return {
     track,
     stop: () => {

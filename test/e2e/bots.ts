@@ -2,8 +2,8 @@
  * Signaling-only participants: Socket.IO clients that join a room without media. They fill
  * rooms for the lobby and room-full scenarios without costing a browser.
  */
-import { io } from 'socket.io-client';
 import { request, type JoinRequest, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { connect } from '../support/server.js';
 
 export interface Bot {
   socket: ProtocolSocket;
@@ -13,7 +13,7 @@ export interface Bot {
 }
 
 export async function joinBot(url: string, join: JoinRequest): Promise<Bot> {
-  const socket: ProtocolSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket = await connect(url);
   try {
     await request(socket, 'room:join', join);
   } catch (error) {

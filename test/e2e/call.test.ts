@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   inboundTotals,
-  MIN_AUDIO_PACKETS,
-  MIN_FRAMES,
   twoPersonCall,
   tileAttr,
   tileVideoWidth,
   withDiagnostics,
+  waitForMedia,
 } from './harness.js';
 import { eventually } from '../support/eventually.js';
 
@@ -26,11 +25,7 @@ describe('a two-person call', () => {
         [call.alice, call.bob],
         [call.bob, call.alice],
       ] as const) {
-        const totals = await eventually(
-          `${me.name} to decode ${other.name}'s video and receive audio`,
-          () => inboundTotals(me.page),
-          (t) => t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
-        );
+        const totals = await waitForMedia(me.page, `${me.name} to decode ${other.name}'s video and receive audio`);
         const width = await eventually(`${other.name}'s tile to render on ${me.name}'s page`, () =>
           tileVideoWidth(me.page, other.name, 'camera'),
         );

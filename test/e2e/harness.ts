@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../config/index.js';
 import { startNoom } from '../../server/src/app.js';
+import { eventually } from '../support/eventually.js';
 import { fakeCameraClip } from './fakeCamera.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,7 +95,6 @@ export async function launchBrowser(options: { fakeUi?: boolean } = {}): Promise
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    env: { ...process.env, TMPDIR: TMP },
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -184,8 +184,8 @@ export async function newPeer(
  * second of 20 ms audio packets. More than a single frame, so that a stream that starts and
  * immediately stalls does not pass.
  */
-export const MIN_FRAMES = 10;
-export const MIN_AUDIO_PACKETS = 25;
+const MIN_FRAMES = 10;
+const MIN_AUDIO_PACKETS = 25;
 
 export interface InboundTotals {
   video: { framesDecoded: number; packetsReceived: number; streams: number };
@@ -222,6 +222,13 @@ export async function inboundTotals(page: Page, sincePc = 0): Promise<InboundTot
     }
     return totals;
   }, sincePc);
+}
+
+/** Waits until `page` has received media (see MIN_FRAMES) on its connections from `sincePc` on. */
+export function waitForMedia(page: Page, what: string, sincePc = 0): Promise<InboundTotals> {
+  return eventually(what, () => inboundTotals(page, sincePc), (t) =>
+    t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
+  );
 }
 
 /** Camera and microphone tracks the page has obtained so far, and how many are still live. */

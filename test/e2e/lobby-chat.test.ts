@@ -191,9 +191,7 @@ describe('lobby and chat', () => {
       assert.equal(await carol.page.textContent('.room-row[data-room-id="full-house"] .btn'), 'Full');
       assert.equal(await carol.page.getAttribute('.room-row[data-room-id="board"]', 'data-full'), 'false');
       await carol.page.fill('[data-testid="nickname"]', 'Carol');
-      const path = screenshotPath('lobby.png');
-      await carol.page.screenshot({ path });
-      publishScreenshot(path, 'lobby.png');
+      await saveScreenshot(carol.page, 'lobby.png', 'lobby.png');
     }),
   );
 
@@ -229,9 +227,7 @@ describe('lobby and chat', () => {
       );
       // Let the active-speaker highlight and the video settle for the picture.
       await alice.page.waitForTimeout(1000);
-      const path = screenshotPath('room-3.png');
-      await alice.page.screenshot({ path });
-      publishScreenshot(path, 'room.png');
+      await saveScreenshot(alice.page, 'room-3.png', 'room.png');
     }),
   );
 
@@ -399,10 +395,12 @@ describe('lobby and chat', () => {
 });
 
 /**
- * Keeps the artifact; with NOOM_UPDATE_SCREENSHOTS=1 also refreshes the copy the README
- * shows (a plain test run leaves tracked files alone).
+ * Saves the page as a test artifact; with NOOM_UPDATE_SCREENSHOTS=1 also refreshes the copy
+ * the README shows (a plain test run leaves tracked files alone).
  */
-function publishScreenshot(path: string, name: string): void {
+async function saveScreenshot(page: Page, artifact: string, name: string): Promise<void> {
+  const path = screenshotPath(artifact);
+  await page.screenshot({ path });
   if (process.env.NOOM_UPDATE_SCREENSHOTS !== '1') return;
   const docs = join(ROOT, 'docs', 'screenshots');
   mkdirSync(docs, { recursive: true });

@@ -11,8 +11,6 @@ import {
   inboundTotals,
   joinByLink,
   launchBrowser,
-  MIN_AUDIO_PACKETS,
-  MIN_FRAMES,
   newPeer,
   startServer,
   tileAttr,
@@ -20,6 +18,7 @@ import {
   withDiagnostics,
   type Peer,
   type TestServer,
+  waitForMedia,
 } from './harness.js';
 import { eventually } from '../support/eventually.js';
 
@@ -65,9 +64,7 @@ describe('joining without camera and microphone', () => {
       });
       assert.equal(covered, false, 'toasts leave the chat form and the control bar uncovered');
 
-      const totals = await eventually('Shy to receive Alice', () => inboundTotals(shy.page), (t) =>
-        t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
-      );
+      const totals = await waitForMedia(shy.page, 'Shy to receive Alice');
       assert.ok(await eventually("Alice's tile to render for Shy", () => tileVideoWidth(shy.page, 'Alice', 'camera')));
       console.log(`receive-only peer: ${totals.video.framesDecoded} frames, ${totals.audio.packetsReceived} audio packets`);
 

@@ -6,14 +6,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   chatMessages,
-  inboundTotals,
-  MIN_AUDIO_PACKETS,
-  MIN_FRAMES,
   peerConnectionCount,
   startServer,
   twoPersonCall,
   tileVideoWidth,
   withDiagnostics,
+  waitForMedia,
 } from './harness.js';
 import { eventually } from '../support/eventually.js';
 
@@ -24,9 +22,7 @@ describe('reconnecting after a server restart', () => {
     'pages rejoin and media flows again once the server is back',
     withDiagnostics(call.peers, async () => {
       for (const peer of call.peers()) {
-        await eventually(`${peer.name} to receive media`, () => inboundTotals(peer.page), (t) =>
-          t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
-        );
+        await waitForMedia(peer.page, `${peer.name} to receive media`);
       }
       await call.alice.page.evaluate(() => {
         (window as unknown as { __testMarker: boolean }).__testMarker = true;
@@ -45,11 +41,7 @@ describe('reconnecting after a server restart', () => {
         await peer.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
         const other = peer === call.alice ? 'Bob' : 'Alice';
         // Only the peer connections of the new session count.
-        const totals = await eventually(
-          `${peer.name} to receive ${other}'s media again`,
-          () => inboundTotals(peer.page, connectionsBefore[i]),
-          (t) => t.video.framesDecoded >= MIN_FRAMES && t.audio.packetsReceived >= MIN_AUDIO_PACKETS,
-        );
+        const totals = await waitForMedia(peer.page, `${peer.name} to receive ${other}'s media again`, connectionsBefore[i]);
         const width = await eventually(`${other}'s tile to render again`, () => tileVideoWidth(peer.page, other, 'camera'));
         console.log(
           `${peer.name} after restart: ${totals.video.framesDecoded} frames decoded (${width}px), ` +

@@ -98,7 +98,7 @@ test('ICE restart gives new ICE parameters and media keeps flowing', async () =>
 });
 
 test('a peer leaving closes its consumers at the others', async () => {
-  const [ada, bob, cy] = peers as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
+  const [ada, bob] = peers as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
   const closed = collect(ada.socket, 'consumer:closed');
   const left = collect(ada.socket, 'peer:left');
   await bob.close();
@@ -108,5 +108,4 @@ test('a peer leaving closes its consumers at the others', async () => {
   const room = noom.rooms.get('trio')!;
   const dump = await room.router.dump();
   assert.equal(dump.transportIds.length, 4, 'two transports each for Ada and Cy');
-  void cy;
 });

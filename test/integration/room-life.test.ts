@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { CHAT_HISTORY_SIZE, type ChatMessage, type ProtocolSocket } from '../../server/src/protocol/index.js';
 import { eventually } from '../support/eventually.js';
-import { collect, connect, rawAck, req, startTestServer } from '../support/server.js';
+import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -156,13 +156,13 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   await eventually('producer:resumed', () => resumed.length === 1);
   // The same source twice is refused; a screen share is its own producer.
   const again = await rawAck(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
-  assert.equal((again as { error: { code: string } }).error.code, 'INVALID_STATE');
+  assert.equal(errorCode(again), 'INVALID_STATE');
   const screen = await req(a, 'producer:create', { transportId: sendA.id, kind: 'video', source: 'screen', rtpParameters: VP8_PARAMETERS });
   await eventually('screen producer:new', () => news.some((n) => n.producerId === screen.producerId && n.source === 'screen'));
   await req(a, 'producer:close', { producerId });
   await eventually('producer:closed and consumer:closed at B', () => closedProducers.length === 1 && closedConsumers.length === 1);
   assert.deepEqual(closedConsumers[0], { consumerId: consumer.consumerId, producerId });
-  assert.equal((await rawAck(b, 'consumer:resume', { consumerId: consumer.consumerId }) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  assert.equal(errorCode(await rawAck(b, 'consumer:resume', { consumerId: consumer.consumerId })), 'NOT_FOUND');
   // A late joiner is told about the producers that remain.
   const c = await open();
   const jc = await req(c, 'room:join', { roomId: 'controls' });
@@ -171,7 +171,7 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
   const screenAtB = await req(b, 'consumer:create', { transportId: recvB.id, producerId: screen.producerId, rtpCapabilities: jb.rtpCapabilities });
   await req(b, 'transport:close', { transportId: recvB.id });
   await eventually('consumer:closed for the closed transport', () => closedConsumers.some((c) => c.consumerId === screenAtB.consumerId));
-  assert.equal((await rawAck(b, 'consumer:resume', { consumerId: screenAtB.consumerId }) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  assert.equal(errorCode(await rawAck(b, 'consumer:resume', { consumerId: screenAtB.consumerId })), 'NOT_FOUND');
   await req(a, 'transport:close', { transportId: sendA.id });
   await eventually('transport:close closes its producers', () => closedProducers.some((p) => p.producerId === screen.producerId));
 });
@@ -184,7 +184,7 @@ test('when a worker dies its rooms close, peers are told, and rejoining lands on
   process.kill(oldPid, 'SIGKILL');
   await eventually('room:closed', () => closed.length === 1);
   assert.deepEqual(closed[0], { reason: 'workerclose' });
-  assert.equal((await rawAck(a, 'chat:send', { text: 'anyone?' }) as { error: { code: string } }).error.code, 'INVALID_STATE');
+  assert.equal(errorCode(await rawAck(a, 'chat:send', { text: 'anyone?' })), 'INVALID_STATE');
   await eventually('worker replaced', () => noom.pool.slots.length === 1 && noom.pool.slots[0]!.worker.pid !== oldPid);
   const again = await req(a, 'room:join', { roomId: 'doomed', displayName: 'Dee' });
   assert.equal(again.peers.length, 0);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ProtocolSocket } from '../../server/src/protocol/index.js';
 import { eventually } from '../support/eventually.js';
-import { connect, rawAck, req, startTestServer } from '../support/server.js';
+import { connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
 import { VP8_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -21,8 +21,6 @@ after(async () => {
   await noom.close();
 });
 
-const code = (res: unknown) => (res as { ok: boolean; error?: { code: string } }).error?.code;
-
 test('requests before joining are INVALID_STATE', async () => {
   for (const [name, payload] of [
     ['transport:create', { direction: 'send' }],
@@ -31,7 +29,7 @@ test('requests before joining are INVALID_STATE', async () => {
     ['producer:pause', { producerId: 'x' }],
     ['peer:rename', { displayName: 'x' }],
   ] as const) {
-    assert.equal(code(await rawAck(sock, name, payload)), 'INVALID_STATE', name);
+    assert.equal(errorCode(await rawAck(sock, name, payload)), 'INVALID_STATE', name);
   }
 });
 
@@ -65,12 +63,12 @@ test('unknown events and requests without an ack neither crash nor hang the serv
   // A request the server does not know is answered, so a client waiting on it does not hang.
   const unknown = (await rawAck(sock, 'room:teleport', { roomId: 'x' })) as { ok: boolean; error: { message: string } };
   assert.equal(unknown.ok, false);
-  assert.equal(code(unknown), 'INVALID_REQUEST');
+  assert.equal(errorCode(unknown), 'INVALID_REQUEST');
   assert.match(unknown.error.message, /unknown request "room:teleport"/);
   // The ack-less join still happens: the socket ends up in the room.
   await eventually('the ack-less join to land', () => noom.rooms.get('no-ack-room')?.peerCount === 1);
   const again = await rawAck(sock, 'room:join', { roomId: 'other' });
-  assert.equal(code(again), 'INVALID_STATE');
+  assert.equal(errorCode(again), 'INVALID_STATE');
   await req(sock, 'room:leave', {});
 });
 
@@ -85,33 +83,33 @@ test('unknown ids are NOT_FOUND, wrong directions and duplicates INVALID_STATE',
     ['consumer:resume', { consumerId: 'nope' }],
     ['consumer:setPreferredLayers', { consumerId: 'nope', spatialLayer: 0 }],
   ] as const) {
-    assert.equal(code(await rawAck(sock, name, payload)), 'NOT_FOUND', name);
+    assert.equal(errorCode(await rawAck(sock, name, payload)), 'NOT_FOUND', name);
   }
   const recv = await req(sock, 'transport:create', { direction: 'recv' });
   assert.equal(
-    code(await rawAck(sock, 'producer:create', { transportId: recv.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS })),
+    errorCode(await rawAck(sock, 'producer:create', { transportId: recv.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS })),
     'INVALID_STATE',
   );
   const send = await req(sock, 'transport:create', { direction: 'send' });
   assert.equal(
-    code(await rawAck(sock, 'consumer:create', { transportId: send.id, producerId: 'x', rtpCapabilities: {} })),
+    errorCode(await rawAck(sock, 'consumer:create', { transportId: send.id, producerId: 'x', rtpCapabilities: {} })),
     'NOT_FOUND',
   );
   // mediasoup's own validation: a codec the router does not have.
   const h265 = { codecs: [{ mimeType: 'video/H265', payloadType: 100, clockRate: 90000 }], encodings: [{ ssrc: 5 }] };
   assert.equal(
-    code(await rawAck(sock, 'producer:create', { transportId: send.id, kind: 'video', source: 'camera', rtpParameters: h265 })),
+    errorCode(await rawAck(sock, 'producer:create', { transportId: send.id, kind: 'video', source: 'camera', rtpParameters: h265 })),
     'INVALID_REQUEST',
   );
   await req(sock, 'producer:create', { transportId: send.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
   // MAX_PRODUCERS_PER_PEER=1
   assert.equal(
-    code(await rawAck(sock, 'producer:create', { transportId: send.id, kind: 'video', source: 'screen', rtpParameters: { ...VP8_PARAMETERS, encodings: [{ ssrc: 9 }] } })),
+    errorCode(await rawAck(sock, 'producer:create', { transportId: send.id, kind: 'video', source: 'screen', rtpParameters: { ...VP8_PARAMETERS, encodings: [{ ssrc: 9 }] } })),
     'FORBIDDEN',
   );
   const dtls = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD' }] };
   await req(sock, 'transport:connect', { transportId: send.id, dtlsParameters: dtls as never });
-  assert.equal(code(await rawAck(sock, 'transport:connect', { transportId: send.id, dtlsParameters: dtls })), 'INVALID_STATE');
+  assert.equal(errorCode(await rawAck(sock, 'transport:connect', { transportId: send.id, dtlsParameters: dtls })), 'INVALID_STATE');
   await req(sock, 'room:leave', {});
 });
 
@@ -119,10 +117,10 @@ test('full rooms are ROOM_FULL, locked rooms FORBIDDEN without the password', as
   const [a, b, c] = await Promise.all([connect(noom.url), connect(noom.url), connect(noom.url)]);
   try {
     await req(a, 'room:join', { roomId: 'small', password: 'pw' });
-    assert.equal(code(await rawAck(b, 'room:join', { roomId: 'small' })), 'FORBIDDEN');
-    assert.equal(code(await rawAck(b, 'room:join', { roomId: 'small', password: 'wrong' })), 'FORBIDDEN');
+    assert.equal(errorCode(await rawAck(b, 'room:join', { roomId: 'small' })), 'FORBIDDEN');
+    assert.equal(errorCode(await rawAck(b, 'room:join', { roomId: 'small', password: 'wrong' })), 'FORBIDDEN');
     await req(b, 'room:join', { roomId: 'small', password: 'pw' });
-    assert.equal(code(await rawAck(c, 'room:join', { roomId: 'small', password: 'pw' })), 'ROOM_FULL');
+    assert.equal(errorCode(await rawAck(c, 'room:join', { roomId: 'small', password: 'pw' })), 'ROOM_FULL');
     const { rooms } = await req(c, 'rooms:list', {});
     assert.deepEqual(rooms.find((r) => r.id === 'small'), { id: 'small', name: 'small', peerCount: 2, locked: true, maxPeers: 2 });
   } finally {
@@ -132,10 +130,10 @@ test('full rooms are ROOM_FULL, locked rooms FORBIDDEN without the password', as
 
 test('chat: empty and over-long messages are refused, floods are RATE_LIMITED', async () => {
   await req(sock, 'room:join', { roomId: 'chatty' });
-  assert.equal(code(await rawAck(sock, 'chat:send', { text: '   ' })), 'INVALID_REQUEST');
-  assert.equal(code(await rawAck(sock, 'chat:send', { text: 'x'.repeat(1001) })), 'INVALID_REQUEST');
+  assert.equal(errorCode(await rawAck(sock, 'chat:send', { text: '   ' })), 'INVALID_REQUEST');
+  assert.equal(errorCode(await rawAck(sock, 'chat:send', { text: 'x'.repeat(1001) })), 'INVALID_REQUEST');
   const results = [];
-  for (let i = 0; i < 5; i++) results.push(code(await rawAck(sock, 'chat:send', { text: `m${i}` })));
+  for (let i = 0; i < 5; i++) results.push(errorCode(await rawAck(sock, 'chat:send', { text: `m${i}` })));
   assert.deepEqual(results, [undefined, undefined, undefined, 'RATE_LIMITED', 'RATE_LIMITED']);
   await req(sock, 'room:leave', {});
 });

@@ -1,5 +1,5 @@
 /** A real Noom server in this process, on free ports, for tests. */
-import { io } from 'socket.io-client';
+import { connectSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { loadConfig } from '../../config/index.js';
 import { startNoom, type NoomServer } from '../../server/src/app.js';
 import { createLogger } from '../../server/src/logger.js';
@@ -23,13 +23,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return startNoom(config, createLogger(config.logLevel));
 }
 
-export async function connect(url: string): Promise<ProtocolSocket> {
-  const socket: ProtocolSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
+/** A Socket.IO client connected the way the browser client connects; fails after 5 s. */
+export function connect(url: string): Promise<ProtocolSocket> {
+  return connectSocket(url, 5000);
 }
 
 export function req<E extends RequestName>(
@@ -51,6 +47,11 @@ export function rawAck(socket: ProtocolSocket, name: string, ...args: unknown[])
   });
 }
 
+/** The error code of a raw ack, undefined for a success. */
+export function errorCode(res: unknown): string | undefined {
+  return (res as { ok: boolean; error?: { code: string } }).error?.code;
+}
+
 /** Collects every server event of one name that reaches a socket. */
 export function collect<E extends ServerEventName>(socket: ProtocolSocket, event: E): ServerEventPayload<E>[] {
   const seen: ServerEventPayload<E>[] = [];
@@ -58,4 +59,3 @@ export function collect<E extends ServerEventName>(socket: ProtocolSocket, event
   return seen;
 }
 
-/** Resolves once `check` holds, polling; rejects with `what` after the timeout. */

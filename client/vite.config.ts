@@ -19,7 +19,7 @@ export default defineConfig({
     host: '127.0.0.1',
     port: Number(process.env.NOOM_VITE_PORT ?? '5173'),
     strictPort: true,
-    // The client imports the shared protocol module from server/src/protocol.
+    // The client imports the shared protocol module from protocol/.
     fs: { allow: [repoRoot] },
     proxy: {
       '/socket.io': { target: serverUrl, ws: true },

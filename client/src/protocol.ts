@@ -2,4 +2,4 @@
  * The client's single door to the shared protocol module, so that its location is known
  * in one place.
  */
-export * from '../../server/src/protocol/index.js';
+export * from '../../protocol/index.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import type { Config } from '../../config/index.js';
-import type { ClientToServerEvents, ServerToClientEvents } from './protocol/index.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';

@@ -2,7 +2,7 @@
  * Errors that travel to clients. Each carries a stable protocol code; the message is meant
  * for people and never includes a stack trace.
  */
-import type { ErrorCode } from './protocol/index.js';
+import type { ErrorCode } from '../../protocol/index.js';
 
 export class AppError extends Error {
   constructor(

@@ -2,7 +2,8 @@
  * Signaling-only participants: Socket.IO clients that join a room without media. They fill
  * rooms for the lobby and room-full scenarios without costing a browser.
  */
-import { request, type JoinRequest, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { request, type JoinRequest } from '../../protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { connect } from '../support/server.js';
 
 export interface Bot {

@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { ERROR_CODES, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { ERROR_CODES } from '../../protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { connect, rawAck, req, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 

@@ -2,7 +2,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { CHAT_HISTORY_SIZE, type ChatMessage, type ProtocolSocket } from '../../server/src/protocol/index.js';
+import { CHAT_HISTORY_SIZE, type ChatMessage } from '../../protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { eventually } from '../support/eventually.js';
 import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';

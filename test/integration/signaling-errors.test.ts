@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import type { ProtocolSocket } from '../../server/src/protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { eventually } from '../support/eventually.js';
 import { connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
 import { VP8_PARAMETERS } from '../support/rtp.js';

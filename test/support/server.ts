@@ -1,10 +1,10 @@
 /** A real Noom server in this process, on free ports, for tests. */
-import { connectSocket } from '../../scripts/loadtest/peer/signaling.js';
+import { connectSocket, type ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { loadConfig } from '../../config/index.js';
 import { startNoom, type NoomServer } from '../../server/src/app.js';
 import { createLogger } from '../../server/src/logger.js';
-import { request, type ProtocolSocket } from '../../server/src/protocol/index.js';
-import type { RequestName, RequestPayload, ResponseData, ServerEventName, ServerEventPayload } from '../../server/src/protocol/index.js';
+import { request } from '../../protocol/index.js';
+import type { RequestName, RequestPayload, ResponseData, ServerEventName, ServerEventPayload } from '../../protocol/index.js';
 
 export const TEST_ENV = {
   HOST: '127.0.0.1',

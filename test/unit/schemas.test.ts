@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JoinRequest, ProduceRequest, SERVER_EVENT_SCHEMAS } from '../../server/src/protocol/index.js';
+import { JoinRequest, ProduceRequest, SERVER_EVENT_SCHEMAS } from '../../protocol/index.js';
 import { chatText } from '../../server/src/rooms/Room.js';
 
 test('room ids: letters, digits and _ . ~ - only', () => {

@@ -3,18 +3,21 @@
  * reject with a RequestError; server events are validated with the protocol's zod schemas
  * before any listener sees them.
  */
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { Emitter } from '../lib/Emitter.js';
 import {
   request,
   SERVER_EVENT_SCHEMAS,
-  type ProtocolSocket,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
   type RequestName,
   type RequestPayload,
   type ResponseData,
   type ServerEventName,
   type ServerEventPayload,
 } from '../protocol.js';
+
+type ProtocolSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /**
  * `connecting`: first connection not yet made; `connected`; `reconnecting`: the

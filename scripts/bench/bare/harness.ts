@@ -27,7 +27,7 @@ import {
   CreateTransportRequest,
   JoinRequest,
   ProduceRequest,
-} from '../../../server/src/protocol/index.js';
+} from '../../../protocol/index.js';
 
 // The protocol schemas are zod/mini, which loads no locale of its own.
 z.config(en());

@@ -4,7 +4,8 @@
  * from one clock (performance.now()).
  */
 import { io } from 'socket.io-client';
-import { ChatMessageEvent, request, type ProtocolSocket } from '../../../server/src/protocol/index.js';
+import { ChatMessageEvent, request } from '../../../protocol/index.js';
+import type { ProtocolSocket } from '../../loadtest/peer/signaling.js';
 import { ChatCommand, type ChatReply } from './messages.js';
 
 interface Member {

@@ -4,7 +4,7 @@
  * (mediasoup-client on @roamhq/wrtc, encoding generated frames with libwebrtc).
  */
 import type { EventEmitter } from 'node:events';
-import type { ProtocolSocket } from '../../../server/src/protocol/index.js';
+import type { ProtocolSocket } from './signaling.js';
 import type { ConsumerStats, ProducerStats, SyntheticPeerEvents } from './syntheticPeer.js';
 
 export type PeerEngine = 'werift' | 'wrtc';

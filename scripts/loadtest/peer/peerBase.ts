@@ -15,10 +15,9 @@ import {
   request,
   type JoinData,
   type ProducerInfo,
-  type ProtocolSocket,
-} from '../../../server/src/protocol/index.js';
+} from '../../../protocol/index.js';
 import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
-import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents } from './signaling.js';
+import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents, type ProtocolSocket } from './signaling.js';
 import type { ReplayerStats } from './replayer.js';
 
 export interface SyntheticPeerOptions {

@@ -3,8 +3,11 @@
  * client does, and holding room events back until the peer is ready to act on them.
  */
 import type { EventEmitter } from 'node:events';
-import { io } from 'socket.io-client';
-import type { ProtocolSocket, ServerEventName } from '../../../server/src/protocol/index.js';
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerEventName, ServerToClientEvents } from '../../../protocol/index.js';
+
+/** A Socket.IO client socket typed with the protocol's event maps. */
+export type ProtocolSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export function connectSocket(url: string, timeoutMs: number): Promise<ProtocolSocket> {
   const socket: ProtocolSocket = io(url, {

@@ -7,7 +7,7 @@
  * peer runs in: compare them with each other, not across processes.
  */
 import type * as ms from 'mediasoup-client/types';
-import { request } from '../../../server/src/protocol/index.js';
+import { request } from '../../../protocol/index.js';
 import {
   PeerBase,
   type ConsumerEntry,

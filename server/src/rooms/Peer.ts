@@ -4,7 +4,7 @@
  * reports its own close so the maps never hold a closed object.
  */
 import type { types } from 'mediasoup';
-import type { ProducerInfo, ServerEventName, ServerEventPayload } from '../protocol/index.js';
+import type { ProducerInfo, ServerEventName, ServerEventPayload } from '../../../protocol/index.js';
 import { forbidden, invalidState, notFound } from '../errors.js';
 import { WEBRTC_TRANSPORT_OPTIONS } from '../media/transportOptions.js';
 

@@ -14,7 +14,7 @@ import {
   type RoomSummary,
   type ServerEventName,
   type ServerEventPayload,
-} from '../protocol/index.js';
+} from '../../../protocol/index.js';
 import { AppError, forbidden, invalidState, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool, WorkerSlot } from '../media/WorkerPool.js';

@@ -4,7 +4,7 @@
  * list are reported once per coalescing window so a burst of joins is one `rooms:update`.
  */
 import { EventEmitter } from 'node:events';
-import type { RoomSummary } from '../protocol/index.js';
+import type { RoomSummary } from '../../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';

@@ -28,7 +28,7 @@ import {
   type RequestName,
   type ServerToClientEvents,
   type TransportData,
-} from '../protocol/index.js';
+} from '../../../protocol/index.js';
 import { AppError, invalidState } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../http/metrics.js';

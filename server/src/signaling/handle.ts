@@ -6,7 +6,7 @@
  */
 import { z } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
-import type { AckResponse, ProtocolError } from '../protocol/index.js';
+import type { AckResponse, ProtocolError } from '../../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 

@@ -3,17 +3,16 @@
  * and the tests. Rejects with a {@link RequestError} carrying the server's error code, or
  * with code `TIMEOUT` when no ack arrives in time.
  */
-import type { Socket } from 'socket.io-client';
-import type {
-  ClientToServerEvents,
-  ErrorCode,
-  RequestName,
-  RequestPayload,
-  ResponseData,
-  ServerToClientEvents,
-} from './events.js';
+import type { ErrorCode, RequestName, RequestPayload, ResponseData } from './events.js';
 
-export type ProtocolSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/**
+ * What `request` needs of a socket: Socket.IO's client `timeout(ms).emit(...)`. Described by
+ * shape so that this module does not depend on a Socket.IO client build; any
+ * `socket.io-client` Socket fits.
+ */
+export interface RequestSocket {
+  timeout(ms: number): unknown;
+}
 
 type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string } };
 
@@ -30,7 +29,7 @@ export class RequestError extends Error {
 }
 
 export function request<E extends RequestName>(
-  socket: ProtocolSocket,
+  socket: RequestSocket,
   name: E,
   payload: RequestPayload<E>,
   timeoutMs = 10_000,

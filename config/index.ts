@@ -51,6 +51,8 @@ const EnvSchema = z.object({
   CHAT_RATE_PER_10S: int(1, 10_000).default(20),
   STATIC_DIR: z.string().min(1).optional(),
   ROOMS_UPDATE_MS: int(0, 60_000).default(250),
+  ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(50),
+  KEYFRAME_REQUEST_DELAY_MS: int(0, 10_000).default(500),
 });
 
 export interface Config {
@@ -66,6 +68,10 @@ export interface Config {
     minPort: number;
     maxPort: number;
     enableTcp: boolean;
+    /** Peers of one room on one router before the room grows onto another worker. */
+    roomPeersPerRouter: number;
+    /** At most one keyframe request per this interval reaches a video publisher. */
+    keyFrameRequestDelayMs: number;
   };
   iceServers: z.infer<typeof IceServer>[];
   limits: {
@@ -133,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       minPort: e.RTC_MIN_PORT,
       maxPort: e.RTC_MAX_PORT,
       enableTcp: e.WEBRTC_TCP,
+      roomPeersPerRouter: e.ROOM_PEERS_PER_ROUTER,
+      keyFrameRequestDelayMs: e.KEYFRAME_REQUEST_DELAY_MS,
     },
     iceServers: e.ICE_SERVERS,
     limits: {

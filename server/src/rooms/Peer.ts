@@ -17,6 +17,8 @@ export interface PeerLimits {
   maxProducers: number;
   maxTransports: number;
   maxConsumers: number;
+  /** Viewers' keyframe requests reach a video publisher at most once per this interval. */
+  keyFrameRequestDelayMs: number;
 }
 
 export interface PeerProducer {
@@ -141,6 +143,7 @@ export class Peer {
       kind: options.kind,
       rtpParameters: options.rtpParameters,
       paused: options.paused,
+      ...(options.kind === 'video' ? { keyFrameRequestDelay: this.#limits.keyFrameRequestDelayMs } : {}),
       appData: { peerId: this.id, source: options.source },
     });
     if (this.#closed) {

@@ -252,6 +252,7 @@ export class Connection {
         maxProducers: config.limits.maxProducersPerPeer,
         maxTransports: 4,
         maxConsumers: config.limits.maxPeersPerRoom * config.limits.maxProducersPerPeer,
+        keyFrameRequestDelayMs: config.mediasoup.keyFrameRequestDelayMs,
       });
       const data: JoinData = {
         peerId: peer.id,

@@ -119,6 +119,8 @@ export interface ClientToServerEvents {
   'consumer:create': (req: ConsumePayload, ack: Ack<ConsumeData>) => void;
   'consumer:pause': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
   'consumer:resume': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
+  /** Stops receiving a producer: the server closes the consumer (no `consumer:closed` follows). */
+  'consumer:close': (req: ConsumerRequest, ack: Ack<EmptyData>) => void;
   'consumer:setPreferredLayers': (req: PreferredLayersRequest, ack: Ack<EmptyData>) => void;
   'chat:send': (req: ChatSendRequest, ack: Ack<ChatSendData>) => void;
   /** Closes one of the peer's own transports (and what runs on it), e.g. before recreating it. */

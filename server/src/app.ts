@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import express from 'express';
 import { Server } from 'socket.io';
 import type { Config } from '../../config/index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
@@ -17,6 +18,7 @@ import { RoomRegistry } from './rooms/RoomRegistry.js';
 import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
 import { Connection } from './signaling/Connection.js';
+import { ioFanout, type NoomIo } from './signaling/fanout.js';
 
 export interface NoomServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the bound port, useful with PORT=0). */
@@ -24,7 +26,7 @@ export interface NoomServer {
   readonly port: number;
   readonly pool: WorkerPool;
   readonly rooms: RoomRegistry;
-  readonly io: Server<ClientToServerEvents, ServerToClientEvents>;
+  readonly io: NoomIo;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -46,27 +48,31 @@ function defaultStaticDir(): string | undefined {
 
 export async function startNoom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<NoomServer> {
   const pool = await WorkerPool.create(config.mediasoup, log.child({ component: 'workers' }));
+  let ready = true;
+  const httpApp = express();
+  httpApp.disable('x-powered-by');
+  const server = config.http.tls
+    ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, httpApp)
+    : http.createServer(httpApp);
+  const io: NoomIo = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
+    // SDP-sized payloads at most; anything larger is hostile.
+    maxHttpBufferSize: 256 * 1024,
+    cors: { origin: true },
+  });
   const rooms = new RoomRegistry(
     pool,
     {
       maxRooms: config.limits.maxRooms,
       maxPeersPerRoom: config.limits.maxPeersPerRoom,
       graceMs: config.roomGraceMs,
+      peersPerRouter: config.mediasoup.roomPeersPerRouter,
+      fanout: (roomId) => ioFanout(io, roomId),
       updateMs: config.roomsUpdateMs,
     },
     log.child({ component: 'rooms' }),
   );
   const metrics = new Metrics(pool, rooms);
-  let ready = true;
-  const app = createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready });
-  const server = config.http.tls
-    ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, app)
-    : http.createServer(app);
-  const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
-    // SDP-sized payloads at most; anything larger is hostile.
-    maxHttpBufferSize: 256 * 1024,
-    cors: { origin: true },
-  });
+  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready }));
 
   rooms.on('roomsupdate', (list) => io.emit('rooms:update', { rooms: list }));
   io.on('connection', (socket) => {

@@ -36,7 +36,7 @@ export function ensureClientBuilt(): string {
     join(ROOT, 'client', 'src'),
     join(ROOT, 'client', 'index.html'),
     join(ROOT, 'client', 'vite.config.ts'),
-    join(ROOT, 'server', 'src', 'protocol'),
+    join(ROOT, 'protocol'),
   ];
   const fresh = existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime));
   if (!fresh) {

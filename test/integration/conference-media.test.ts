@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { eventually } from '../support/eventually.js';
-import { collect, connect, req, startTestServer } from '../support/server.js';
+import { collect, connect, req, startTestServer, onlyRouter } from '../support/server.js';
 
 let noom: NoomServer;
 const peers: SyntheticPeer[] = [];
@@ -106,6 +106,6 @@ test('a peer leaving closes its consumers at the others', async () => {
   assert.equal(left[0]!.peerId, bob.peerId);
   await eventually('Ada keeps only Cy media', () => ada.consumerStats().filter((c) => !c.closed).length === 2);
   const room = noom.rooms.get('trio')!;
-  const dump = await room.router.dump();
+  const dump = await onlyRouter(room).dump();
   assert.equal(dump.transportIds.length, 4, 'two transports each for Ada and Cy');
 });

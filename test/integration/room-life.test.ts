@@ -5,7 +5,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { CHAT_HISTORY_SIZE, type ChatMessage } from '../../protocol/index.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { eventually } from '../support/eventually.js';
-import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
+import { collect, connect, errorCode, rawAck, req, startTestServer, onlyRouter } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS, VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -97,6 +97,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   const jb = await req(b, 'room:join', { roomId: 'cleanup' });
   const room = noom.rooms.get('cleanup');
   assert.ok(room);
+  const router = onlyRouter(room);
   const sendA = await req(a, 'transport:create', { direction: 'send' });
   await req(a, 'transport:create', { direction: 'recv' });
   const audio = await req(a, 'producer:create', { transportId: sendA.id, kind: 'audio', source: 'mic', rtpParameters: OPUS_PARAMETERS });
@@ -114,14 +115,14 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
   a.disconnect();
   await eventually('B told about closed consumer and producers', () => closedAtB.length === 1 && producersClosedAtB.length === 2);
   assert.equal(closedAtB[0]!.producerId, audio.producerId);
-  const dump = await room.router.dump();
+  const dump = await router.dump();
   assert.equal(dump.transportIds.length, 2, 'only B transports remain');
   assert.equal(dump.mapProducerIdConsumerIds.length, 1, 'only B producer remains');
   assert.equal(dump.mapConsumerIdProducerId.length, 0, 'no consumers remain');
 
   b.disconnect();
   await eventually('emptied room closed after the grace period', () => room.closed && !noom.rooms.rooms.has('cleanup'));
-  assert.equal(room.router.closed, true);
+  assert.equal(router.closed, true);
   assert.equal(noom.pool.slots[0]!.load, loadBefore, 'placement load released');
 });
 

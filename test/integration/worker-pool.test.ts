@@ -22,42 +22,49 @@ test('starts one worker per configured slot, each with a WebRtcServer', () => {
   for (const s of pool.slots) assert.equal(s.webRtcServer.closed, false);
 });
 
-test('places routers on the least-loaded worker', async () => {
+test('places routers on the least-loaded worker; leases count peers until released', async () => {
   const placed = [];
+  const leases = [];
   for (let i = 0; i < 3; i++) {
     const { router, slot } = await pool.createRouter();
-    slot.load += 10 - i; // a room with peers on it
+    // A room with 10 - i peers on it.
+    for (let n = 0; n < 10 - i; n++) leases.push(pool.lease(slot));
     placed.push({ router, slot });
   }
   assert.deepEqual(placed.map((p) => p.slot.index).sort(), [0, 1, 2], 'one router per idle worker');
+  assert.deepEqual(placed.map((p) => p.slot.load), [10, 9, 8]);
   const next = await pool.createRouter();
   assert.equal(next.slot, placed[2]!.slot, 'the worker with the fewest peers gets the next router');
-  for (const p of [...placed, next]) {
-    p.router.close();
-    p.slot.load = 0;
+  assert.equal(pool.pick(new Set([placed[2]!.slot.index]))?.index, placed[1]!.slot.index, 'pick leaves out the excluded slots');
+  for (const lease of leases) {
+    lease.release();
+    lease.release(); // a second release gives nothing back twice
   }
+  assert.deepEqual(pool.slots.map((s) => s.load), [0, 0, 0], 'leases released');
+  for (const p of [...placed, next]) p.router.close();
   await eventually('routers released', () => pool.slots.every((s) => s.routers.size === 0));
 });
 
 test('a killed worker is detected and replaced in the same slot', async () => {
   const victim = pool.slots[1]!;
-  const { router } = await pool.createRouter();
+  const { router, slot: placedOn } = await pool.createRouter({}, victim);
+  assert.equal(placedOn, victim);
+  assert.equal(victim.routers.has(router), true);
   const died = once(pool, 'workerdied');
   const replaced = once(pool, 'workerreplaced');
   const oldPid = victim.worker.pid;
-  const routerOnVictim = victim.routers.has(router);
   process.kill(oldPid, 'SIGKILL');
   const [slot, pid] = (await died) as [number, number];
   assert.deepEqual([slot, pid], [1, oldPid]);
+  assert.equal(router.closed, true, 'routers on the dead worker are closed');
   const [newSlot, newPid] = (await replaced) as [number, number];
   assert.equal(newSlot, 1);
   assert.notEqual(newPid, oldPid);
   assert.equal(pool.slots.length, 3);
-  if (routerOnVictim) assert.equal(router.closed, true, 'routers on the dead worker are closed');
-  // The replacement works.
-  const fresh = await pool.slots[1]!.worker.createRouter({ mediaCodecs: [] });
-  fresh.close();
-  router.close();
+  // The replacement works, and a router asked of the dead slot object is refused.
+  await assert.rejects(pool.createRouter({}, victim), /no mediasoup worker/);
+  const fresh = await pool.createRouter({}, pool.slots[1]!);
+  fresh.router.close();
 });
 
 test('RTP sent into a PlainTransport producer arrives at a consumer (packets and bytes)', async () => {

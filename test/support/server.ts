@@ -2,6 +2,8 @@
 import { connectSocket, type ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { loadConfig } from '../../config/index.js';
 import { startNoom, type NoomServer } from '../../server/src/app.js';
+import type { Room } from '../../server/src/rooms/Room.js';
+import type { types } from 'mediasoup';
 import { createLogger } from '../../server/src/logger.js';
 import { request } from '../../protocol/index.js';
 import type { RequestName, RequestPayload, ResponseData, ServerEventName, ServerEventPayload } from '../../protocol/index.js';
@@ -59,3 +61,10 @@ export function collect<E extends ServerEventName>(socket: ProtocolSocket, event
   return seen;
 }
 
+
+/** The router of a room that lives on one worker (every test server with WORKERS=1). */
+export function onlyRouter(room: Room): types.Router {
+  const routers = room.media.routers;
+  if (routers.length !== 1) throw new Error(`room ${room.id} has ${routers.length} routers, not one`);
+  return routers[0]!.router;
+}

@@ -297,6 +297,22 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
     });
   }
 
+  /** Stops receiving one producer: the server closes the consumer. */
+  async closeConsumer(consumerId: string): Promise<void> {
+    const entry = this.consumers.get(consumerId);
+    if (!entry) throw new Error(`no consumer ${consumerId}`);
+    await request(this.socket, 'consumer:close', { consumerId }, this.timeout);
+    this.#closeConsumer(entry);
+    this.#consumedProducers.delete(entry.stats.producerId);
+  }
+
+  /** Receives a producer of the room that this peer is not consuming now (e.g. after closeConsumer). */
+  async consume(producerId: string): Promise<void> {
+    const info = this.#remoteProducers.get(producerId);
+    if (!info) throw new Error(`no producer ${producerId} in the room`);
+    await this.#consume(info);
+  }
+
   #closeConsumer(entry: ConsumerEntry): void {
     entry.stats.closed = true;
     entry.consumer?.close();

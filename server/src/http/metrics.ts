@@ -7,6 +7,7 @@ import client from 'prom-client';
 import type { types } from 'mediasoup';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
+import type { Peer } from '../rooms/Peer.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -76,7 +77,7 @@ export class Metrics {
         );
       },
     });
-    const countPerWorker = (name: string, help: string, pick: (room: RoomRegistry['rooms'] extends ReadonlyMap<string, infer R> ? R : never) => number) =>
+    const countPerWorker = (name: string, help: string, pick: (peer: Peer) => number) =>
       new client.Gauge({
         name,
         help,
@@ -86,14 +87,28 @@ export class Metrics {
           this.reset();
           const totals = new Map<number, number>(pool.slots.map((s) => [s.index, 0]));
           for (const room of rooms.rooms.values()) {
-            totals.set(room.slot.index, (totals.get(room.slot.index) ?? 0) + pick(room));
+            for (const peer of room.peers.values()) totals.set(peer.slotIndex, (totals.get(peer.slotIndex) ?? 0) + pick(peer));
           }
           for (const [w, n] of totals) this.set({ worker: String(w) }, n);
         },
       });
-    countPerWorker('noom_producers', 'Producers per worker', (room) => sum(room.peers, (p) => p.producers.size));
-    countPerWorker('noom_consumers', 'Consumers per worker', (room) => sum(room.peers, (p) => p.consumers.size));
-    countPerWorker('noom_worker_peers', 'Peers per worker', (room) => room.peerCount);
+    countPerWorker('noom_producers', 'Producers per worker (of the peers placed on it)', (peer) => peer.producers.size);
+    countPerWorker('noom_consumers', 'Consumers per worker (of the peers placed on it)', (peer) => peer.consumers.size);
+    countPerWorker('noom_worker_peers', 'Peers per worker', () => 1);
+    new client.Gauge({
+      name: 'noom_room_routers',
+      help: 'Routers per worker carrying a room (a room spans one router per worker it uses)',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        const totals = new Map<number, number>(pool.slots.map((s) => [s.index, 0]));
+        for (const room of rooms.rooms.values()) {
+          for (const r of room.media.routers) totals.set(r.slot.index, (totals.get(r.slot.index) ?? 0) + 1);
+        }
+        for (const [w, n] of totals) this.set({ worker: String(w) }, n);
+      },
+    });
 
     this.#packets = new client.Counter({
       name: 'noom_rtp_packets_forwarded_total',
@@ -133,10 +148,4 @@ export class Metrics {
     await this.#collectForwarded();
     return this.registry.metrics();
   }
-}
-
-function sum<T>(map: ReadonlyMap<string, T>, f: (v: T) => number): number {
-  let n = 0;
-  for (const v of map.values()) n += f(v);
-  return n;
 }

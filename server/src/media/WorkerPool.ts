@@ -1,8 +1,10 @@
 /**
  * One mediasoup Worker per slot, each with a WebRtcServer so that all WebRTC transports of a
- * worker share one UDP (and TCP) port. Routers go to the least-loaded slot. A worker that
- * dies is logged and replaced in the same slot (same port); the routers it carried are gone
- * with it, and their owners learn it from mediasoup's own `workerclose` events.
+ * worker share one UDP (and TCP) port. The pool keeps the load of each slot: whoever places
+ * a peer on a worker takes a lease and releases it when the peer goes, and new routers go
+ * to the least-loaded slot. A worker that dies is logged and replaced in the same slot (same
+ * port); the routers it carried are gone with it, and their owners learn it from mediasoup's
+ * own `workerclose` events.
  */
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
@@ -18,9 +20,20 @@ export type WorkerPoolOptions = Config['mediasoup'] & {
 
 export interface WorkerSlot {
   readonly index: number;
-  worker: types.Worker;
-  webRtcServer: types.WebRtcServer;
-  /** Peers placed on this worker's routers: the measure used for placement. */
+  readonly worker: types.Worker;
+  readonly webRtcServer: types.WebRtcServer;
+  /** Peers placed on this worker's routers (open leases): the measure used for placement. */
+  readonly load: number;
+  readonly routers: ReadonlySet<types.Router>;
+}
+
+/** A peer's place on a worker; `release()` gives it back (once, however often it is called). */
+export interface WorkerLease {
+  readonly slot: WorkerSlot;
+  release(): void;
+}
+
+interface MutableSlot extends WorkerSlot {
   load: number;
   routers: Set<types.Router>;
 }
@@ -48,7 +61,7 @@ export function pickLeastLoaded<T extends { index: number; load: number; routers
 }
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
-  readonly #slots: (WorkerSlot | undefined)[];
+  readonly #slots: (MutableSlot | undefined)[];
   readonly #options: WorkerPoolOptions;
   readonly #log: Logger;
   #closed = false;
@@ -57,7 +70,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     super();
     this.#options = options;
     this.#log = log;
-    this.#slots = new Array<WorkerSlot | undefined>(options.workers).fill(undefined);
+    this.#slots = new Array<MutableSlot | undefined>(options.workers).fill(undefined);
   }
 
   static async create(options: WorkerPoolOptions, log: Logger): Promise<WorkerPool> {
@@ -77,7 +90,27 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   /** Live slots, in index order. */
   get slots(): WorkerSlot[] {
-    return this.#slots.filter((s): s is WorkerSlot => s !== undefined);
+    return this.#slots.filter((s): s is MutableSlot => s !== undefined);
+  }
+
+  /** The least-loaded live slot, leaving out the given slot indexes. */
+  pick(exclude: ReadonlySet<number> = new Set()): WorkerSlot | undefined {
+    return pickLeastLoaded(this.slots.filter((s) => !exclude.has(s.index)));
+  }
+
+  /** Counts one peer against the slot's load until the lease is released. */
+  lease(slot: WorkerSlot): WorkerLease {
+    const s = slot as MutableSlot;
+    s.load++;
+    let released = false;
+    return {
+      slot,
+      release: () => {
+        if (released) return;
+        released = true;
+        s.load--;
+      },
+    };
   }
 
   async #start(index: number): Promise<void> {
@@ -104,13 +137,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       worker.close();
       throw error;
     }
-    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0, routers: new Set() };
+    const slot: MutableSlot = { index, worker, webRtcServer, load: 0, routers: new Set() };
     this.#slots[index] = slot;
     worker.on('died', (error) => this.#onDied(slot, error));
     this.#log.info({ slot: index, pid: worker.pid }, 'mediasoup worker started');
   }
 
-  #onDied(slot: WorkerSlot, error: Error): void {
+  #onDied(slot: MutableSlot, error: Error): void {
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
     this.#log.error({ slot: slot.index, pid: slot.worker.pid, err: error }, 'mediasoup worker died; replacing it');
     this.emit('workerdied', slot.index, slot.worker.pid, error);
@@ -131,11 +164,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
-  /** A new router on the least-loaded worker. The caller owns (and closes) it. */
-  async createRouter(appData: types.AppData = {}): Promise<{ router: types.Router; slot: WorkerSlot }> {
+  /**
+   * A new router on the given slot, or on the least-loaded one. The caller owns (and
+   * closes) it.
+   */
+  async createRouter(
+    appData: types.AppData = {},
+    on?: WorkerSlot,
+  ): Promise<{ router: types.Router; slot: WorkerSlot }> {
     if (this.#closed) throw new Error('worker pool is closed');
-    const slot = pickLeastLoaded(this.slots);
-    if (!slot) throw new Error('no mediasoup worker is available');
+    const slot = (on ?? this.pick()) as MutableSlot | undefined;
+    if (!slot || this.#slots[slot.index] !== slot) throw new Error('no mediasoup worker is available');
     const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData });
     slot.routers.add(router);
     router.observer.once('close', () => slot.routers.delete(router));

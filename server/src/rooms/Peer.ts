@@ -1,16 +1,26 @@
 /**
- * A participant: owns its WebRTC transports, producers and consumers. Closing the peer
- * closes its transports, which closes every producer and consumer on them; each child
- * reports its own close so the maps never hold a closed object.
+ * A participant: owns its WebRTC transports, producers and consumers, all on the router the
+ * room placed it on. Closing the peer closes its transports, which closes every producer
+ * and consumer on them; each child reports its own close so the maps never hold a closed
+ * object. Requests reach it by id and get protocol data back: no mediasoup object leaves
+ * the room.
  */
 import type { types } from 'mediasoup';
-import type { ProducerInfo, ServerEventName, ServerEventPayload } from '../../../protocol/index.js';
-import { forbidden, invalidState, notFound } from '../errors.js';
+import type {
+  ConsumeData,
+  ProducerInfo,
+  ServerEventName,
+  ServerEventPayload,
+  TransportData,
+} from '../../../protocol/index.js';
+import { AppError, forbidden, invalidState, notFound } from '../errors.js';
+import { mediaCall } from '../media/mediaErrors.js';
+import type { Placement, RoomMedia, Source } from '../media/RoomMedia.js';
 import { WEBRTC_TRANSPORT_OPTIONS } from '../media/transportOptions.js';
 
 export type Notify = <E extends ServerEventName>(event: E, payload: ServerEventPayload<E>) => void;
 
-export type Source = ProducerInfo['source'];
+export type { Source };
 export type Direction = 'send' | 'recv';
 
 export interface PeerLimits {
@@ -26,41 +36,60 @@ export interface PeerProducer {
   source: Source;
 }
 
+export interface ProduceOptions {
+  kind: types.MediaKind;
+  rtpParameters: types.RtpParameters;
+  source: Source;
+  paused: boolean;
+}
+
 export class Peer {
   readonly id: string;
   displayName: string;
   readonly joinedAt = Date.now();
   readonly #notify: Notify;
   readonly #limits: PeerLimits;
+  readonly #placement: Placement;
+  readonly #media: RoomMedia;
   readonly #transports = new Map<string, { transport: types.WebRtcTransport; direction: Direction }>();
   readonly #producers = new Map<string, PeerProducer>();
   readonly #consumers = new Map<string, types.Consumer>();
+  readonly #onClose: (() => void)[] = [];
   #closed = false;
-  /** Events held back until the peer's own join answer has been sent. */
-  #held: (() => void)[] | undefined = [];
 
-  constructor(id: string, displayName: string, notify: Notify, limits: PeerLimits) {
-    this.id = id;
-    this.displayName = displayName;
-    this.#notify = notify;
-    this.#limits = limits;
+  constructor(o: {
+    id: string;
+    displayName: string;
+    notify: Notify;
+    limits: PeerLimits;
+    placement: Placement;
+    media: RoomMedia;
+  }) {
+    this.id = o.id;
+    this.displayName = o.displayName;
+    this.#notify = o.notify;
+    this.#limits = o.limits;
+    this.#placement = o.placement;
+    this.#media = o.media;
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** The worker slot this peer's media runs on. */
+  get slotIndex(): number {
+    return this.#placement.slotIndex;
+  }
+
   notify: Notify = (event, payload) => {
-    if (this.#closed) return;
-    if (this.#held) this.#held.push(() => this.#notify(event, payload));
-    else this.#notify(event, payload);
+    if (!this.#closed) this.#notify(event, payload);
   };
 
-  /** Sends the events held since the peer was created; later ones go out at once. */
-  release(): void {
-    const held = this.#held ?? [];
-    this.#held = undefined;
-    for (const send of held) if (!this.#closed) send();
+  /** Runs `fn` once, when the peer closes. */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#onClose.push(fn);
   }
 
   get producers(): ReadonlyMap<string, PeerProducer> {
@@ -77,20 +106,18 @@ export class Peer {
     return { producerId: p.producer.id, peerId: this.id, kind: p.producer.kind, source: p.source, paused: p.producer.paused };
   }
 
-  async createTransport(
-    router: types.Router,
-    webRtcServer: types.WebRtcServer,
-    direction: Direction,
-  ): Promise<types.WebRtcTransport> {
+  async createTransport(direction: Direction): Promise<TransportData> {
     this.#assertOpen();
     if (this.#transports.size >= this.#limits.maxTransports) {
       throw forbidden(`at most ${this.#limits.maxTransports} transports per peer`);
     }
-    const transport = await router.createWebRtcTransport({
-      webRtcServer,
-      ...WEBRTC_TRANSPORT_OPTIONS,
-      appData: { peerId: this.id, direction },
-    });
+    const transport = await mediaCall(() =>
+      this.#placement.router.createWebRtcTransport({
+        webRtcServer: this.#placement.webRtcServer,
+        ...WEBRTC_TRANSPORT_OPTIONS,
+        appData: { peerId: this.id, direction },
+      }),
+    );
     // The peer may have closed while the worker was creating the transport.
     if (this.#closed) {
       transport.close();
@@ -98,10 +125,29 @@ export class Peer {
     }
     this.#transports.set(transport.id, { transport, direction });
     transport.observer.once('close', () => this.#transports.delete(transport.id));
-    return transport;
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
   }
 
-  transport(id: string, direction?: Direction): types.WebRtcTransport {
+  async connectTransport(id: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const transport = this.#transport(id);
+    await mediaCall(() => transport.connect({ dtlsParameters }));
+  }
+
+  async restartIce(id: string): Promise<types.IceParameters> {
+    const transport = this.#transport(id);
+    return mediaCall(() => transport.restartIce());
+  }
+
+  closeTransport(id: string): void {
+    this.#transport(id).close();
+  }
+
+  #transport(id: string, direction?: Direction): types.WebRtcTransport {
     const entry = this.#transports.get(id);
     if (!entry) throw notFound('transport', id);
     if (direction && entry.direction !== direction) {
@@ -110,27 +156,56 @@ export class Peer {
     return entry.transport;
   }
 
-  closeTransport(id: string): void {
-    this.transport(id).close();
-  }
-
   producer(id: string): PeerProducer {
     const p = this.#producers.get(id);
     if (!p) throw notFound('producer', id);
     return p;
   }
 
-  consumer(id: string): types.Consumer {
+  async pauseProducer(id: string): Promise<void> {
+    const { producer } = this.producer(id);
+    await mediaCall(() => producer.pause());
+  }
+
+  async resumeProducer(id: string): Promise<void> {
+    const { producer } = this.producer(id);
+    await mediaCall(() => producer.resume());
+  }
+
+  closeProducer(id: string): void {
+    this.producer(id).producer.close();
+  }
+
+  #consumer(id: string): types.Consumer {
     const c = this.#consumers.get(id);
     if (!c) throw notFound('consumer', id);
     return c;
   }
 
-  async produce(
-    transportId: string,
-    options: { kind: types.MediaKind; rtpParameters: types.RtpParameters; source: Source; paused: boolean },
-  ): Promise<PeerProducer> {
-    const transport = this.transport(transportId, 'send');
+  async pauseConsumer(id: string): Promise<void> {
+    const consumer = this.#consumer(id);
+    await mediaCall(() => consumer.pause());
+  }
+
+  async resumeConsumer(id: string): Promise<void> {
+    const consumer = this.#consumer(id);
+    await mediaCall(() => consumer.resume());
+    // A fresh keyframe lets the client show video at once instead of at the next periodic one.
+    if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => undefined);
+  }
+
+  closeConsumer(id: string): void {
+    this.#consumer(id).close();
+  }
+
+  async setPreferredLayers(id: string, layers: types.ConsumerLayers): Promise<void> {
+    const consumer = this.#consumer(id);
+    await mediaCall(() => consumer.setPreferredLayers(layers));
+  }
+
+  /** Creates a producer on one of the peer's send transports; the room announces it. */
+  async produce(transportId: string, options: ProduceOptions): Promise<PeerProducer> {
+    const transport = this.#transport(transportId, 'send');
     if (this.#producers.size >= this.#limits.maxProducers) {
       throw forbidden(`at most ${this.#limits.maxProducers} producers per peer`);
     }
@@ -139,13 +214,15 @@ export class Peer {
         throw invalidState(`a ${options.source} ${options.kind} producer already exists`);
       }
     }
-    const producer = await transport.produce({
-      kind: options.kind,
-      rtpParameters: options.rtpParameters,
-      paused: options.paused,
-      ...(options.kind === 'video' ? { keyFrameRequestDelay: this.#limits.keyFrameRequestDelayMs } : {}),
-      appData: { peerId: this.id, source: options.source },
-    });
+    const producer = await mediaCall(() =>
+      transport.produce({
+        kind: options.kind,
+        rtpParameters: options.rtpParameters,
+        paused: options.paused,
+        ...(options.kind === 'video' ? { keyFrameRequestDelay: this.#limits.keyFrameRequestDelayMs } : {}),
+        appData: { peerId: this.id, source: options.source },
+      }),
+    );
     if (this.#closed) {
       producer.close();
       throw invalidState('peer left');
@@ -153,24 +230,34 @@ export class Peer {
     const entry = { producer, source: options.source };
     this.#producers.set(producer.id, entry);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
+    this.#media.addProducer({ producer, peerId: this.id, source: options.source, router: this.#placement.router });
     return entry;
   }
 
-  async consume(
-    transportId: string,
-    producer: types.Producer,
-    rtpCapabilities: types.RtpCapabilities,
-  ): Promise<types.Consumer> {
-    const transport = this.transport(transportId, 'recv');
+  /**
+   * Consumes any producer of the room on one of the peer's receive transports, created
+   * paused. A producer on another router of the room is piped here first; the pipe is
+   * given back when this consumer closes.
+   */
+  async consume(transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumeData> {
+    const target = this.#media.producer(producerId);
+    const transport = this.#transport(transportId, 'recv');
     if (this.#consumers.size >= this.#limits.maxConsumers) {
       throw forbidden(`at most ${this.#limits.maxConsumers} consumers per peer`);
     }
-    const consumer = await transport.consume({
-      producerId: producer.id,
-      rtpCapabilities,
-      paused: true,
-      appData: { peerId: this.id },
-    });
+    const router = this.#placement.router;
+    const giveBack = await this.#media.route(producerId, router);
+    let consumer: types.Consumer;
+    try {
+      if (!router.canConsume({ producerId, rtpCapabilities })) {
+        throw new AppError('INVALID_REQUEST', 'rtpCapabilities cannot consume this producer');
+      }
+      consumer = await mediaCall(() => transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId: this.id } }));
+    } catch (error) {
+      giveBack();
+      throw error;
+    }
+    consumer.observer.once('close', giveBack);
     if (this.#closed) {
       consumer.close();
       throw invalidState('peer left');
@@ -179,10 +266,20 @@ export class Peer {
     consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
     // The consumer went away without the client asking (its producer or its transport
     // closed): tell the client, which still holds its side of it.
-    const closed = () => this.notify('consumer:closed', { consumerId: consumer.id, producerId: producer.id });
+    const closed = () => this.notify('consumer:closed', { consumerId: consumer.id, producerId });
     consumer.on('producerclose', closed);
     consumer.on('transportclose', closed);
-    return consumer;
+    return {
+      consumerId: consumer.id,
+      producerId,
+      peerId: target.peerId,
+      kind: consumer.kind,
+      source: target.source,
+      // mediasoup and mediasoup-client describe the same wire format with separate types.
+      rtpParameters: consumer.rtpParameters as ConsumeData['rtpParameters'],
+      type: consumer.type,
+      producerPaused: consumer.producerPaused,
+    };
   }
 
   #assertOpen(): void {
@@ -196,5 +293,7 @@ export class Peer {
     this.#transports.clear();
     this.#producers.clear();
     this.#consumers.clear();
+    this.#placement.release();
+    for (const fn of this.#onClose.splice(0)) fn();
   }
 }

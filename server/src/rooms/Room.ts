@@ -1,24 +1,28 @@
 /**
- * A conference: owns one router (on the least-loaded worker), its active-speaker observer,
- * its peers and its chat history. The room tells its peers about each other; it closes
- * itself when it has been empty for the grace period, or when its worker dies.
+ * A conference: its members, its chat history, its settings and its fan-out. The media
+ * (routers, placement, pipes, active speaker) belong to its {@link RoomMedia}. Room events
+ * go out through a {@link RoomFanout}, which addresses the room's Socket.IO room, so that
+ * an adapter can carry them to sockets elsewhere. The room closes itself when it has been
+ * empty for the grace period, or when its media is gone; a worker dying under some of its
+ * peers sends only those peers away.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { types } from 'mediasoup';
 import {
   CHAT_HISTORY_SIZE,
   CHAT_MAX_LENGTH,
   type ChatMessage,
+  type JoinData,
   type ProducerInfo,
   type RoomSummary,
   type ServerEventName,
   type ServerEventPayload,
 } from '../../../protocol/index.js';
-import { AppError, forbidden, invalidState, notFound } from '../errors.js';
+import { AppError, forbidden, invalidState } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { WorkerPool, WorkerSlot } from '../media/WorkerPool.js';
-import { Peer, type Source } from './Peer.js';
+import type { WorkerPool } from '../media/WorkerPool.js';
+import { RoomMedia } from '../media/RoomMedia.js';
+import { Peer, type PeerLimits, type ProduceOptions } from './Peer.js';
 
 export interface RoomOptions {
   id: string;
@@ -26,6 +30,15 @@ export interface RoomOptions {
   isPublic: boolean;
   maxPeers: number;
   graceMs: number;
+  peersPerRouter: number;
+}
+
+/** Delivery of room events to members, wherever their sockets are. */
+export interface RoomFanout {
+  /** To every member of the room but `exceptPeerId`. */
+  toRoom<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void;
+  /** To one member. */
+  toPeer<E extends ServerEventName>(peerId: string, event: E, payload: ServerEventPayload<E>): void;
 }
 
 /**
@@ -47,15 +60,20 @@ export type RoomEvents = {
   close: [reason: 'empty' | 'workerclose' | 'shutdown'];
 };
 
+export interface Admission {
+  displayName: string;
+  password: string | undefined;
+  limits: PeerLimits;
+}
+
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
   readonly isPublic: boolean;
-  readonly router: types.Router;
-  readonly slot: WorkerSlot;
+  readonly media: RoomMedia;
   readonly #password: string | undefined;
   readonly #maxPeers: number;
   readonly #graceMs: number;
-  readonly #speaker: types.ActiveSpeakerObserver;
+  readonly #fanout: RoomFanout;
   readonly #peers = new Map<string, Peer>();
   readonly #chat: ChatMessage[] = [];
   readonly #log: Logger;
@@ -63,42 +81,30 @@ export class Room extends EventEmitter<RoomEvents> {
   #speakerPeerId: string | null = null;
   #closed = false;
 
-  private constructor(
-    o: RoomOptions,
-    router: types.Router,
-    slot: WorkerSlot,
-    speaker: types.ActiveSpeakerObserver,
-    log: Logger,
-  ) {
+  private constructor(o: RoomOptions, media: RoomMedia, fanout: RoomFanout, log: Logger) {
     super();
     this.id = o.id;
     this.isPublic = o.isPublic;
     this.#password = o.password;
     this.#maxPeers = o.maxPeers;
     this.#graceMs = o.graceMs;
-    this.router = router;
-    this.slot = slot;
-    this.#speaker = speaker;
+    this.media = media;
+    this.#fanout = fanout;
     this.#log = log;
-    router.observer.once('close', () => this.close('workerclose'));
-    speaker.on('dominantspeaker', ({ producer }) => {
-      const peerId = (producer.appData as { peerId?: string }).peerId ?? null;
+    media.on('close', () => this.close('workerclose'));
+    media.on('routerclose', (peerIds) => this.#evict(peerIds));
+    media.on('dominantspeaker', (peerId) => {
       this.#speakerPeerId = peerId;
       this.broadcast('activeSpeaker', { peerId });
     });
   }
 
-  static async create(o: RoomOptions, pool: WorkerPool, log: Logger): Promise<Room> {
-    const { router, slot } = await pool.createRouter({ roomId: o.id });
-    try {
-      const speaker = await router.createActiveSpeakerObserver({ interval: 300 });
-      const room = new Room(o, router, slot, speaker, log.child({ room: o.id }));
-      room.#scheduleEmptyCheck();
-      return room;
-    } catch (error) {
-      router.close();
-      throw error;
-    }
+  static async create(o: RoomOptions, pool: WorkerPool, fanout: RoomFanout, log: Logger): Promise<Room> {
+    const roomLog = log.child({ room: o.id });
+    const media = await RoomMedia.create(pool, { roomId: o.id, peersPerRouter: o.peersPerRouter }, roomLog);
+    const room = new Room(o, media, fanout, roomLog);
+    room.#scheduleEmptyCheck();
+    return room;
   }
 
   get closed(): boolean {
@@ -126,17 +132,50 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#peers.size >= this.#maxPeers) throw new AppError('ROOM_FULL', `room is full (${this.#maxPeers} peers)`);
   }
 
-  addPeer(peer: Peer): void {
-    if (this.#closed) throw invalidState('room is closing');
+  /** Makes sure a router has room for one more peer (the part of a join that waits). */
+  async prepareJoin(password: string | undefined): Promise<void> {
+    this.checkAdmission(password);
+    await this.media.reserve();
+  }
+
+  /**
+   * Admits a peer at once (nothing here waits, so no room event can fall between the
+   * snapshot it answers with and the peer's membership), and tells the others.
+   */
+  admit(a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
+    this.checkAdmission(a.password);
+    const id = randomUUID();
+    const data = {
+      peerId: id,
+      roomId: this.id,
+      displayName: a.displayName,
+      rtpCapabilities: this.media.rtpCapabilities as JoinData['rtpCapabilities'],
+      peers: [...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName })),
+      producers: this.producerInfos(),
+      chat: [...this.#chat],
+      locked: this.locked,
+    };
+    const placement = this.media.place(id);
+    const peer = new Peer({
+      id,
+      displayName: a.displayName,
+      notify: (event, payload) => this.#fanout.toPeer(id, event, payload),
+      limits: a.limits,
+      placement,
+      media: this.media,
+    });
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#peers.set(peer.id, peer);
-    this.slot.load++;
     this.broadcast('peer:joined', { id: peer.id, displayName: peer.displayName }, peer.id);
-    // The observer speaks only on change: a newcomer would not learn who is talking now.
-    if (this.#speakerPeerId !== null) peer.notify('activeSpeaker', { peerId: this.#speakerPeerId });
-    this.#log.info({ peer: peer.id, count: this.#peers.size }, 'peer joined');
+    this.#log.info({ peer: peer.id, count: this.#peers.size, slot: placement.slotIndex }, 'peer joined');
     this.emit('peers');
+    return { peer, data };
+  }
+
+  /** Who is speaking now, for a newcomer: the observer speaks only on change. */
+  get activeSpeaker(): string | null {
+    return this.#speakerPeerId;
   }
 
   /** Closes the peer and everything it owns, and tells the others. */
@@ -144,7 +183,6 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#peers.get(peer.id) !== peer) return;
     peer.close();
     this.#peers.delete(peer.id);
-    this.slot.load--;
     this.broadcast('peer:left', { peerId: peer.id });
     if (this.#speakerPeerId === peer.id) {
       this.#speakerPeerId = null;
@@ -153,6 +191,16 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#log.info({ peer: peer.id, count: this.#peers.size }, 'peer left');
     this.emit('peers');
     this.#scheduleEmptyCheck();
+  }
+
+  /** Peers whose router died: they are told to rejoin, and the others see them leave. */
+  #evict(peerIds: string[]): void {
+    for (const id of peerIds) {
+      const peer = this.#peers.get(id);
+      if (!peer) continue;
+      peer.notify('room:closed', { reason: 'workerclose' });
+      this.removePeer(peer);
+    }
   }
 
   #scheduleEmptyCheck(): void {
@@ -164,7 +212,8 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void {
-    for (const peer of this.#peers.values()) if (peer.id !== exceptPeerId) peer.notify(event, payload);
+    if (this.#peers.size === 0) return;
+    this.#fanout.toRoom(event, payload, exceptPeerId);
   }
 
   /** Every producer in the room but the given peer's own. */
@@ -177,26 +226,9 @@ export class Room extends EventEmitter<RoomEvents> {
     return out;
   }
 
-  findProducer(producerId: string): { peer: Peer; producer: types.Producer; source: Source } {
-    for (const peer of this.#peers.values()) {
-      const p = peer.producers.get(producerId);
-      if (p) return { peer, producer: p.producer, source: p.source };
-    }
-    throw notFound('producer', producerId);
-  }
-
-  async produce(
-    peer: Peer,
-    transportId: string,
-    o: { kind: types.MediaKind; rtpParameters: types.RtpParameters; source: Source; paused: boolean },
-  ): Promise<string> {
+  async produce(peer: Peer, transportId: string, o: ProduceOptions): Promise<string> {
     const entry = await peer.produce(transportId, o);
     const { producer } = entry;
-    if (producer.kind === 'audio') {
-      this.#speaker.addProducer({ producerId: producer.id }).catch((error: unknown) => {
-        this.#log.warn({ err: error, producer: producer.id }, 'active speaker observer refused producer');
-      });
-    }
     const ref = { producerId: producer.id, peerId: peer.id };
     producer.observer.on('pause', () => this.broadcast('producer:paused', ref, peer.id));
     producer.observer.on('resume', () => this.broadcast('producer:resumed', ref, peer.id));
@@ -204,10 +236,6 @@ export class Room extends EventEmitter<RoomEvents> {
     producer.observer.once('close', () => this.broadcast('producer:closed', ref, peer.id));
     this.broadcast('producer:new', peer.producerInfo(entry), peer.id);
     return producer.id;
-  }
-
-  closeProducer(peer: Peer, producerId: string): void {
-    peer.producer(producerId).producer.close();
   }
 
   /** Posts `text`, which chatText() has already cleaned and checked. */
@@ -235,10 +263,9 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const peer of [...this.#peers.values()]) {
       peer.notify('room:closed', { reason });
       peer.close();
-      this.slot.load--;
     }
     this.#peers.clear();
-    this.router.close();
+    this.media.close();
     this.#log.info({ reason }, 'room closed');
     this.emit('close', reason);
     this.removeAllListeners();

@@ -8,12 +8,15 @@ import type { RoomSummary } from '../../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
-import { Room } from './Room.js';
+import { Room, type RoomFanout } from './Room.js';
 
 export interface RoomRegistryOptions {
   maxRooms: number;
   maxPeersPerRoom: number;
   graceMs: number;
+  peersPerRouter: number;
+  /** Delivers one room's events to its members' sockets. */
+  fanout: (roomId: string) => RoomFanout;
   /** Coalescing window for `roomsupdate`. */
   updateMs: number;
 }
@@ -72,9 +75,11 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
         isPublic: settings.isPublic,
         maxPeers: this.#options.maxPeersPerRoom,
         graceMs: this.#options.graceMs,
+        peersPerRouter: this.#options.peersPerRouter,
         ...(settings.password !== undefined ? { password: settings.password } : {}),
       },
       this.#pool,
+      this.#options.fanout(id),
       this.#log,
     ).then((room) => {
       if (this.#closed) {

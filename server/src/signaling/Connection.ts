@@ -3,7 +3,6 @@
  * handler per protocol request. A disconnect leaves the room, which closes the peer and
  * everything it owns.
  */
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io';
 import type { types } from 'mediasoup';
 import type { z } from 'zod/mini';
@@ -27,17 +26,17 @@ import {
   type JoinData,
   type RequestName,
   type ServerToClientEvents,
-  type TransportData,
 } from '../../../protocol/index.js';
 import { AppError, invalidState } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../http/metrics.js';
 import { anonymousName } from '../rooms/names.js';
-import { Peer } from '../rooms/Peer.js';
+import type { Peer } from '../rooms/Peer.js';
 import { RateLimiter } from '../rooms/RateLimiter.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
-import { AfterAck, ackOf, sendAck, wrap, type Handler } from './handle.js';
+import { Commit, ackOf, sendAck, wrap, type Handler } from './handle.js';
+import { peerChannel, roomChannel } from './fanout.js';
 
 export type NoomSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -123,27 +122,16 @@ export class Connection {
       return EMPTY;
     });
 
-    this.#on('transport:create', CreateTransportRequest, async ({ direction }): Promise<TransportData> => {
-      const { peer, room } = this.#member();
-      const t = await peer.createTransport(room.router, room.slot.webRtcServer, direction);
-      return {
-        id: t.id,
-        iceParameters: t.iceParameters,
-        iceCandidates: t.iceCandidates,
-        dtlsParameters: t.dtlsParameters,
-      };
-    });
+    this.#on('transport:create', CreateTransportRequest, ({ direction }) => this.#member().peer.createTransport(direction));
 
     this.#on('transport:connect', ConnectTransportRequest, async ({ transportId, dtlsParameters }) => {
-      const { peer } = this.#member();
-      await peer.transport(transportId).connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+      await this.#member().peer.connectTransport(transportId, dtlsParameters as types.DtlsParameters);
       return EMPTY;
     });
 
-    this.#on('transport:restartIce', RestartIceRequest, async ({ transportId }) => {
-      const { peer } = this.#member();
-      return { iceParameters: await peer.transport(transportId).restartIce() };
-    });
+    this.#on('transport:restartIce', RestartIceRequest, async ({ transportId }) => ({
+      iceParameters: await this.#member().peer.restartIce(transportId),
+    }));
 
     this.#on('transport:close', RestartIceRequest, ({ transportId }) => {
       this.#member().peer.closeTransport(transportId);
@@ -162,58 +150,41 @@ export class Connection {
     });
 
     this.#on('producer:pause', ProducerRequest, async ({ producerId }) => {
-      await this.#member().peer.producer(producerId).producer.pause();
+      await this.#member().peer.pauseProducer(producerId);
       return EMPTY;
     });
 
     this.#on('producer:resume', ProducerRequest, async ({ producerId }) => {
-      await this.#member().peer.producer(producerId).producer.resume();
+      await this.#member().peer.resumeProducer(producerId);
       return EMPTY;
     });
 
     this.#on('producer:close', ProducerRequest, ({ producerId }) => {
-      const { peer, room } = this.#member();
-      room.closeProducer(peer, producerId);
+      this.#member().peer.closeProducer(producerId);
       return EMPTY;
     });
 
-    this.#on('consumer:create', ConsumeRequest, async (req): Promise<ConsumeData> => {
-      const { peer, room } = this.#member();
-      const target = room.findProducer(req.producerId);
-      const caps = req.rtpCapabilities as types.RtpCapabilities;
-      if (!room.router.canConsume({ producerId: req.producerId, rtpCapabilities: caps })) {
-        throw new AppError('INVALID_REQUEST', 'rtpCapabilities cannot consume this producer');
-      }
-      const consumer = await peer.consume(req.transportId, target.producer, caps);
-      return {
-        consumerId: consumer.id,
-        producerId: target.producer.id,
-        peerId: target.peer.id,
-        kind: consumer.kind,
-        source: target.source,
-        // mediasoup and mediasoup-client describe the same wire format with separate types.
-        rtpParameters: consumer.rtpParameters as ConsumeData['rtpParameters'],
-        type: consumer.type,
-        producerPaused: consumer.producerPaused,
-      };
-    });
+    this.#on('consumer:create', ConsumeRequest, (req): Promise<ConsumeData> =>
+      this.#member().peer.consume(req.transportId, req.producerId, req.rtpCapabilities as types.RtpCapabilities),
+    );
 
     this.#on('consumer:resume', ConsumerRequest, async ({ consumerId }) => {
-      const consumer = this.#member().peer.consumer(consumerId);
-      await consumer.resume();
-      // A fresh keyframe lets the client show video at once instead of at the next periodic one.
-      if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => undefined);
+      await this.#member().peer.resumeConsumer(consumerId);
+      return EMPTY;
+    });
+
+    this.#on('consumer:close', ConsumerRequest, ({ consumerId }) => {
+      this.#member().peer.closeConsumer(consumerId);
       return EMPTY;
     });
 
     this.#on('consumer:pause', ConsumerRequest, async ({ consumerId }) => {
-      await this.#member().peer.consumer(consumerId).pause();
+      await this.#member().peer.pauseConsumer(consumerId);
       return EMPTY;
     });
 
     this.#on('consumer:setPreferredLayers', PreferredLayersRequest, async (req) => {
-      const consumer = this.#member().peer.consumer(req.consumerId);
-      await consumer.setPreferredLayers({
+      await this.#member().peer.setPreferredLayers(req.consumerId, {
         spatialLayer: req.spatialLayer,
         ...(req.temporalLayer !== undefined ? { temporalLayer: req.temporalLayer } : {}),
       });
@@ -233,50 +204,65 @@ export class Connection {
     });
   }
 
-  async #join(req: z.infer<typeof JoinRequest>): Promise<AfterAck<JoinData>> {
+  async #join(req: z.infer<typeof JoinRequest>): Promise<Commit<JoinData>> {
     const { rooms, config, metrics } = this.#deps;
     if (this.#joining || (this.#peer && !this.#peer.closed)) throw invalidState('already in a room: leave it first');
     this.#joining = true;
     const stopTimer = metrics.joinSeconds.startTimer();
+    const count = (error: unknown) => metrics.joins.inc({ result: error instanceof AppError ? error.code : 'INTERNAL' });
     try {
       const room = await rooms.getOrCreate(req.roomId, {
         isPublic: req.public ?? true,
         ...(req.password !== undefined ? { password: req.password } : {}),
       });
-      room.checkAdmission(req.password);
-      // The socket may have gone while the room was being created.
+      await room.prepareJoin(req.password);
+      // The socket may have gone while the room was being prepared.
       if (this.#closed) throw invalidState('connection closed');
-      const peer = new Peer(randomUUID(), req.displayName ?? anonymousName(), (event, payload) => {
-        (this.#socket.emit as (ev: string, p: unknown) => void)(event, payload);
-      }, {
-        maxProducers: config.limits.maxProducersPerPeer,
-        maxTransports: 4,
-        maxConsumers: config.limits.maxPeersPerRoom * config.limits.maxProducersPerPeer,
-        keyFrameRequestDelayMs: config.mediasoup.keyFrameRequestDelayMs,
+      return new Commit(() => {
+        this.#joining = false;
+        try {
+          if (this.#closed) throw invalidState('connection closed');
+          const { peer, data } = room.admit({
+            displayName: req.displayName ?? anonymousName(),
+            password: req.password,
+            limits: {
+              maxProducers: config.limits.maxProducersPerPeer,
+              maxTransports: 4,
+              maxConsumers: config.limits.maxPeersPerRoom * config.limits.maxProducersPerPeer,
+              keyFrameRequestDelayMs: config.mediasoup.keyFrameRequestDelayMs,
+            },
+          });
+          // Room events reach the socket from now on, after the answer that this ack carries.
+          void this.#socket.join([roomChannel(room.id), peerChannel(peer.id)]);
+          peer.onClose(() => {
+            void this.#socket.leave(roomChannel(room.id));
+            void this.#socket.leave(peerChannel(peer.id));
+            if (this.#peer === peer) {
+              this.#peer = undefined;
+              this.#room = undefined;
+            }
+          });
+          this.#peer = peer;
+          this.#room = room;
+          metrics.joins.inc({ result: 'ok' });
+          const speaker = room.activeSpeaker;
+          return {
+            data: { ...data, iceServers: config.iceServers },
+            afterAck: () => {
+              if (speaker !== null) peer.notify('activeSpeaker', { peerId: speaker });
+            },
+          };
+        } catch (error) {
+          count(error);
+          throw error;
+        }
       });
-      const data: JoinData = {
-        peerId: peer.id,
-        roomId: room.id,
-        displayName: peer.displayName,
-        rtpCapabilities: room.router.rtpCapabilities as JoinData['rtpCapabilities'],
-        peers: [...room.peers.values()].map((p) => ({ id: p.id, displayName: p.displayName })),
-        producers: room.producerInfos(),
-        chat: room.chatHistory,
-        iceServers: config.iceServers,
-        locked: room.locked,
-      };
-      room.addPeer(peer);
-      this.#peer = peer;
-      this.#room = room;
-      metrics.joins.inc({ result: 'ok' });
-      // Room events for this peer (others joining at the same moment) follow its answer.
-      return new AfterAck(data, () => peer.release());
     } catch (error) {
-      metrics.joins.inc({ result: error instanceof AppError ? error.code : 'INTERNAL' });
+      this.#joining = false;
+      count(error);
       throw error;
     } finally {
       stopTimer();
-      this.#joining = false;
     }
   }
 

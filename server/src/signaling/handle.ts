@@ -1,8 +1,9 @@
 /**
  * The one wrapper every request goes through: parse the payload with its schema, run the
  * action, and ack `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
- * Nothing thrown by an action escapes: mediasoup's argument errors become INVALID_REQUEST,
- * its state errors INVALID_STATE, anything else INTERNAL (logged, never sent with a stack).
+ * Nothing thrown by an action escapes: an AppError (mediasoup's refusals are turned into
+ * those where mediasoup is called) goes out with its code, anything else as INTERNAL
+ * (logged, never sent with a stack).
  */
 import { z } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
@@ -15,45 +16,21 @@ import type { Logger } from '../logger.js';
 z.config(en());
 
 /**
- * An answer with work to do once the ack is on the wire: e.g. events for a joining peer
- * must not overtake its `room:join` answer.
+ * An answer decided at the last moment: `run` is called synchronously right before the ack
+ * is sent, so that nothing can happen between what it does and the answer going out (a
+ * joining peer's snapshot of the room and its membership, for instance). `afterAck` runs
+ * once the answer is on the wire.
  */
-export class AfterAck<T> {
-  constructor(
-    readonly data: T,
-    readonly afterAck: () => void,
-  ) {}
+export class Commit<T> {
+  constructor(readonly run: () => { data: T; afterAck?: () => void }) {}
 }
 
-export type Handler<S extends z.ZodMiniType, T> = (req: z.infer<S>) => Promise<T | AfterAck<T>> | T | AfterAck<T>;
+export type Handler<S extends z.ZodMiniType, T> = (req: z.infer<S>) => Promise<T | Commit<T>> | T | Commit<T>;
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
   if (error instanceof AppError) return { code: error.code, message: error.message };
-  // mediasoup rejects bad arguments with TypeErrors. A TypeError from anywhere else, or from
-  // its message serializer, is a bug on this side and must not pass for the client's fault.
-  if (error instanceof TypeError && isMediasoupValidation(error)) return { code: 'INVALID_REQUEST', message: error.message };
-  if (error instanceof Error) {
-    switch (error.name) {
-      case 'UnsupportedError':
-        return { code: 'INVALID_REQUEST', message: error.message };
-      case 'NotFoundError':
-        return { code: 'NOT_FOUND', message: error.message };
-      case 'WorkerClosedError':
-        return { code: 'INVALID_STATE', message: 'media worker is gone' };
-    }
-    // The worker itself rejected the request (e.g. a second DTLS connect).
-    if (error.stack?.includes('Channel.processResponse')) {
-      const message = error.message.replace(/\s*\[method:.*$/s, '');
-      return { code: /already|closed/i.test(message) ? 'INVALID_STATE' : 'INVALID_REQUEST', message };
-    }
-  }
   log.error({ err: error, event }, 'request failed');
   return { code: 'INTERNAL', message: 'internal error' };
-}
-
-function isMediasoupValidation(error: TypeError): boolean {
-  const stack = error.stack ?? '';
-  return stack.includes('/mediasoup/node/lib/') && !stack.includes('/flatbuffers/');
 }
 
 export function describeZodError(error: z.core.$ZodError): string {
@@ -105,9 +82,10 @@ export function wrap<S extends z.ZodMiniType, T>(
     }
     try {
       const result = await handler(parsed.data);
-      if (result instanceof AfterAck) {
-        reply({ ok: true, data: result.data });
-        result.afterAck();
+      if (result instanceof Commit) {
+        const { data, afterAck } = result.run();
+        reply({ ok: true, data });
+        afterAck?.();
       } else {
         reply({ ok: true, data: result });
       }

@@ -9,7 +9,7 @@ import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../config/index.js';
-import { startNoom } from '../../server/src/app.js';
+import { startNoom, type NoomServer } from '../../server/src/app.js';
 import { eventually } from '../support/eventually.js';
 import { fakeCameraClip } from './fakeCamera.js';
 
@@ -55,10 +55,12 @@ export function ensureClientBuilt(): string {
 export interface TestServer {
   url: string;
   port: number;
+  /** The in-process server, for tests that reach into it (e.g. to kill a worker). */
+  noom: NoomServer;
   close(): Promise<void>;
 }
 
-/** A real Noom server with one mediasoup worker, on 127.0.0.1 only. */
+/** A real Noom server with one mediasoup worker (unless `env` says otherwise), on 127.0.0.1 only. */
 export async function startServer(options: { port?: number; env?: Record<string, string> } = {}): Promise<TestServer> {
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -77,8 +79,22 @@ export async function startServer(options: { port?: number; env?: Record<string,
   return {
     url: `http://127.0.0.1:${noom.port}`,
     port: noom.port,
+    noom,
     close: () => noom.close(),
   };
+}
+
+/**
+ * The pid of the mediasoup worker that carries the router of room `roomId`, which must sit
+ * on one worker (the room is small). The only place in the e2e tests that knows how a room
+ * sits on the workers.
+ */
+export function roomWorkerPid(server: TestServer, roomId: string): number {
+  const room = server.noom.rooms.get(roomId);
+  if (!room) throw new Error(`no open room "${roomId}" on the server`);
+  const routers = room.media.routers;
+  if (routers.length !== 1) throw new Error(`room "${roomId}" has ${routers.length} routers, not one`);
+  return routers[0]!.slot.worker.pid;
 }
 
 // ---------------------------------------------------------------- browser
@@ -335,14 +351,14 @@ export interface CallFixture {
 }
 
 /**
- * Registers before/after hooks in the enclosing describe(): a server, one browser, and
- * Alice and Bob joined to `roomId` by link. Tests read the fixture's fields inside hooks
- * or tests, once before() has run.
+ * Registers before/after hooks in the enclosing describe(): a server (with `env` on top of
+ * startServer's), one browser, and Alice and Bob joined to `roomId` by link. Tests read the
+ * fixture's fields inside hooks or tests, once before() has run.
  */
-export function twoPersonCall(roomId: string): CallFixture {
+export function twoPersonCall(roomId: string, options: { env?: Record<string, string> } = {}): CallFixture {
   const state: { server?: TestServer; browser?: Browser; alice?: Peer; bob?: Peer } = {};
   before(async () => {
-    state.server = await startServer();
+    state.server = await startServer(options);
     state.browser = await launchBrowser();
     state.alice = await newPeer(state.browser, 'Alice');
     state.bob = await newPeer(state.browser, 'Bob');

@@ -1,13 +1,14 @@
 /**
  * A visit to one room: joins, consumes the other participants' media, keeps RoomState up to
- * date from server events, and rejoins after the connection comes back. Each (re)join is an
- * epoch; work started in an older epoch is dropped when it completes.
+ * date from server events, and rejoins after the connection comes back or after the server
+ * ends our membership under us (`room:closed`, e.g. its media worker died). Each (re)join is
+ * an epoch; work started in an older epoch is dropped when it completes.
  */
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { nameProblem } from '../lib/names.js';
 import type { LocalMedia } from '../media/LocalMedia.js';
 import { MediaSession, type RemoteMedia } from '../media/MediaSession.js';
-import { RequestError, type JoinData, type ProducerInfo } from '../protocol.js';
+import { RequestError, type JoinData, type ProducerInfo, type ServerEventPayload } from '../protocol.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { Publisher } from './Publisher.js';
 import { RoomState } from './RoomState.js';
@@ -29,8 +30,29 @@ type RoomSessionEvents = {
   problem: [string];
 };
 
+type RoomClosedReason = ServerEventPayload<'room:closed'>['reason'];
+
 /** Join failures that retrying will not fix. */
 const FINAL_CODES = new Set(['FORBIDDEN', 'ROOM_FULL', 'INVALID_REQUEST']);
+
+const CONNECTION_LOST = 'Connection lost — reconnecting…';
+const MEDIA_RESTARTED = 'Media server restarted — rejoining…';
+const SERVER_RESTARTING = 'The server is restarting — reconnecting…';
+/**
+ * A server that is shutting down closes the connection right after `room:closed`, and the
+ * reconnect then rejoins; a rejoin is tried on the same connection only if it is still up
+ * after this long.
+ */
+const SHUTDOWN_REJOIN_DELAY_MS = 1500;
+
+/**
+ * Delay before the next rejoin after `failures` failed ones: 1, 2, 4, 8, then 15 s at most,
+ * each drawn from its upper half so that a roomful of clients does not retry in step.
+ */
+function rejoinDelay(failures: number): number {
+  const base = Math.min(1000 * 2 ** failures, 15_000);
+  return base / 2 + Math.random() * (base / 2);
+}
 
 export class RoomSession extends Emitter<RoomSessionEvents> {
   readonly state: RoomState;
@@ -50,6 +72,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   #locked = false;
   #queue: Promise<void> = Promise.resolve();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rejoin attempts that failed since the last successful join. */
+  #failedRejoins = 0;
+  #interruption = CONNECTION_LOST;
 
   constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
     super();
@@ -67,6 +92,11 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   get roomId(): string {
     return this.#options.roomId;
+  }
+
+  /** While `reconnecting`: what happened and what the session is doing about it, for people. */
+  get interruption(): string {
+    return this.#interruption;
   }
 
   /** Whether the room asks a password of those who join (known once joined). */
@@ -103,7 +133,9 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     } catch (error) {
       // A newer join (after a reconnect) has taken over; its outcome is what counts.
       if (epoch !== this.#epoch) return;
-      this.#setStatus(this.#signaling.connected ? 'idle' : 'reconnecting');
+      // A failed rejoin is still an interruption (it is retried); a first join is not.
+      const rejoin = this.state.localId !== null;
+      this.#setStatus(rejoin || !this.#signaling.connected ? 'reconnecting' : 'idle');
       throw error;
     }
     if (epoch !== this.#epoch) {
@@ -113,7 +145,16 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     }
     // Later rejoins keep the name the server settled on, including an anonymous one.
     this.#options.displayName = data.displayName;
-    await this.#setup(epoch, data);
+    try {
+      await this.#setup(epoch, data);
+    } catch (error) {
+      // The room ended under us meanwhile (its worker died) or the connection dropped: the
+      // session that interrupted this join has taken over.
+      if (epoch !== this.#epoch) return;
+      // The server admitted us: leave, so that the next join is not refused as a second one.
+      if (this.#signaling.connected) await this.#sendLeave();
+      throw error;
+    }
   }
 
   /**
@@ -206,6 +247,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       return;
     }
     this.#media = media;
+    this.#failedRejoins = 0;
     this.#setStatus('joined');
     await Promise.all([
       this.publisher.attach(media),
@@ -248,6 +290,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       ),
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
+      s.listen('room:closed', ({ reason }) => this.#onRoomClosed(reason)),
       this.publisher.on('change', (source) => this.#showLocal(source)),
       this.publisher.on('problem', (message) => this.emit('problem', message)),
     );
@@ -324,13 +367,44 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   }
 
   #onConnectionLost(): void {
-    if (this.#status !== 'joined' && this.#status !== 'joining') return;
+    this.#interrupt(CONNECTION_LOST);
+  }
+
+  /**
+   * The server has removed us from the room while the connection stays up: our transports,
+   * producers and consumers are gone there, the others were told we left. `workerclose`:
+   * the media worker carrying our router died, and a join now lands on a healthy one.
+   * `empty` cannot reach a member; it is treated the same. `shutdown`: the connection
+   * usually drops next and the reconnect rejoins; if it stays up, rejoin on it.
+   */
+  #onRoomClosed(reason: RoomClosedReason): void {
+    const shutdown = reason === 'shutdown';
+    if (!this.#interrupt(shutdown ? SERVER_RESTARTING : MEDIA_RESTARTED)) return;
+    this.#scheduleRejoin(shutdown ? SHUTDOWN_REJOIN_DELAY_MS : 0);
+  }
+
+  /**
+   * Drops this membership's media and remote participants and shows why; the caller
+   * arranges the rejoin. False if there was no membership to interrupt.
+   */
+  #interrupt(text: string): boolean {
+    if (this.#status !== 'joined' && this.#status !== 'joining') return false;
     this.#epoch++;
     this.#dropMedia();
     this.state.removeRemotes();
     this.state.setSpeaker(null);
-    this.state.addNotice('Connection lost — reconnecting…');
+    this.#interruption = text;
+    this.state.addNotice(text);
     this.#setStatus('reconnecting');
+    return true;
+  }
+
+  /** Rejoins after `delayMs` if the connection is up then; a reconnect rejoins anyway. */
+  #scheduleRejoin(delayMs: number): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      if (this.#signaling.connected && this.#status === 'reconnecting') this.#rejoin();
+    }, delayMs);
   }
 
   #rejoin(): void {
@@ -342,9 +416,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       }
       console.warn('rejoin failed, retrying', error);
       this.#setStatus('reconnecting');
-      this.#retryTimer = setTimeout(() => {
-        if (this.#signaling.connected && this.#status === 'reconnecting') this.#rejoin();
-      }, 2000);
+      this.#scheduleRejoin(rejoinDelay(this.#failedRejoins++));
     });
   }
 

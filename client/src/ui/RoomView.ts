@@ -166,7 +166,7 @@ export class RoomView {
   #renderStatus(status: SessionStatus): void {
     this.#chat.setEnabled(status === 'joined');
     this.el.dataset.status = status;
-    if (status === 'reconnecting') this.#banner.show('Connection lost — reconnecting…');
+    if (status === 'reconnecting') this.#banner.show(this.#session.interruption);
     else if (status === 'joining') this.#banner.show('Joining…');
     else this.#banner.hide();
   }

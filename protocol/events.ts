@@ -141,6 +141,16 @@ export const ProducerRefEvent = z.object({ producerId: z.string(), peerId: z.str
 export const ConsumerClosedEvent = z.object({ consumerId: z.string(), producerId: z.string() });
 export const ActiveSpeakerEvent = z.object({ peerId: z.nullable(z.string()) });
 export const ChatMessageEvent = ChatMessage;
+/**
+ * Dynacast, to a publisher: the highest simulcast layer (encoding index) of its producer
+ * that anyone in the room now watches; `null` when nobody watches it at all. The publisher
+ * stops sending the layers above it (all of them for `null`) and sends them again when a
+ * later event asks for more.
+ */
+export const ProducerDemandEvent = z.object({
+  producerId: z.string(),
+  maxSpatialLayer: z.nullable(z.int().check(z.minimum(0), z.maximum(15))),
+});
 /** The room ended under the peer (its media worker died, or the server is shutting down). */
 export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
 
@@ -157,6 +167,7 @@ export interface ServerToClientEvents {
   'chat:message': (ev: ChatMessage) => void;
   activeSpeaker: (ev: z.infer<typeof ActiveSpeakerEvent>) => void;
   'room:closed': (ev: z.infer<typeof RoomClosedEvent>) => void;
+  'producer:demand': (ev: z.infer<typeof ProducerDemandEvent>) => void;
 }
 export type ServerEventName = keyof ServerToClientEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
@@ -175,6 +186,7 @@ export const SERVER_EVENT_SCHEMAS = {
   'chat:message': ChatMessageEvent,
   activeSpeaker: ActiveSpeakerEvent,
   'room:closed': RoomClosedEvent,
+  'producer:demand': ProducerDemandEvent,
 } as const satisfies { [E in ServerEventName]: z.ZodMiniType<ServerEventPayload<E>> };
 
 export { MediaKind };

@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   ROOMS_UPDATE_MS: int(0, 60_000).default(250),
   ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(50),
   KEYFRAME_REQUEST_DELAY_MS: int(0, 10_000).default(500),
+  DYNACAST_HOLD_MS: int(0, 60_000).default(2000),
 });
 
 export interface Config {
@@ -72,6 +73,8 @@ export interface Config {
     roomPeersPerRouter: number;
     /** At most one keyframe request per this interval reaches a video publisher. */
     keyFrameRequestDelayMs: number;
+    /** A publisher is told to send fewer layers only once fewer have been wanted this long. */
+    dynacastHoldMs: number;
   };
   iceServers: z.infer<typeof IceServer>[];
   limits: {
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enableTcp: e.WEBRTC_TCP,
       roomPeersPerRouter: e.ROOM_PEERS_PER_ROUTER,
       keyFrameRequestDelayMs: e.KEYFRAME_REQUEST_DELAY_MS,
+      dynacastHoldMs: e.DYNACAST_HOLD_MS,
     },
     iceServers: e.ICE_SERVERS,
     limits: {

@@ -66,6 +66,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       maxPeersPerRoom: config.limits.maxPeersPerRoom,
       graceMs: config.roomGraceMs,
       peersPerRouter: config.mediasoup.roomPeersPerRouter,
+      dynacastHoldMs: config.mediasoup.dynacastHoldMs,
       fanout: (roomId) => ioFanout(io, roomId),
       updateMs: config.roomsUpdateMs,
     },

@@ -128,7 +128,7 @@ test('a peer that disconnects mid-negotiation leaves nothing in the router; the 
 
 test('simulcast producers give simulcast consumers; pause, resume, layers and close are relayed', async () => {
   const [a, b] = [await open(), await open()];
-  await req(a, 'room:join', { roomId: 'controls' });
+  const ja = await req(a, 'room:join', { roomId: 'controls' });
   const jb = await req(b, 'room:join', { roomId: 'controls' });
   const sendA = await req(a, 'transport:create', { direction: 'send' });
   const recvB = await req(b, 'transport:create', { direction: 'recv' });
@@ -144,7 +144,7 @@ test('simulcast producers give simulcast consumers; pause, resume, layers and cl
     rtpParameters: VP8_SIMULCAST_PARAMETERS,
   });
   await eventually('producer:new at B', () => news.length === 1);
-  assert.deepEqual({ ...news[0], peerId: undefined }, { producerId, peerId: undefined, kind: 'video', source: 'camera', paused: false });
+  assert.deepEqual(news[0], { producerId, peerId: ja.peerId, kind: 'video', source: 'camera', paused: false });
   const consumer = await req(b, 'consumer:create', { transportId: recvB.id, producerId, rtpCapabilities: jb.rtpCapabilities });
   assert.equal(consumer.type, 'simulcast');
   assert.equal(consumer.kind, 'video');

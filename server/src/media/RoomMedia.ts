@@ -16,10 +16,11 @@
  * router is the one that died, the observer is rebuilt on another router.
  */
 import { EventEmitter } from 'node:events';
-import type { types } from 'mediasoup';
+import { parseScalabilityMode, type types } from 'mediasoup';
 import type { ProducerInfo } from '../../../protocol/index.js';
 import { invalidState, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { LayerDemand } from './LayerDemand.js';
 import type { WorkerLease, WorkerPool, WorkerSlot } from './WorkerPool.js';
 
 export type Source = ProducerInfo['source'];
@@ -62,11 +63,15 @@ export type RoomMediaEvents = {
   /** Every router is gone: the room has no media left. */
   close: [];
   dominantspeaker: [peerId: string | null];
+  /** Dynacast: tell this publisher the highest layer of its producer anyone watches. */
+  demand: [peerId: string, producerId: string, maxSpatialLayer: number | null];
 };
 
 export interface RoomMediaOptions {
   roomId: string;
   peersPerRouter: number;
+  /** How long a lower layer demand must last before the publisher is told to send less. */
+  dynacastHoldMs: number;
 }
 
 export class RoomMedia extends EventEmitter<RoomMediaEvents> {
@@ -78,6 +83,8 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
   readonly #producers = new Map<string, RoomProducer>();
   /** Producer id → target router id → the pipe carrying it there. */
   readonly #pipes = new Map<string, Map<string, Pipe>>();
+  /** Which layers of each video producer its viewers watch, across every router. */
+  readonly demand: LayerDemand;
   #growing: Promise<void> | undefined;
   #speaker: { observer: types.ActiveSpeakerObserver; site: Site } | undefined;
   #closed = false;
@@ -87,6 +94,11 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     this.#pool = pool;
     this.#options = options;
     this.#log = log;
+    this.demand = new LayerDemand(options.dynacastHoldMs);
+    this.demand.on('change', (producerId, layer) => {
+      const p = this.#producers.get(producerId);
+      if (p) this.emit('demand', p.peerId, producerId, layer);
+    });
   }
 
   /** The room's media with its first router and the active-speaker observer on it. */
@@ -183,7 +195,9 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
   /** Takes a new producer into the room: it can be consumed from every router from now on. */
   addProducer(p: RoomProducer): void {
     this.#producers.set(p.producer.id, p);
+    if (p.producer.kind === 'video') this.demand.addProducer(p.producer.id, spatialLayers(p.producer));
     p.producer.observer.once('close', () => {
+      this.demand.removeProducer(p.producer.id);
       this.#producers.delete(p.producer.id);
       // Its pipes close with it (mediasoup closes a pipe's ends together).
       this.#pipes.delete(p.producer.id);
@@ -315,6 +329,14 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     this.#sites.clear();
     this.#producers.clear();
     this.#pipes.clear();
+    this.demand.close();
     this.removeAllListeners();
   }
+}
+
+/** Spatial layers a producer sends: one per simulcast encoding, or those of its SVC mode. */
+function spatialLayers(producer: types.Producer): number {
+  const encodings = producer.rtpParameters.encodings ?? [];
+  if (encodings.length > 1) return encodings.length;
+  return parseScalabilityMode(encodings[0]?.scalabilityMode).spatialLayers;
 }

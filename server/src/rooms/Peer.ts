@@ -185,11 +185,13 @@ export class Peer {
   async pauseConsumer(id: string): Promise<void> {
     const consumer = this.#consumer(id);
     await mediaCall(() => consumer.pause());
+    this.#media.demand.setPaused(consumer.producerId, consumer.id, true);
   }
 
   async resumeConsumer(id: string): Promise<void> {
     const consumer = this.#consumer(id);
     await mediaCall(() => consumer.resume());
+    this.#media.demand.setPaused(consumer.producerId, consumer.id, false);
     // A fresh keyframe lets the client show video at once instead of at the next periodic one.
     if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => undefined);
   }
@@ -201,6 +203,7 @@ export class Peer {
   async setPreferredLayers(id: string, layers: types.ConsumerLayers): Promise<void> {
     const consumer = this.#consumer(id);
     await mediaCall(() => consumer.setPreferredLayers(layers));
+    this.#media.demand.setLayer(consumer.producerId, consumer.id, layers.spatialLayer);
   }
 
   /** Creates a producer on one of the peer's send transports; the room announces it. */
@@ -263,7 +266,11 @@ export class Peer {
       throw invalidState('peer left');
     }
     this.#consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+    this.#media.demand.addViewer(producerId, consumer.id);
+    consumer.observer.once('close', () => {
+      this.#consumers.delete(consumer.id);
+      this.#media.demand.removeViewer(producerId, consumer.id);
+    });
     // The consumer went away without the client asking (its producer or its transport
     // closed): tell the client, which still holds its side of it.
     const closed = () => this.notify('consumer:closed', { consumerId: consumer.id, producerId });

@@ -31,6 +31,7 @@ export interface RoomOptions {
   maxPeers: number;
   graceMs: number;
   peersPerRouter: number;
+  dynacastHoldMs: number;
 }
 
 /** Delivery of room events to members, wherever their sockets are. */
@@ -93,6 +94,9 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#log = log;
     media.on('close', () => this.close('workerclose'));
     media.on('routerclose', (peerIds) => this.#evict(peerIds));
+    media.on('demand', (peerId, producerId, maxSpatialLayer) => {
+      this.#peers.get(peerId)?.notify('producer:demand', { producerId, maxSpatialLayer });
+    });
     media.on('dominantspeaker', (peerId) => {
       this.#speakerPeerId = peerId;
       this.broadcast('activeSpeaker', { peerId });
@@ -101,7 +105,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   static async create(o: RoomOptions, pool: WorkerPool, fanout: RoomFanout, log: Logger): Promise<Room> {
     const roomLog = log.child({ room: o.id });
-    const media = await RoomMedia.create(pool, { roomId: o.id, peersPerRouter: o.peersPerRouter }, roomLog);
+    const media = await RoomMedia.create(pool, { roomId: o.id, peersPerRouter: o.peersPerRouter, dynacastHoldMs: o.dynacastHoldMs }, roomLog);
     const room = new Room(o, media, fanout, roomLog);
     room.#scheduleEmptyCheck();
     return room;

@@ -15,6 +15,7 @@ export interface RoomRegistryOptions {
   maxPeersPerRoom: number;
   graceMs: number;
   peersPerRouter: number;
+  dynacastHoldMs: number;
   /** Delivers one room's events to its members' sockets. */
   fanout: (roomId: string) => RoomFanout;
   /** Coalescing window for `roomsupdate`. */
@@ -76,6 +77,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
         maxPeers: this.#options.maxPeersPerRoom,
         graceMs: this.#options.graceMs,
         peersPerRouter: this.#options.peersPerRouter,
+        dynacastHoldMs: this.#options.dynacastHoldMs,
         ...(settings.password !== undefined ? { password: settings.password } : {}),
       },
       this.#pool,

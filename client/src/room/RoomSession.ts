@@ -300,6 +300,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
       s.listen('room:closed', ({ reason }) => this.#onRoomClosed(reason)),
+      // Not queued behind room events: it concerns our own producers, never a consume.
+      s.listen('producer:demand', ({ producerId, maxSpatialLayer }) =>
+        this.publisher.setDemand(producerId, maxSpatialLayer),
+      ),
       this.publisher.on('change', (source) => this.#showLocal(source)),
       this.publisher.on('problem', (message) => this.emit('problem', message)),
     );

@@ -110,6 +110,25 @@ test('the last consumer of a piped producer on a router unpipes it', async () =>
   await eventually('Ada video again across the pipe', () => packets(far, adaVideo) > 10);
 });
 
+/**
+ * The audio producers the room's active-speaker observer listens to: those observed on
+ * whichever router of the room carries it (piped ones keep their producer id).
+ */
+async function observedAudio(): Promise<string[]> {
+  const observed = new Set<string>();
+  for (const r of room().media.routers) {
+    const dump = await r.router.dump();
+    for (const e of dump.mapProducerIdObserverIds) if (e.values.length > 0) observed.add(e.key);
+  }
+  return [...observed].sort();
+}
+const roomAudio = (among: SyntheticPeer[]) =>
+  among.map((p) => p.producerStats().find((s) => s.kind === 'audio')!.producerId).sort();
+
+test('the active-speaker observer hears the audio of every router of the room', async () => {
+  await eventually('every audio producer observed', observedAudio, (ids) => JSON.stringify(ids) === JSON.stringify(roomAudio(peers)));
+});
+
 test('a worker dying takes only its own peers; the others still hear each other', async () => {
   const victimSlot = slotOf(peers[0]!.peerId);
   const victims = peers.filter((p) => slotOf(p.peerId) === victimSlot);
@@ -136,6 +155,8 @@ test('a worker dying takes only its own peers; the others still hear each other'
       await eventually(`${p.peerId} still hears ${other.peerId}`, () => packets(p, audio) > before + 10);
     }
   }
+  // The observer was on the dead worker's router: it is rebuilt on the survivor's.
+  await eventually('the survivors\' audio observed again', observedAudio, (ids) => JSON.stringify(ids) === JSON.stringify(roomAudio(survivors)));
   // A newcomer is placed on a live router (the replaced worker's, or the survivor's).
   const late = await SyntheticPeer.join({ url: noom.url, roomId: ROOM, displayName: 'Late', publish: { audio: true } });
   peers.push(late);

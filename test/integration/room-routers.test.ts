@@ -45,10 +45,16 @@ async function pipedProducerIds(): Promise<Map<number, string[]>> {
 
 test('six peers over two workers each receive every publisher', async () => {
   // Ada and Cy publish audio and video; everyone else audio only.
+  let producerScores: { producerId: string; score: number }[] = [];
+  let consumerScores: { consumerId: string; score: number }[] = [];
   for (const [i, name] of ['Ada', 'Bob', 'Cy', 'Dee', 'Eve', 'Fay'].entries()) {
     peers.push(
       await SyntheticPeer.join({ url: noom.url, roomId: ROOM, displayName: name, publish: { audio: true, video: i === 0 || i === 2 } }),
     );
+    if (i === 0) {
+      producerScores = collect(peers[0]!.socket, 'producer:score');
+      consumerScores = collect(peers[0]!.socket, 'consumer:score');
+    }
   }
   const slots = peers.map((p) => slotOf(p.peerId));
   assert.deepEqual(slots.slice(0, 4), [slots[0], slots[0], 1 - slots[0]!, 1 - slots[0]!], 'two per router, then the next worker');
@@ -66,6 +72,18 @@ test('six peers over two workers each receive every publisher', async () => {
       assert.ok(packets(p, producer.id) > 0, `${p.peerId} got nothing from ${producer.id}`);
     }
   }
+
+  // Scores follow across the pipe: Ada hears the uplink of Cy, on the other router, and
+  // the quality of what she receives of it.
+  const ada = peers[0]!;
+  const cy = peers[2]!;
+  await eventually('a good uplink score of each of Cy\'s producers at Ada', () =>
+    cy.producerIds().every((id) => producerScores.some((e) => e.producerId === id && e.score > 0)),
+  );
+  const adaOfCy = ada.consumerStats().filter((c) => c.peerId === cy.peerId).map((c) => c.consumerId);
+  await eventually('a good score of Ada\'s consumers of Cy', () =>
+    adaOfCy.every((id) => consumerScores.some((e) => e.consumerId === id && e.score > 0)),
+  );
 
   // /metrics counts consumers on both workers.
   const metrics = parsePrometheusText(await (await fetch(`${noom.url}/metrics`)).text());

@@ -90,6 +90,10 @@ test('six peers over two workers each receive every publisher', async () => {
   const consumersOn = (w: string) => metrics.find((m) => m.name === 'noom_consumers' && m.labels.worker === w)?.value ?? 0;
   assert.ok(consumersOn('0') > 0 && consumersOn('1') > 0, `consumers per worker: ${consumersOn('0')}, ${consumersOn('1')}`);
   assert.equal(consumersOn('0') + consumersOn('1'), peers.reduce((n, p) => n + p.consumerStats().length, 0));
+  const pipesInto = (w: string) => metrics.find((m) => m.name === 'noom_pipes' && m.labels.worker === w)?.value ?? 0;
+  const routersOn = (w: string) => metrics.find((m) => m.name === 'noom_room_routers' && m.labels.worker === w)?.value ?? 0;
+  assert.deepEqual([routersOn('0'), routersOn('1')], [1, 1]);
+  assert.ok(pipesInto('0') > 0 && pipesInto('1') > 0, `pipes per worker: ${pipesInto('0')}, ${pipesInto('1')}`);
 
   // Each router holds every producer of the other router, piped once, however many consume it there.
   const piped = await pipedProducerIds();

@@ -151,6 +151,18 @@ export const ProducerDemandEvent = z.object({
   producerId: z.string(),
   maxSpatialLayer: z.nullable(z.int().check(z.minimum(0), z.maximum(15))),
 });
+/** A publisher's uplink quality, 0–10 (best of its streams), to the room when it changes. */
+export const ProducerScoreEvent = z.object({
+  producerId: z.string(),
+  peerId: z.string(),
+  score: z.int().check(z.minimum(0), z.maximum(10)),
+});
+/** The quality of what the server sends this viewer on a consumer, 0–10, when it changes. */
+export const ConsumerScoreEvent = z.object({
+  consumerId: z.string(),
+  producerId: z.string(),
+  score: z.int().check(z.minimum(0), z.maximum(10)),
+});
 /** The room ended under the peer (its media worker died, or the server is shutting down). */
 export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
 
@@ -168,6 +180,8 @@ export interface ServerToClientEvents {
   activeSpeaker: (ev: z.infer<typeof ActiveSpeakerEvent>) => void;
   'room:closed': (ev: z.infer<typeof RoomClosedEvent>) => void;
   'producer:demand': (ev: z.infer<typeof ProducerDemandEvent>) => void;
+  'producer:score': (ev: z.infer<typeof ProducerScoreEvent>) => void;
+  'consumer:score': (ev: z.infer<typeof ConsumerScoreEvent>) => void;
 }
 export type ServerEventName = keyof ServerToClientEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
@@ -187,6 +201,8 @@ export const SERVER_EVENT_SCHEMAS = {
   activeSpeaker: ActiveSpeakerEvent,
   'room:closed': RoomClosedEvent,
   'producer:demand': ProducerDemandEvent,
+  'producer:score': ProducerScoreEvent,
+  'consumer:score': ConsumerScoreEvent,
 } as const satisfies { [E in ServerEventName]: z.ZodMiniType<ServerEventPayload<E>> };
 
 export { MediaKind };

@@ -45,10 +45,16 @@ async function pipedProducerIds(): Promise<Map<number, string[]>> {
 
 test('six peers over two workers each receive every publisher', async () => {
   // Ada and Cy publish audio and video; everyone else audio only.
+  let producerScores: { producerId: string; score: number }[] = [];
+  let consumerScores: { consumerId: string; score: number }[] = [];
   for (const [i, name] of ['Ada', 'Bob', 'Cy', 'Dee', 'Eve', 'Fay'].entries()) {
     peers.push(
       await SyntheticPeer.join({ url: noom.url, roomId: ROOM, displayName: name, publish: { audio: true, video: i === 0 || i === 2 } }),
     );
+    if (i === 0) {
+      producerScores = collect(peers[0]!.socket, 'producer:score');
+      consumerScores = collect(peers[0]!.socket, 'consumer:score');
+    }
   }
   const slots = peers.map((p) => slotOf(p.peerId));
   assert.deepEqual(slots.slice(0, 4), [slots[0], slots[0], 1 - slots[0]!, 1 - slots[0]!], 'two per router, then the next worker');
@@ -67,11 +73,27 @@ test('six peers over two workers each receive every publisher', async () => {
     }
   }
 
+  // Scores follow across the pipe: Ada hears the uplink of Cy, on the other router, and
+  // the quality of what she receives of it.
+  const ada = peers[0]!;
+  const cy = peers[2]!;
+  await eventually('a good uplink score of each of Cy\'s producers at Ada', () =>
+    cy.producerIds().every((id) => producerScores.some((e) => e.producerId === id && e.score > 0)),
+  );
+  const adaOfCy = ada.consumerStats().filter((c) => c.peerId === cy.peerId).map((c) => c.consumerId);
+  await eventually('a good score of Ada\'s consumers of Cy', () =>
+    adaOfCy.every((id) => consumerScores.some((e) => e.consumerId === id && e.score > 0)),
+  );
+
   // /metrics counts consumers on both workers.
   const metrics = parsePrometheusText(await (await fetch(`${noom.url}/metrics`)).text());
   const consumersOn = (w: string) => metrics.find((m) => m.name === 'noom_consumers' && m.labels.worker === w)?.value ?? 0;
   assert.ok(consumersOn('0') > 0 && consumersOn('1') > 0, `consumers per worker: ${consumersOn('0')}, ${consumersOn('1')}`);
   assert.equal(consumersOn('0') + consumersOn('1'), peers.reduce((n, p) => n + p.consumerStats().length, 0));
+  const pipesInto = (w: string) => metrics.find((m) => m.name === 'noom_pipes' && m.labels.worker === w)?.value ?? 0;
+  const routersOn = (w: string) => metrics.find((m) => m.name === 'noom_room_routers' && m.labels.worker === w)?.value ?? 0;
+  assert.deepEqual([routersOn('0'), routersOn('1')], [1, 1]);
+  assert.ok(pipesInto('0') > 0 && pipesInto('1') > 0, `pipes per worker: ${pipesInto('0')}, ${pipesInto('1')}`);
 
   // Each router holds every producer of the other router, piped once, however many consume it there.
   const piped = await pipedProducerIds();
@@ -110,6 +132,25 @@ test('the last consumer of a piped producer on a router unpipes it', async () =>
   await eventually('Ada video again across the pipe', () => packets(far, adaVideo) > 10);
 });
 
+/**
+ * The audio producers the room's active-speaker observer listens to: those observed on
+ * whichever router of the room carries it (piped ones keep their producer id).
+ */
+async function observedAudio(): Promise<string[]> {
+  const observed = new Set<string>();
+  for (const r of room().media.routers) {
+    const dump = await r.router.dump();
+    for (const e of dump.mapProducerIdObserverIds) if (e.values.length > 0) observed.add(e.key);
+  }
+  return [...observed].sort();
+}
+const roomAudio = (among: SyntheticPeer[]) =>
+  among.map((p) => p.producerStats().find((s) => s.kind === 'audio')!.producerId).sort();
+
+test('the active-speaker observer hears the audio of every router of the room', async () => {
+  await eventually('every audio producer observed', observedAudio, (ids) => JSON.stringify(ids) === JSON.stringify(roomAudio(peers)));
+});
+
 test('a worker dying takes only its own peers; the others still hear each other', async () => {
   const victimSlot = slotOf(peers[0]!.peerId);
   const victims = peers.filter((p) => slotOf(p.peerId) === victimSlot);
@@ -136,6 +177,8 @@ test('a worker dying takes only its own peers; the others still hear each other'
       await eventually(`${p.peerId} still hears ${other.peerId}`, () => packets(p, audio) > before + 10);
     }
   }
+  // The observer was on the dead worker's router: it is rebuilt on the survivor's.
+  await eventually('the survivors\' audio observed again', observedAudio, (ids) => JSON.stringify(ids) === JSON.stringify(roomAudio(survivors)));
   // A newcomer is placed on a live router (the replaced worker's, or the survivor's).
   const late = await SyntheticPeer.join({ url: noom.url, roomId: ROOM, displayName: 'Late', publish: { audio: true } });
   peers.push(late);

@@ -9,6 +9,23 @@ import { startServer } from '../lib/serverProcess.js';
 import { distribution, formatMs, round } from '../lib/stats.js';
 import type { SuiteOptions, SuiteResult } from './types.js';
 
+/**
+ * One peer joins a room that holds one audio + video publisher, consumes both, and leaves:
+ * room:join sent → first RTP packet, in ms, of any kind and per kind.
+ */
+export async function timeOneJoin(url: string, roomId: string, displayName: string): Promise<{ any: number; audio: number; video: number }> {
+  const peer = await SyntheticPeer.join({ url, roomId, displayName, consume: true });
+  try {
+    await peer.waitForMedia({ consumers: 2, minPackets: 1, timeoutMs: 10_000 });
+    const stats = peer.consumerStats();
+    const at = (kind?: 'audio' | 'video') =>
+      Math.min(...stats.filter((s) => (!kind || s.kind === kind) && s.firstPacketAt !== undefined).map((s) => s.firstPacketAt!)) - peer.joinSentAt;
+    return { any: at(), audio: at('audio'), video: at('video') };
+  } finally {
+    await peer.close();
+  }
+}
+
 export async function joinFirstRtp(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ? 5 : 20): Promise<SuiteResult> {
   const server = await startServer('noom', 'join-first-rtp', {});
   const roomId = `first-rtp-${Date.now()}`;
@@ -19,18 +36,10 @@ export async function joinFirstRtp(o: Pick<SuiteOptions, 'quick'>, joins = o.qui
   try {
     await sleep(1000);
     for (let i = 0; i < joins; i++) {
-      const peer = await SyntheticPeer.join({ url: server.url, roomId, displayName: `joiner-${i}`, consume: true });
-      try {
-        await peer.waitForMedia({ consumers: 2, minPackets: 1, timeoutMs: 10_000 });
-        const stats = peer.consumerStats();
-        const at = (kind?: 'audio' | 'video') =>
-          Math.min(...stats.filter((s) => (!kind || s.kind === kind) && s.firstPacketAt !== undefined).map((s) => s.firstPacketAt!)) - peer.joinSentAt;
-        firstAny.push(at());
-        firstAudio.push(at('audio'));
-        firstVideo.push(at('video'));
-      } finally {
-        await peer.close();
-      }
+      const t = await timeOneJoin(server.url, roomId, `joiner-${i}`);
+      firstAny.push(t.any);
+      firstAudio.push(t.audio);
+      firstVideo.push(t.video);
       await sleep(300); // let the server forget the last joiner before the next one arrives
     }
   } finally {

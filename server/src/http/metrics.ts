@@ -8,6 +8,7 @@ import type { types } from 'mediasoup';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import type { Peer } from '../rooms/Peer.js';
+import type { Room } from '../rooms/Room.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -77,7 +78,7 @@ export class Metrics {
         );
       },
     });
-    const countPerWorker = (name: string, help: string, pick: (peer: Peer) => number) =>
+    const perWorker = (name: string, help: string, count: (room: Room, add: (slot: number, n: number) => void) => void) =>
       new client.Gauge({
         name,
         help,
@@ -86,28 +87,23 @@ export class Metrics {
         collect() {
           this.reset();
           const totals = new Map<number, number>(pool.slots.map((s) => [s.index, 0]));
-          for (const room of rooms.rooms.values()) {
-            for (const peer of room.peers.values()) totals.set(peer.slotIndex, (totals.get(peer.slotIndex) ?? 0) + pick(peer));
-          }
+          const add = (slot: number, n: number) => totals.set(slot, (totals.get(slot) ?? 0) + n);
+          for (const room of rooms.rooms.values()) count(room, add);
           for (const [w, n] of totals) this.set({ worker: String(w) }, n);
         },
+      });
+    const countPerWorker = (name: string, help: string, pick: (peer: Peer) => number) =>
+      perWorker(name, help, (room, add) => {
+        for (const peer of room.peers.values()) add(peer.slotIndex, pick(peer));
       });
     countPerWorker('noom_producers', 'Producers per worker (of the peers placed on it)', (peer) => peer.producers.size);
     countPerWorker('noom_consumers', 'Consumers per worker (of the peers placed on it)', (peer) => peer.consumers.size);
     countPerWorker('noom_worker_peers', 'Peers per worker', () => 1);
-    new client.Gauge({
-      name: 'noom_room_routers',
-      help: 'Routers per worker carrying a room (a room spans one router per worker it uses)',
-      labelNames: ['worker'],
-      registers,
-      collect() {
-        this.reset();
-        const totals = new Map<number, number>(pool.slots.map((s) => [s.index, 0]));
-        for (const room of rooms.rooms.values()) {
-          for (const r of room.media.routers) totals.set(r.slot.index, (totals.get(r.slot.index) ?? 0) + 1);
-        }
-        for (const [w, n] of totals) this.set({ worker: String(w) }, n);
-      },
+    perWorker('noom_room_routers', 'Routers of rooms per worker (a room has one router on each worker it uses)', (room, add) => {
+      for (const r of room.media.routers) add(r.slot.index, 1);
+    });
+    perWorker('noom_pipes', 'Producers piped into a router on this worker from another router of the same room', (room, add) => {
+      for (const [slot, n] of room.media.pipesBySlot()) add(slot, n);
     });
 
     this.#packets = new client.Counter({

@@ -133,6 +133,19 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     return this.#producers;
   }
 
+  /** Open pipes into each router of the room, by worker slot index. */
+  pipesBySlot(): Map<number, number> {
+    const slotOf = new Map<string, number>([...this.#sites.values()].map((s) => [s.router.id, s.slot.index]));
+    const out = new Map<number, number>();
+    for (const byRouter of this.#pipes.values()) {
+      for (const routerId of byRouter.keys()) {
+        const slot = slotOf.get(routerId);
+        if (slot !== undefined) out.set(slot, (out.get(slot) ?? 0) + 1);
+      }
+    }
+    return out;
+  }
+
   producer(producerId: string): RoomProducer {
     const p = this.#producers.get(producerId);
     if (!p) throw notFound('producer', producerId);

@@ -276,6 +276,7 @@ export class Peer {
     const closed = () => this.notify('consumer:closed', { consumerId: consumer.id, producerId });
     consumer.on('producerclose', closed);
     consumer.on('transportclose', closed);
+    consumer.on('score', ({ score }) => this.notify('consumer:score', { consumerId: consumer.id, producerId, score }));
     return {
       consumerId: consumer.id,
       producerId,

@@ -238,6 +238,11 @@ export class Room extends EventEmitter<RoomEvents> {
     producer.observer.on('resume', () => this.broadcast('producer:resumed', ref, peer.id));
     // However it ends (request, transport closed, peer gone), the others hear of it once.
     producer.observer.once('close', () => this.broadcast('producer:closed', ref, peer.id));
+    // The publisher's own uplink, for every viewer on every router: a piped producer's
+    // score only describes the pipe.
+    producer.on('score', (scores) => {
+      this.broadcast('producer:score', { ...ref, score: Math.max(0, ...scores.map((x) => x.score)) }, peer.id);
+    });
     this.broadcast('producer:new', peer.producerInfo(entry), peer.id);
     return producer.id;
   }

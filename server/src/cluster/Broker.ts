@@ -276,7 +276,13 @@ export class Broker {
       }
       for (const entry of parsed.data?.[0]?.messages ?? []) {
         offset = entry.id;
-        if (!this.#closed) this.#handleEntry(entry.id, entry.message);
+        if (this.#closed) break;
+        try {
+          this.#handleEntry(entry.id, entry.message);
+        } catch (error) {
+          // A bug in handling one entry must not stop this node from reading the next.
+          this.#log.error({ err: error, entryId: entry.id }, 'request handling failed');
+        }
       }
     }
   }

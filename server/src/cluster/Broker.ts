@@ -138,7 +138,14 @@ export class Broker {
   /** Redis' clock minus ours, to judge a request's age by its stream entry id. */
   #clockOffsetMs = 0;
   #closed = false;
-  readonly #onReply = (message: string) => this.#handleReply(message);
+  readonly #onReply = (message: string) => {
+    // Runs inside the Redis client's reply parser: nothing may escape from here.
+    try {
+      this.#handleReply(message);
+    } catch (error) {
+      this.#log.error({ err: error }, 'reply handling failed');
+    }
+  };
   readonly #onNodeDown = (nodeId: string) => this.#failPendingTo(nodeId);
   readonly #onReconnect = () => void this.#measureClock();
 
@@ -210,9 +217,14 @@ export class Broker {
           return reject(new BrokerError(code, reply.error.message, { ...details, remoteCode: reply.error.code }));
         }
         if (!options.result) return resolve(reply.result as R);
-        const parsed = options.result.safeParse(reply.result);
-        if (parsed.success) resolve(parsed.data);
-        else reject(new BrokerError('INVALID_MESSAGE', `${type} answer from ${nodeId}: ${issueSummary(parsed.error)}`, details));
+        try {
+          const parsed = options.result.safeParse(reply.result);
+          if (parsed.success) resolve(parsed.data);
+          else reject(new BrokerError('INVALID_MESSAGE', `${type} answer from ${nodeId}: ${issueSummary(parsed.error)}`, details));
+        } catch (error) {
+          // A refinement of the caller's schema that throws: still an answer, never a hang.
+          reject(new BrokerError('INVALID_MESSAGE', `${type} answer from ${nodeId}: ${String(error)}`, details));
+        }
       };
       const pending: Pending = { nodeId, type, settle };
       this.#pending.set(requestId, pending);

@@ -104,7 +104,14 @@ export class Liveness extends EventEmitter<LivenessEvents> {
   readonly #onLost = () => {
     this.#lostRedis = true;
   };
-  readonly #onEvent = (message: string) => this.#handleEvent(message);
+  readonly #onEvent = (message: string) => {
+    // Runs inside the Redis client's reply parser: nothing may escape from here.
+    try {
+      this.#handleEvent(message);
+    } catch (error) {
+      this.#log.error({ err: error }, 'cluster event handling failed');
+    }
+  };
 
   constructor(redis: RedisConnections, options: LivenessOptions, log: Logger) {
     super();

@@ -94,6 +94,8 @@ export class Liveness extends EventEmitter<LivenessEvents> {
   /** Until then a missing key is not taken as death (we have just come back). */
   #graceUntil = 0;
   #lostRedis = false;
+  /** Counts connection losses: a poll that straddles one reads a world that has changed. */
+  #epoch = 0;
   #polling = false;
   #beating = false;
   #started = false;
@@ -102,6 +104,7 @@ export class Liveness extends EventEmitter<LivenessEvents> {
   #closed = false;
   readonly #onReady = () => this.#handleReconnect();
   readonly #onLost = () => {
+    if (!this.#lostRedis) this.#epoch++;
     this.#lostRedis = true;
   };
   readonly #onEvent = (message: string) => {
@@ -235,23 +238,32 @@ export class Liveness extends EventEmitter<LivenessEvents> {
     // Everyone's key may be gone (a restarted Redis keeps nothing): give the others one TTL
     // to register again before a missing key counts as death.
     this.#graceUntil = Date.now() + this.#ttlMs;
-    void this.#heartbeat().then((ok) => {
-      if (!ok || this.#closed) return;
-      this.#log.info({ nodeId: this.self.nodeId }, 'registered again after losing redis');
-      this.#safeEmit('reconnected');
-    });
+    void this.#registerAgain(this.#epoch);
+  }
+
+  /** Heartbeats until one succeeds (a heartbeat from before the outage may still hold the slot). */
+  async #registerAgain(epoch: number): Promise<void> {
+    while (!this.#closed && epoch === this.#epoch) {
+      if (await this.#heartbeat()) {
+        this.#log.info({ nodeId: this.self.nodeId }, 'registered again after losing redis');
+        this.#safeEmit('reconnected');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 
   async #poll(): Promise<void> {
     if (this.#closed || this.#polling || !this.#redis.ready) return;
     this.#polling = true;
+    const epoch = this.#epoch;
     try {
       const ids = (await withDeadline(this.#redis.commands.sMembers(keys.nodes), this.#pollMs)).filter(
         (id) => id !== this.self.nodeId,
       );
       const values = ids.length > 0 ? await withDeadline(this.#redis.commands.mGet(ids.map(keys.node)), this.#pollMs) : [];
       // An outage that began while the commands were out makes this answer stale.
-      if (this.#closed || this.#lostRedis) return;
+      if (this.#closed || this.#lostRedis || epoch !== this.#epoch) return;
       const seen = new Map<string, NodeRecord>();
       ids.forEach((id, i) => {
         const record = this.#parseRecord(id, values[i] ?? null);

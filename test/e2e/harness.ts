@@ -7,9 +7,11 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { types } from 'mediasoup';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../config/index.js';
 import { startNoom, type NoomServer } from '../../server/src/app.js';
+import type { Peer as ServerPeer } from '../../server/src/rooms/Peer.js';
 import { eventually } from '../support/eventually.js';
 import { fakeCameraClip } from './fakeCamera.js';
 
@@ -95,6 +97,25 @@ export function roomWorkerPid(server: TestServer, roomId: string): number {
   const routers = room.media.routers;
   if (routers.length !== 1) throw new Error(`room "${roomId}" has ${routers.length} routers, not one`);
   return routers[0]!.slot.worker.pid;
+}
+
+/** The server's side of the participant named `displayName` in room `roomId`. */
+export function serverPeer(server: TestServer, roomId: string, displayName: string): ServerPeer {
+  const room = server.noom.rooms.get(roomId);
+  if (!room) throw new Error(`no open room "${roomId}" on the server`);
+  const peer = [...room.peers.values()].find((p) => p.displayName === displayName);
+  if (!peer) throw new Error(`nobody named "${displayName}" in room "${roomId}"`);
+  return peer;
+}
+
+/**
+ * The server's consumer through which the participant named `viewer` receives the producer
+ * `producerId`. The only place in the e2e tests that knows where the server keeps consumers.
+ */
+export function serverConsumer(server: TestServer, roomId: string, viewer: string, producerId: string): types.Consumer {
+  const consumer = [...serverPeer(server, roomId, viewer).consumers.values()].find((c) => c.producerId === producerId);
+  if (!consumer) throw new Error(`${viewer} has no consumer of producer ${producerId}`);
+  return consumer;
 }
 
 // ---------------------------------------------------------------- browser
@@ -240,6 +261,44 @@ export async function inboundTotals(page: Page, sincePc = 0): Promise<InboundTot
   }, sincePc);
 }
 
+export interface OutboundVideo {
+  /** The simulcast encoding, null for a single-encoding sender (a screen share). */
+  rid: string | null;
+  bytesSent: number;
+  /** The encoding is switched on (RTCRtpEncodingParameters.active). */
+  active: boolean;
+  frameWidth: number | null;
+}
+
+/** The page's outbound video streams (one per simulcast encoding) on connections from `sincePc` on. */
+export async function outboundVideo(page: Page, sincePc = 0): Promise<OutboundVideo[]> {
+  return page.evaluate(async (since) => {
+    const pcs = (window as unknown as { __testPeerConnections: RTCPeerConnection[] }).__testPeerConnections.slice(since);
+    const streams: OutboundVideo[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      type Outbound = { type: string; kind?: string; rid?: string; bytesSent?: number; active?: boolean; frameWidth?: number };
+      (await pc.getStats()).forEach((s: Outbound) => {
+        if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+        streams.push({ rid: s.rid ?? null, bytesSent: s.bytesSent ?? 0, active: s.active ?? true, frameWidth: s.frameWidth ?? null });
+      });
+    }
+    return streams.sort((a, b) => (a.rid ?? '').localeCompare(b.rid ?? ''));
+  }, sincePc);
+}
+
+/**
+ * Headless Chromium never hides a page, so tests announce a hidden (or visible again) page
+ * the way the browser does when its tab goes to the background.
+ */
+export function setPageHidden(page: Page, hidden: boolean): Promise<void> {
+  return page.evaluate((hide) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, value: hide ? 'hidden' : 'visible' });
+    Object.defineProperty(document, 'hidden', { configurable: true, value: hide });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
 /** Waits until `page` has received media (see MIN_FRAMES) on its connections from `sincePc` on. */
 export function waitForMedia(page: Page, what: string, sincePc = 0): Promise<InboundTotals> {
   return eventually(what, () => inboundTotals(page, sincePc), (t) =>
@@ -267,6 +326,33 @@ export async function tileVideoWidth(page: Page, displayName: string, source: 'c
         (t) => t.dataset.name === displayName && t.dataset.source === source,
       );
       return tile?.querySelector('video')?.videoWidth ?? 0;
+    },
+    { displayName, source },
+  );
+}
+
+/**
+ * Video frames decoded for the track on a participant's tile, from the inbound-rtp stats of
+ * the page's peer connections; null while the participant has no video tile there.
+ */
+export async function tileFramesDecoded(page: Page, displayName: string, source: 'camera' | 'screen' = 'camera'): Promise<number | null> {
+  return page.evaluate(
+    async ({ displayName, source }) => {
+      const tile = [...document.querySelectorAll<HTMLElement>('.tile')].find(
+        (t) => t.dataset.name === displayName && t.dataset.source === source && t.isConnected,
+      );
+      const stream = tile?.querySelector('video')?.srcObject;
+      const track = stream instanceof MediaStream ? stream.getVideoTracks()[0] : undefined;
+      if (!track) return null;
+      const pcs = (window as unknown as { __testPeerConnections: RTCPeerConnection[] }).__testPeerConnections;
+      let frames = 0;
+      for (const pc of pcs) {
+        if (pc.connectionState === 'closed') continue;
+        (await pc.getStats()).forEach((s: { type: string; trackIdentifier?: string; framesDecoded?: number }) => {
+          if (s.type === 'inbound-rtp' && s.trackIdentifier === track.id) frames += s.framesDecoded ?? 0;
+        });
+      }
+      return frames;
     },
     { displayName, source },
   );

@@ -86,13 +86,16 @@ export class MediaSession {
       rtpParameters: data.rtpParameters,
       streamId: `${info.peerId}-${info.source}`,
     });
-    // Consumers are created paused on the server until the client is ready for them.
-    try {
-      await this.#signaling.request('consumer:resume', { consumerId: consumer.id });
-    } catch (error) {
-      // E.g. the producer closed meanwhile: do not keep a receiver that will never play.
-      consumer.close();
-      throw error;
+    // Consumers are created paused on the server until the client is ready for them. Audio
+    // always plays; video stays paused until it is shown (see room/VideoReception.ts).
+    if (data.kind === 'audio') {
+      try {
+        await this.#signaling.request('consumer:resume', { consumerId: consumer.id });
+      } catch (error) {
+        // E.g. the producer closed meanwhile: do not keep a receiver that will never play.
+        consumer.close();
+        throw error;
+      }
     }
     return {
       consumer,

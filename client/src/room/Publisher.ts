@@ -1,13 +1,15 @@
 /**
  * Keeps the user's local sources published: which of mic, camera and screen are on, and
  * the producer for each on the current MediaSession. On a reconnect `attach()` receives the
- * new session and republishes whatever is on.
+ * new session and republishes whatever is on. The server's dynacast demands go to
+ * SendLayers, which owns which simulcast layers the video producers send.
  */
 import type * as ms from 'mediasoup-client/types';
 import { Emitter } from '../lib/Emitter.js';
 import { CaptureError, type CaptureKind, type LocalMedia, type LocalSource } from '../media/LocalMedia.js';
 import type { MediaSession } from '../media/MediaSession.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
+import { SendLayers } from './SendLayers.js';
 
 export interface LocalSourceState {
   track: MediaStreamTrack | null;
@@ -37,6 +39,7 @@ export class Publisher extends Emitter<PublisherEvents> {
    * can both want to publish a source, and only one of them may.
    */
   readonly #producing = new Map<LocalSource, MediaSession>();
+  readonly #layers = new SendLayers();
   #session: MediaSession | null = null;
 
   constructor(signaling: SignalingClient, media: LocalMedia) {
@@ -72,6 +75,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   async attach(session: MediaSession): Promise<void> {
     this.#session = session;
     this.#producers.clear();
+    this.#layers.clear();
     for (const source of SOURCES) {
       const track = this.#media.track(source);
       if (track && track.readyState === 'live') await this.#publish(source, track);
@@ -82,6 +86,12 @@ export class Publisher extends Emitter<PublisherEvents> {
   detach(): void {
     this.#session = null;
     this.#producers.clear();
+    this.#layers.clear();
+  }
+
+  /** Dynacast: the highest simulcast layer of one of our producers that anyone watches (null: nobody). */
+  setDemand(producerId: string, maxSpatialLayer: number | null): void {
+    this.#layers.demand(producerId, maxSpatialLayer);
   }
 
   async setEnabled(kind: CaptureKind, enabled: boolean): Promise<void> {
@@ -163,6 +173,7 @@ export class Publisher extends Emitter<PublisherEvents> {
         return;
       }
       this.#producers.set(source, producer);
+      if (producer.kind === 'video') this.#layers.add(producer);
       // The 'track' events of a device switch or a release found no producer yet: apply them.
       const current = this.#media.track(source);
       if (!current) {

@@ -1,8 +1,9 @@
 /**
- * A visit to one room: joins, consumes the other participants' media, keeps RoomState up to
- * date from server events, and rejoins after the connection comes back or after the server
- * ends our membership under us (`room:closed`, e.g. its media worker died). Each (re)join is
- * an epoch; work started in an older epoch is dropped when it completes.
+ * A visit to one room: joins, consumes the other participants' media (video only while the
+ * view shows it, see VideoReception), keeps RoomState up to date from server events, and
+ * rejoins after the connection comes back or after the server ends our membership under us
+ * (`room:closed`, e.g. its media worker died). Each (re)join is an epoch; work started in an
+ * older epoch is dropped when it completes.
  */
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { nameProblem } from '../lib/names.js';
@@ -12,6 +13,7 @@ import { RequestError, type JoinData, type ProducerInfo, type ServerEventPayload
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { Publisher } from './Publisher.js';
 import { RoomState } from './RoomState.js';
+import { VideoReception } from './VideoReception.js';
 
 export interface JoinOptions {
   roomId: string;
@@ -62,6 +64,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   readonly #options: JoinOptions;
   readonly #subs = new Subscriptions();
   readonly #remote = new Map<string, RemoteMedia>();
+  readonly #reception: VideoReception;
   /** Per peer, the simulcast layer that suits the size of their tile. */
   readonly #layers = new Map<string, number>();
   /** The layer last asked for on each consumer; forgotten with the consumer. */
@@ -83,6 +86,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#options = { ...options };
     this.state = new RoomState(options.roomId);
     this.publisher = new Publisher(signaling, localMedia);
+    this.#reception = new VideoReception(signaling);
     this.#listen();
   }
 
@@ -168,6 +172,11 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     for (const remote of this.#remote.values()) {
       if (remote.peerId === peerId) void this.#applyLayer(remote);
     }
+  }
+
+  /** Which remote videos (by producer id) the view shows on screen now; the others are paused. */
+  setVisibleVideo(producerIds: ReadonlySet<string>): void {
+    this.#reception.setVisible(producerIds);
   }
 
   /**
@@ -291,6 +300,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
       s.listen('room:closed', ({ reason }) => this.#onRoomClosed(reason)),
+      // Not queued behind room events: it concerns our own producers, never a consume.
+      s.listen('producer:demand', ({ producerId, maxSpatialLayer }) =>
+        this.publisher.setDemand(producerId, maxSpatialLayer),
+      ),
       this.publisher.on('change', (source) => this.#showLocal(source)),
       this.publisher.on('problem', (message) => this.emit('problem', message)),
     );
@@ -329,6 +342,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       return;
     }
     this.#remote.set(info.producerId, remote);
+    // Before the view learns of it, so that the view's answer finds it here.
+    if (remote.consumer.kind === 'video') this.#reception.add(remote);
     void this.#applyLayer(remote);
     this.state.setMedia(info.peerId, info.source, {
       producerId: info.producerId,
@@ -355,6 +370,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     const remote = this.#remote.get(producerId);
     if (!remote) return;
     this.#remote.delete(producerId);
+    this.#reception.remove(producerId);
     remote.consumer.close();
     this.state.setMedia(remote.peerId, remote.source, null);
   }
@@ -426,6 +442,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.publisher.detach();
     // Closing the transports closed every consumer on them.
     this.#remote.clear();
+    this.#reception.clear();
   }
 
   #setStatus(status: SessionStatus): void {

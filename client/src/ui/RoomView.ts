@@ -90,6 +90,7 @@ export class RoomView {
       this.#grid.on('sizes', (sizes) => {
         for (const [peerId, width] of sizes) session.setDisplayWidth(peerId, width);
       }),
+      this.#grid.on('visible', (producerIds) => session.setVisibleVideo(producerIds)),
       this.#chat.on('send', (text) => void this.#send(text)),
       this.#chat.on('unread', (n) => {
         this.#unread = n;

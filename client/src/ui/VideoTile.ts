@@ -1,23 +1,26 @@
 /**
  * One tile of the grid: a participant's camera (or avatar when there is none) with name,
  * mute and speaking indicators, or a participant's shared screen. One's own camera tile
- * also lets one change one's name; one's own screen tile says that one is presenting.
+ * also lets one change one's name; one's own screen tile says that one is presenting;
+ * other people's camera tiles can be pinned.
  */
 import { h } from '../lib/dom.js';
 import { hue, initials } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { NAME_MAX_LENGTH } from '../lib/names.js';
 import type { Participant } from '../room/RoomState.js';
+import { pinButton, type PinButton } from './PinButton.js';
 
 export type TileKind = 'person' | 'screen';
 
 /** Resolves once the new name is in effect; rejects with an Error whose message says why not. */
 export type RenameHandler = (displayName: string) => Promise<void>;
 
-/** What one's own tiles let one do. */
+/** What a tile lets one do: rename and stop presenting on one's own, pin on others'. */
 export interface TileActions {
   rename?: RenameHandler;
   stopPresenting?: () => void;
+  togglePin?: (peerId: string) => void;
 }
 
 export class VideoTile {
@@ -28,7 +31,9 @@ export class VideoTile {
   readonly #label: HTMLSpanElement;
   readonly #avatar: HTMLDivElement;
   readonly #editor: NameEditor | null = null;
+  readonly #pin: PinButton | null = null;
   #track: MediaStreamTrack | null = null;
+  #producerId: string | null = null;
 
   constructor(kind: TileKind, participant: Participant, actions: TileActions = {}) {
     this.kind = kind;
@@ -45,6 +50,8 @@ export class VideoTile {
       this.#editor = new NameEditor(nameplate, actions.rename);
       nameplate.appendChild(this.#editor.button);
     }
+    const { togglePin } = actions;
+    if (togglePin && kind === 'person' && !participant.local) this.#pin = pinButton(() => togglePin(participant.id));
     this.el = h(
       'div',
       {
@@ -57,6 +64,7 @@ export class VideoTile {
       kind === 'screen' ? h('div', { class: 'tile-badge' }, 'Screen') : null,
       nameplate,
       this.#editor?.el,
+      this.#pin?.el,
     );
     this.update(participant);
   }
@@ -71,6 +79,7 @@ export class VideoTile {
     this.#avatar.style.background = `hsl(${hue(p.displayName)} 55% 42%)`;
 
     const track = slot?.track ?? null;
+    this.#producerId = p.local ? null : (slot?.producerId ?? null);
     const videoOff = !track || slot?.paused === true;
     this.el.classList.toggle('video-off', videoOff);
     this.el.classList.toggle('mirrored', p.local && this.kind === 'person');
@@ -83,8 +92,17 @@ export class VideoTile {
     this.#setTrack(track);
   }
 
+  /** The remote producer whose video this tile shows; null on one's own tiles. */
+  get producerId(): string | null {
+    return this.#producerId;
+  }
+
   setSpeaking(speaking: boolean): void {
     this.el.classList.toggle('speaking', speaking);
+  }
+
+  setPinned(pinned: boolean): void {
+    this.#pin?.setPinned(pinned);
   }
 
   resume(): void {

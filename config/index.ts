@@ -3,7 +3,7 @@
  * only code that reads `process.env`; everything else receives a validated {@link Config}.
  * Every variable is documented in config/.env.example and the README's configuration table.
  */
-import { availableParallelism, networkInterfaces } from 'node:os';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -17,6 +17,28 @@ const IceServer = z.object({
   urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   username: z.string().optional(),
   credential: z.string().optional(),
+});
+
+const NODE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** redis:// or rediss:// with a host; the value itself never appears in a message (it may hold a password). */
+const redisUrl = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a URL such as redis://127.0.0.1:6379' });
+    return;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
+  } else if (!url.hostname) {
+    ctx.addIssue({ code: 'custom', message: 'must name a host' });
+  } else if (url.pathname.length > 1 && !/^\/\d{1,2}$/.test(url.pathname)) {
+    ctx.addIssue({ code: 'custom', message: 'path must be a database number such as /0' });
+  } else if (url.search || url.hash) {
+    ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+  }
 });
 
 const jsonList = z.string().transform((text, ctx) => {
@@ -54,7 +76,22 @@ const EnvSchema = z.object({
   ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(50),
   KEYFRAME_REQUEST_DELAY_MS: int(0, 10_000).default(500),
   DYNACAST_HOLD_MS: int(0, 60_000).default(2000),
+  REDIS_URL: redisUrl.optional(),
+  NODE_ID: z.string().regex(NODE_ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 . _ : -').optional(),
+  PIPE_LISTEN_IP: ip.optional(),
+  PIPE_ANNOUNCED_IP: z.string().min(1).optional(),
 });
+
+/** Present only when REDIS_URL is set: this node is then one of several serving one service. */
+export interface ClusterConfig {
+  redisUrl: string;
+  /** Names this node in Redis and to the other nodes; unique within the cluster. */
+  nodeId: string;
+  /** Address this node's PipeTransports bind to (media piped to and from other nodes). */
+  pipeListenIp: string;
+  /** Address the other nodes send piped media to. */
+  pipeAnnouncedIp: string;
+}
 
 export interface Config {
   http: { host: string; port: number; tls?: { certFile: string; keyFile: string } };
@@ -86,6 +123,7 @@ export interface Config {
   roomGraceMs: number;
   roomsUpdateMs: number;
   staticDir?: string;
+  cluster?: ClusterConfig;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +142,30 @@ function detectAddress(): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+const isUnspecified = (address: string) => address === '0.0.0.0' || address === '::';
+
+/**
+ * `<host name>:<PORT>`, trimmed to the allowed characters and length. With PORT=0 the port
+ * is not known yet, so the process id keeps two such nodes on one host apart.
+ */
+function defaultNodeId(port: number): string {
+  const suffix = port === 0 ? `:pid${process.pid}` : `:${port}`;
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64 - suffix.length) || 'noom';
+  return host + suffix;
+}
+
+/** A Redis URL with its password (and user name) masked, for logs and error messages. */
+export function redactRedisUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password) url.password = '***';
+    if (url.username) url.username = '***';
+    return url.toString();
+  } catch {
+    return 'redis://***';
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -125,7 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.RTC_PORT_BASE !== 0 && e.RTC_PORT_BASE + workers - 1 > 65535) {
     throw new ConfigError('RTC_PORT_BASE', `needs ${workers} consecutive ports`);
   }
-  const unspecified = e.RTC_LISTEN_IP === '0.0.0.0' || e.RTC_LISTEN_IP === '::';
+  const announcedAddress = e.ANNOUNCED_IP ?? (isUnspecified(e.RTC_LISTEN_IP) ? detectAddress() : e.RTC_LISTEN_IP);
+  const pipeListenIp = e.PIPE_LISTEN_IP ?? e.RTC_LISTEN_IP;
   return {
     http: {
       host: e.HOST,
@@ -137,7 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workers,
       workerLogLevel: e.WORKER_LOG_LEVEL,
       listenIp: e.RTC_LISTEN_IP,
-      announcedAddress: e.ANNOUNCED_IP ?? (unspecified ? detectAddress() : e.RTC_LISTEN_IP),
+      announcedAddress,
       portBase: e.RTC_PORT_BASE,
       minPort: e.RTC_MIN_PORT,
       maxPort: e.RTC_MAX_PORT,
@@ -156,6 +219,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     roomGraceMs: e.ROOM_GRACE_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
+    ...(e.REDIS_URL
+      ? {
+          cluster: {
+            redisUrl: e.REDIS_URL,
+            nodeId: e.NODE_ID ?? defaultNodeId(e.PORT),
+            pipeListenIp,
+            // A specific pipe address is where the other nodes reach this one; behind a
+            // wildcard bind, the address already announced to clients is the best guess.
+            pipeAnnouncedIp: e.PIPE_ANNOUNCED_IP ?? (isUnspecified(pipeListenIp) ? announcedAddress : pipeListenIp),
+          },
+        }
+      : {}),
   };
 }
 
@@ -164,5 +239,6 @@ export function redact(config: Config): unknown {
   return {
     ...config,
     iceServers: config.iceServers.map((s) => ({ ...s, ...(s.credential ? { credential: '***' } : {}) })),
+    ...(config.cluster ? { cluster: { ...config.cluster, redisUrl: redactRedisUrl(config.cluster.redisUrl) } } : {}),
   };
 }

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
-#   and with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux).
+#   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux,
+#   redis-server), and with --cluster Debian's redis-server for `npm run cluster`.
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WANT_TEST=0
-[ "${1:-}" = "--test" ] && WANT_TEST=1
+WANT_REDIS=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WANT_TEST=1; WANT_REDIS=1 ;;
+    --cluster) WANT_REDIS=1 ;;
+    *) printf '[setup] unknown option: %s (use --test and/or --cluster)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 . scripts/apt.sh
@@ -27,5 +35,10 @@ if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
   # util-linux: the private network namespace the tests run in.
   apt_install chromium ffmpeg iproute2 util-linux
+fi
+if [ "$WANT_REDIS" = 1 ]; then
+  # The tests and `npm run cluster` start private redis-server instances of their own; the
+  # system service Debian's package would start on 6379 is not wanted.
+  redis_install_stopped
 fi
 say "ready"

@@ -1,6 +1,6 @@
 /**
- * Composition root: config → WorkerPool → RoomRegistry → HTTP + Socket.IO. Used by
- * main.ts and, in-process, by the tests, the benchmarks and the load tester's self-test.
+ * Composition root: config → (cluster: Redis) → WorkerPool → RoomRegistry → HTTP + Socket.IO.
+ * Used by main.ts and, in-process, by the tests, the benchmarks and the load tester's self-test.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,6 +12,7 @@ import express from 'express';
 import { Server } from 'socket.io';
 import type { Config } from '../../config/index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
+import { ClusterNode } from './cluster/ClusterNode.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
@@ -28,6 +29,8 @@ export interface NoomServer {
   readonly rooms: RoomRegistry;
   readonly io: NoomIo;
   readonly metrics: Metrics;
+  /** Present when REDIS_URL is set: Redis, liveness, broker. */
+  readonly cluster?: ClusterNode;
   close(): Promise<void>;
 }
 
@@ -47,7 +50,15 @@ function defaultStaticDir(): string | undefined {
 }
 
 export async function startNoom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<NoomServer> {
-  const pool = await WorkerPool.create(config.mediasoup, log.child({ component: 'workers' }));
+  // Redis first: a cluster node that cannot reach it fails before starting any worker.
+  const cluster = config.cluster ? await ClusterNode.connect(config.cluster, log) : undefined;
+  let pool: WorkerPool;
+  try {
+    pool = await WorkerPool.create(config.mediasoup, log.child({ component: 'workers' }));
+  } catch (error) {
+    await cluster?.close();
+    throw error;
+  }
   let ready = true;
   const httpApp = express();
   httpApp.disable('x-powered-by');
@@ -58,6 +69,8 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     // SDP-sized payloads at most; anything larger is hostile.
     maxHttpBufferSize: 256 * 1024,
     cors: { origin: true },
+    // Cluster: `io.to(channel).emit` reaches the channel's sockets on every node.
+    ...(cluster ? { adapter: cluster.socketIoAdapter() } : {}),
   });
   const rooms = new RoomRegistry(
     pool,
@@ -73,9 +86,11 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     log.child({ component: 'rooms' }),
   );
   const metrics = new Metrics(pool, rooms);
-  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready }));
+  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) }));
 
-  rooms.on('roomsupdate', (list) => io.emit('rooms:update', { rooms: list }));
+  // The list is this node's rooms; until the cluster has a room directory, other nodes'
+  // clients must not receive it in place of their own node's list.
+  rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
@@ -92,18 +107,37 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     });
   } catch (error) {
     rooms.close();
+    if (cluster) await new Promise<void>((resolve) => void io.close(() => resolve()));
     pool.close();
+    await cluster?.close();
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, workers: pool.slots.map((s) => s.worker.pid) }, 'noom listening');
+  if (cluster) {
+    try {
+      // What other nodes (and the clients they send here) can use: not a loopback stand-in
+      // for a wildcard bind.
+      const wildcard = host !== config.http.host;
+      const announced = config.mediasoup.announcedAddress;
+      await cluster.join(wildcard ? url.replace(`//${host}:`, `//${announced.includes(':') ? `[${announced}]` : announced}:`) : url);
+    } catch (error) {
+      rooms.close();
+      await new Promise<void>((resolve) => void io.close(() => resolve()));
+      pool.close();
+      await cluster.close();
+      throw error;
+    }
+  }
+  log.info({ url, workers: pool.slots.map((s) => s.worker.pid), ...(cluster ? { nodeId: cluster.nodeId } : {}) }, 'noom listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       ready = false;
+      // Leave the cluster first, so the other nodes stop counting on this one at once.
+      await cluster?.leave();
       rooms.close();
       // io.close() disconnects every socket and closes the HTTP server.
       await new Promise<void>((resolve) => {
@@ -111,8 +145,9 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       });
       server.closeAllConnections?.();
       pool.close();
+      await cluster?.close();
       log.info('noom stopped');
     })());
 
-  return { url, port, pool, rooms, io, metrics, close };
+  return { url, port, pool, rooms, io, metrics, ...(cluster ? { cluster } : {}), close };
 }

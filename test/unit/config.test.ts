@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, redact } from '../../config/index.js';
+import { hostname } from 'node:os';
+import { ConfigError, loadConfig, redact, redactRedisUrl } from '../../config/index.js';
 
 test('defaults: port 3000, one worker per core, WebRtcServer ports from 40000', () => {
   const c = loadConfig({ ANNOUNCED_IP: '127.0.0.1' });
@@ -39,6 +40,14 @@ const bad: [string, Record<string, string>][] = [
   ['RTC_MIN_PORT', { RTC_MIN_PORT: '50000', RTC_MAX_PORT: '40000' }],
   ['TLS_KEY', { TLS_CERT: '/tmp/cert.pem' }],
   ['WEBRTC_TCP', { WEBRTC_TCP: 'maybe' }],
+  ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
+  ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
+  ['REDIS_URL', { REDIS_URL: 'redis://' }],
+  ['REDIS_URL', { REDIS_URL: 'redis://127.0.0.1:6379/cache' }],
+  ['REDIS_URL', { REDIS_URL: 'redis://127.0.0.1:99999' }],
+  ['NODE_ID', { REDIS_URL: 'redis://127.0.0.1', NODE_ID: 'node one' }],
+  ['NODE_ID', { REDIS_URL: 'redis://127.0.0.1', NODE_ID: 'x'.repeat(65) }],
+  ['PIPE_LISTEN_IP', { REDIS_URL: 'redis://127.0.0.1', PIPE_LISTEN_IP: 'eth0' }],
 ];
 for (const [variable, env] of bad) {
   test(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
@@ -48,3 +57,55 @@ for (const [variable, env] of bad) {
     );
   });
 }
+
+test('without REDIS_URL there is no cluster section, whatever the other cluster variables say', () => {
+  const c = loadConfig({ ANNOUNCED_IP: '127.0.0.1', NODE_ID: 'a', PIPE_LISTEN_IP: '10.0.0.1' });
+  assert.equal(c.cluster, undefined);
+  assert.equal('cluster' in c, false);
+});
+
+test('REDIS_URL turns cluster mode on, with node id <host>:<PORT> and pipes on the RTC addresses', () => {
+  const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', PORT: '3001', RTC_LISTEN_IP: '10.1.2.3', ANNOUNCED_IP: '203.0.113.7' });
+  assert.deepEqual(c.cluster, {
+    redisUrl: 'redis://127.0.0.1:6379',
+    nodeId: `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 59)}:3001`,
+    pipeListenIp: '10.1.2.3',
+    // A specific listen address is what the other nodes reach, not the public one.
+    pipeAnnouncedIp: '10.1.2.3',
+  });
+});
+
+test('behind a wildcard bind the pipe is announced on the RTC announced address', () => {
+  const c = loadConfig({ REDIS_URL: 'rediss://cache.example.org:6380/2', ANNOUNCED_IP: '198.51.100.4' });
+  assert.equal(c.cluster?.pipeListenIp, '0.0.0.0');
+  assert.equal(c.cluster?.pipeAnnouncedIp, '198.51.100.4');
+});
+
+test('NODE_ID, PIPE_LISTEN_IP and PIPE_ANNOUNCED_IP override the defaults', () => {
+  const c = loadConfig({
+    REDIS_URL: 'redis://127.0.0.1',
+    NODE_ID: 'eu-1.noom:a_b',
+    PIPE_LISTEN_IP: '0.0.0.0',
+    PIPE_ANNOUNCED_IP: '10.0.0.8',
+  });
+  assert.equal(c.cluster?.nodeId, 'eu-1.noom:a_b');
+  assert.equal(c.cluster?.pipeListenIp, '0.0.0.0');
+  assert.equal(c.cluster?.pipeAnnouncedIp, '10.0.0.8');
+});
+
+test('with PORT=0 the default node id carries the process id, so two such nodes on a host differ', () => {
+  const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1', PORT: '0', ANNOUNCED_IP: '127.0.0.1' });
+  assert.match(c.cluster!.nodeId, new RegExp(`:pid${process.pid}$`));
+  assert.match(c.cluster!.nodeId, /^[A-Za-z0-9._:-]{1,64}$/);
+});
+
+test('the Redis password is masked in the logged config and never echoed by a config error', () => {
+  const c = loadConfig({ REDIS_URL: 'redis://noom:s3cret@127.0.0.1:6379/0', ANNOUNCED_IP: '127.0.0.1' });
+  assert.equal(c.cluster?.redisUrl, 'redis://noom:s3cret@127.0.0.1:6379/0');
+  assert.doesNotMatch(JSON.stringify(redact(c)), /s3cret/);
+  assert.equal(redactRedisUrl('redis://:s3cret@127.0.0.1:6379'), 'redis://:***@127.0.0.1:6379');
+  assert.throws(
+    () => loadConfig({ REDIS_URL: 'redis://:s3cret@127.0.0.1:6379/db' }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'REDIS_URL' && !e.message.includes('s3cret'),
+  );
+});

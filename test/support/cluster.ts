@@ -1,0 +1,43 @@
+/** Cluster nodes without media for the cluster tests: Redis connections, liveness, broker. */
+import { ClusterNode, type ClusterNodeOptions } from '../../server/src/cluster/ClusterNode.js';
+import { createLogger } from '../../server/src/logger.js';
+
+export const testLog = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+
+/** A joined cluster node named `nodeId` on the Redis at `redisUrl`. */
+export async function startClusterNode(redisUrl: string, nodeId: string, options: ClusterNodeOptions = {}): Promise<ClusterNode> {
+  const node = await ClusterNode.connect(
+    { redisUrl, nodeId, pipeListenIp: '127.0.0.1', pipeAnnouncedIp: '127.0.0.1' },
+    testLog(),
+    { connectTimeoutMs: 3000, ...options },
+  );
+  try {
+    await node.join(`http://127.0.0.1/${nodeId}`);
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  return node;
+}
+
+/** Resolves with the arguments of the next `event` for which `match` holds. */
+export function nextEvent<A extends unknown[]>(
+  emitter: { on(event: string, fn: (...args: A) => void): unknown; off(event: string, fn: (...args: A) => void): unknown },
+  event: string,
+  match: (...args: A) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`no matching "${event}" in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (...args: A) => {
+      if (!match(...args)) return;
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(args);
+    };
+    emitter.on(event, listener);
+  });
+}

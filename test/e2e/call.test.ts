@@ -53,8 +53,9 @@ describe('a two-person call', () => {
       assert.ok(width > 0);
       assert.equal(await call.bob.page.locator('.tile').count(), 3, 'two people and one screen');
       assert.ok(await call.bob.page.locator('.grid.staged .stage .tile.screen').isVisible(), 'the screen is on the stage');
-      const totals = await inboundTotals(call.bob.page);
-      assert.equal(totals.video.streams, 2, 'camera and screen');
+      // The camera tile moves to the side strip when the screen takes the stage; its video
+      // resumes once the strip has laid it out.
+      await eventually('camera and screen both received on Bob\'s page', () => inboundTotals(call.bob.page), (t) => t.video.streams === 2);
 
       // The presenter's own screen tile shows a panel, not the screen itself.
       const ownScreen = call.alice.page.locator('.tile.screen[data-name="Alice"][data-source="screen"]');

@@ -10,6 +10,7 @@ import { log, writeResult } from './lib/output.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
+import { keyframes } from './suites/keyframes.js';
 import { signaling } from './suites/signaling.js';
 import { workerCapacity } from './suites/workerCapacity.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
@@ -18,6 +19,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   forwarding,
   'join-latency': joinLatency,
   'join-first-rtp': joinFirstRtp,
+  keyframes,
   signaling,
   'worker-capacity': workerCapacity,
 };

@@ -10,6 +10,7 @@ import { log, writeResult } from './lib/output.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
+import { keyframes } from './suites/keyframes.js';
 import { pipeJoin } from './suites/pipeJoin.js';
 import { signaling } from './suites/signaling.js';
 import { workerCapacity } from './suites/workerCapacity.js';
@@ -20,6 +21,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'join-latency': joinLatency,
   'join-first-rtp': joinFirstRtp,
   'pipe-join': pipeJoin,
+  keyframes,
   signaling,
   'worker-capacity': workerCapacity,
 };

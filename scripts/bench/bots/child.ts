@@ -40,9 +40,12 @@ function stats(): StatsResult {
       bytes: c.bytes,
       lost: c.lost,
       closed: c.closed,
+      plisSent: c.plisSent,
       ...(c.firstPacketAt !== undefined ? { firstPacketMs: c.firstPacketAt - peer.joinSentAt } : {}),
+      ...(c.resumedAt !== undefined ? { resumedMs: c.resumedAt - peer.joinSentAt } : {}),
     })),
     packetsSent: peer.producerStats().reduce((a, p) => a + p.packetsSent, 0),
+    ...(peer.recvConnectedAt !== undefined ? { recvConnectedMs: peer.recvConnectedAt - peer.joinSentAt } : {}),
   }));
   const loopDelayMaxMs = loopDelay.max / 1e6;
   loopDelay.reset();

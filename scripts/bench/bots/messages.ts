@@ -40,6 +40,10 @@ export const ConsumerCounters = z.object({
   closed: z.boolean(),
   /** room:join sent → this consumer's first RTP packet, in the bot's own clock. */
   firstPacketMs: z.number().optional(),
+  /** room:join sent → the consumer:resume ack (after which the server asks for a keyframe). */
+  resumedMs: z.number().optional(),
+  /** PLIs this consumer's receiver sent to the server. */
+  plisSent: z.number(),
 });
 export type ConsumerCounters = z.infer<typeof ConsumerCounters>;
 
@@ -48,6 +52,8 @@ export const PeerCounters = z.object({
   roomId: z.string(),
   consumers: z.array(ConsumerCounters),
   packetsSent: z.number(),
+  /** room:join sent → the receive transport connected. */
+  recvConnectedMs: z.number().optional(),
 });
 export type PeerCounters = z.infer<typeof PeerCounters>;
 

@@ -8,11 +8,13 @@ import { DEFAULT_CLIP, ensureClip } from './clip.js';
 export { SyntheticPeer } from './syntheticPeer.js';
 export type {
   ConsumerStats,
+  KeyFrameEvent,
   ProducerStats,
   SyntheticPeerEvents,
+  SyntheticPeerJoinOptions,
   SyntheticPeerOptions,
 } from './syntheticPeer.js';
-export { DEFAULT_CLIP, clipCacheRoot, type ClipParameters } from './clip.js';
+export { DEFAULT_CLIP, clipCacheRoot, ensureClip, type ClipParameters } from './clip.js';
 export { installWerift } from './werift.js';
 
 /** Encodes the clip with ffmpeg unless it is already cached. */

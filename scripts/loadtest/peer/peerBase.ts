@@ -69,7 +69,20 @@ export type SyntheticPeerEvents = {
   failed: [Error];
   /** A non-fatal problem, such as one consumer that could not be created. */
   warning: [Error];
+  /**
+   * A keyframe request (PLI or FIR) reached one of this peer's producers, as received,
+   * before the publisher merges close requests into one keyframe. SyntheticPeer only.
+   */
+  keyFrameRequest: [KeyFrameEvent & { type: 'pli' | 'fir' }];
+  /** The first packet of a keyframe went out on one of this peer's producers. SyntheticPeer only. */
+  keyFrameSent: [KeyFrameEvent];
 };
+
+export interface KeyFrameEvent {
+  producerId: string;
+  /** performance.now() in the peer's process. */
+  at: number;
+}
 
 export interface ConsumerEntry {
   stats: ConsumerStats;
@@ -118,6 +131,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
   readonly #consumedProducers = new Set<string>();
   #sendTransport?: ms.Transport;
   #recvTransport?: Promise<ms.Transport>;
+  #recvConnectedAt?: number;
   #closed = false;
 
   protected constructor(init: PeerInit) {
@@ -214,6 +228,14 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * performance.now() when the receive transport first reported `connected`: the server's
+   * video consumers can ask for a keyframe only from about then (and after their resume).
+   */
+  get recvConnectedAt(): number | undefined {
+    return this.#recvConnectedAt;
   }
 
   /**
@@ -346,6 +368,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
       });
     }
     transport.on('connectionstatechange', (state) => {
+      if (state === 'connected' && direction === 'recv') this.#recvConnectedAt ??= performance.now();
       if (state === 'failed' && !this.#closed) {
         this.events.emit('failed', new Error(`${direction} transport ${transport.id}: connection failed`));
       }

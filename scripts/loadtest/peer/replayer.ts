@@ -11,7 +11,7 @@ import type { ClipTrack } from './clip.js';
 import { RTP_HEADER_LENGTH } from './rtpPacketizer.js';
 
 const TICK_MS = 10;
-/** Further keyframe requests inside this window are merged into one jump at its end. */
+/** By default, further keyframe requests inside this window are merged into one jump at its end. */
 const KEYFRAME_MIN_INTERVAL_MS = 250;
 /** Behind schedule by more than this (a stalled event loop): skip ahead instead of bursting. */
 const MAX_LAG_MS = 500;
@@ -68,6 +68,10 @@ export class RtpReplayer {
   readonly #sink: (packet: Buffer) => void;
   readonly #target: ReplayTarget;
   readonly #onError: (error: unknown) => void;
+  readonly #onKeyFrame: (() => void) | undefined;
+  readonly #keyframeMinIntervalMs: number;
+  /** Indexes of the packets that start a keyframe, for #onKeyFrame. */
+  readonly #keyframeStarts: ReadonlySet<number>;
   readonly #isVp8: boolean;
   #index = 0;
   #loop = 0;
@@ -88,11 +92,18 @@ export class RtpReplayer {
     target: ReplayTarget;
     sink: (packet: Buffer) => void;
     onError?: (error: unknown) => void;
+    /** Called as the first packet of each keyframe goes out, periodic or requested. */
+    onKeyFrame?: () => void;
+    /** Requests within this long of the last keyframe jump wait for its end; 0 answers each at once. */
+    keyframeMinIntervalMs?: number;
   }) {
     this.#track = opts.track;
     this.#target = opts.target;
     this.#sink = opts.sink;
     this.#onError = opts.onError ?? (() => undefined);
+    this.#onKeyFrame = opts.onKeyFrame;
+    this.#keyframeMinIntervalMs = opts.keyframeMinIntervalMs ?? KEYFRAME_MIN_INTERVAL_MS;
+    this.#keyframeStarts = new Set(opts.track.keyframes);
     this.#isVp8 = opts.track.kind === 'video';
   }
 
@@ -125,7 +136,7 @@ export class RtpReplayer {
 
   /** @internal Sends every packet due at `now`. */
   pump(now: number): void {
-    if (this.#keyframePending && now - this.#lastJumpAt >= KEYFRAME_MIN_INTERVAL_MS) this.#jumpToKeyframe(now);
+    if (this.#keyframePending && now - this.#lastJumpAt >= this.#keyframeMinIntervalMs) this.#jumpToKeyframe(now);
     const track = this.#track;
     const msPerTick = 1000 / track.clockRate;
     if (now - this.#due(this.#index, this.#loop, msPerTick) > MAX_LAG_MS) this.#reanchor(now);
@@ -190,5 +201,6 @@ export class RtpReplayer {
     this.stats.packetsSent++;
     this.stats.bytesSent += out.length - RTP_HEADER_LENGTH;
     this.#sink(out);
+    if (this.#onKeyFrame && this.#keyframeStarts.has(index)) this.#onKeyFrame();
   }
 }

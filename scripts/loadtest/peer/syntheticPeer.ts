@@ -17,11 +17,21 @@ import {
   type ProducerStats,
   type SyntheticPeerOptions,
 } from './peerBase.js';
-import { loadClip, DEFAULT_CLIP, type Clip } from './clip.js';
+import { loadClip, DEFAULT_CLIP, type Clip, type ClipParameters } from './clip.js';
 import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
 
-export type { ConsumerStats, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
+export type { ConsumerStats, KeyFrameEvent, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
+
+export interface SyntheticPeerJoinOptions extends SyntheticPeerOptions {
+  /** The clip a publisher replays; default DEFAULT_CLIP (keyframe every second). */
+  clip?: ClipParameters;
+  /**
+   * Keyframe requests within this long of the last requested keyframe are merged into one
+   * at its end, as encoders do; default 250 ms, 0 answers every request at once.
+   */
+  keyframeMinIntervalMs?: number;
+}
 
 interface ReplayedProducer extends ProducerEntry {
   replayer: RtpReplayer;
@@ -63,10 +73,12 @@ const FMT_FIR = 4;
 
 export class SyntheticPeer extends PeerBase<ReplayedProducer> {
   readonly #clip: Clip | undefined;
+  readonly #keyframeMinIntervalMs: number | undefined;
 
-  private constructor(init: PeerInit, clip: Clip | undefined) {
+  private constructor(init: PeerInit, clip: Clip | undefined, keyframeMinIntervalMs: number | undefined) {
     super(init);
     this.#clip = clip;
+    this.#keyframeMinIntervalMs = keyframeMinIntervalMs;
   }
 
   /**
@@ -74,13 +86,13 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
    * and starts consuming. Resolves once publishing has started and every producer present
    * at join time is being consumed; media may still be on its way (see waitForMedia).
    */
-  static async join(opts: SyntheticPeerOptions): Promise<SyntheticPeer> {
+  static async join(opts: SyntheticPeerJoinOptions): Promise<SyntheticPeer> {
     installWerift();
     const publishing = Boolean(opts.publish?.audio || opts.publish?.video);
-    const clip = publishing ? await loadClip(DEFAULT_CLIP) : undefined;
+    const clip = publishing ? await loadClip(opts.clip ?? DEFAULT_CLIP) : undefined;
     return PeerBase.joinRoom(opts, {
       deviceOptions: () => ({ handlerName: 'Chrome111' }),
-      create: (init) => new SyntheticPeer(init, clip),
+      create: (init) => new SyntheticPeer(init, clip, opts.keyframeMinIntervalMs),
     });
   }
 
@@ -149,6 +161,8 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
         target: { ssrc: encoding.ssrc, payloadType, ...(kind === 'video' ? { fps: clip.params.fps } : {}) },
         sink: levelExtId === undefined ? (packet) => track.writeRtp(packet) : (packet) => track.writeRtp(withAudioLevel(packet, levelExtId)),
         onError: (error) => this.events.emit('warning', new Error(`replay of ${kind} stopped`, { cause: error })),
+        onKeyFrame: () => this.events.emit('keyFrameSent', { producerId: producer.id, at: performance.now() }),
+        ...(this.#keyframeMinIntervalMs !== undefined ? { keyframeMinIntervalMs: this.#keyframeMinIntervalMs } : {}),
       });
       const stats: ProducerStats = {
         producerId: producer.id,
@@ -163,6 +177,7 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
         if (packet.type === RTCP_PSFB && (fmt === FMT_PLI || fmt === FMT_FIR)) {
           if (fmt === FMT_PLI) stats.plisReceived++;
           else stats.firsReceived++;
+          this.events.emit('keyFrameRequest', { producerId: producer.id, type: fmt === FMT_PLI ? 'pli' : 'fir', at: performance.now() });
           replayer.requestKeyFrame();
         } else if (packet.type === RTCP_RTPFB && fmt === FMT_NACK) {
           const lost = (packet as { feedback?: { lost?: number[] } }).feedback?.lost;

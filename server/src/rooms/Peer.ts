@@ -190,10 +190,10 @@ export class Peer {
 
   async resumeConsumer(id: string): Promise<void> {
     const consumer = this.#consumer(id);
+    // mediasoup asks the publisher for a keyframe on resume (or once the transport connects):
+    // asking again here would only send a second PLI, or wait out the keyframe guard.
     await mediaCall(() => consumer.resume());
     this.#media.demand.setPaused(consumer.producerId, consumer.id, false);
-    // A fresh keyframe lets the client show video at once instead of at the next periodic one.
-    if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => undefined);
   }
 
   closeConsumer(id: string): void {

@@ -73,7 +73,7 @@ const EnvSchema = z.object({
   CHAT_RATE_PER_10S: int(1, 10_000).default(20),
   STATIC_DIR: z.string().min(1).optional(),
   ROOMS_UPDATE_MS: int(0, 60_000).default(250),
-  ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(50),
+  ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(24),
   KEYFRAME_REQUEST_DELAY_MS: int(0, 10_000).default(500),
   DYNACAST_HOLD_MS: int(0, 60_000).default(2000),
   REDIS_URL: redisUrl.optional(),

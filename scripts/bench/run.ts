@@ -7,11 +7,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareMedia } from '../loadtest/peer/index.js';
 import { machineInfo } from './lib/machine.js';
 import { log, writeResult } from './lib/output.js';
+import { capacity } from './suites/capacity.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
 import { signaling } from './suites/signaling.js';
-import { workerCapacity } from './suites/workerCapacity.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
 
 const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
@@ -19,7 +19,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'join-latency': joinLatency,
   'join-first-rtp': joinFirstRtp,
   signaling,
-  'worker-capacity': workerCapacity,
+  capacity,
 };
 
 const program = new Command()
@@ -40,8 +40,13 @@ const program = new Command()
 program.parse();
 const flags = program.opts<{ only?: string[]; quick: boolean; scale: number; bots?: number }>();
 
-/** The run stops by itself even if something wedges: child processes go down with it. */
-const budgetMinutes = flags.quick ? 8 : 25;
+const names = flags.only ?? Object.keys(SUITES);
+
+/**
+ * The run stops by itself even if something wedges: child processes go down with it. The
+ * capacity ramps get their own share (they also bound themselves).
+ */
+const budgetMinutes = (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 30) : 0);
 setTimeout(() => {
   log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
   process.exit(2);
@@ -55,7 +60,6 @@ log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, 
 log(`mediasoup worker: ${machine.workerBinary}`);
 await prepareMedia();
 
-const names = flags.only ?? Object.keys(SUITES);
 const summaries: { name: string; summary: string[] }[] = [];
 let failed = 0;
 for (const name of names) {

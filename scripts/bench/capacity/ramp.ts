@@ -1,0 +1,244 @@
+/**
+ * The two procedures of the capacity benchmark. A ramp adds viewers to one target until
+ * the forwarded loss reaches 1 % (confirmed by a second window) or a worker saturates,
+ * using each window to predict where saturation lies: it jumps to ~80 % of the prediction,
+ * then climbs in small steps. A comparison puts several targets under the same fixed load,
+ * one after the other.
+ */
+import type { types } from 'mediasoup';
+import { log, sleep } from '../lib/output.js';
+import { round } from '../lib/stats.js';
+import { figures, ksoftirqdPids, measureWindow, type WindowFigures } from './measure.js';
+import type { SenderProcess } from './senderProcess.js';
+import type { CapacityTarget, Viewer, ViewerSpec } from './targets.js';
+
+export const LOSS_LIMIT_PERCENT = 1;
+/** A worker at this share of a core is saturated: it is single-threaded. */
+export const SATURATED = 0.95;
+
+export interface Timing {
+  settleMs: number;
+  windowMs: number;
+}
+
+/** A loaded target: its viewers, per worker. */
+class Load {
+  readonly viewers: Viewer[] = [];
+  readonly perWorker: number[];
+
+  constructor(readonly target: CapacityTarget) {
+    this.perWorker = target.workerPids.map(() => 0);
+  }
+
+  /**
+   * Adds viewers up to `count`, 50 at a time, and waits until each receives video. Returns
+   * how long the adding took (placement, pipes, transports, consumers; not the wait).
+   */
+  async grow(count: number, spec: ViewerSpec, timeoutMs = 30_000): Promise<number> {
+    const t0 = performance.now();
+    const added: Viewer[] = [];
+    while (this.viewers.length < count) {
+      const batch = Math.min(50, count - this.viewers.length);
+      const vs = await Promise.all(Array.from({ length: batch }, () => this.target.addViewer(spec)));
+      for (const v of vs) {
+        this.viewers.push(v);
+        this.perWorker[v.slot] = (this.perWorker[v.slot] ?? 0) + 1;
+      }
+      added.push(...vs);
+    }
+    const ms = performance.now() - t0;
+    await waitForVideo(
+      added.flatMap((v) => v.consumers.filter((c) => c.kind === 'video')),
+      timeoutMs,
+    );
+    return ms;
+  }
+}
+
+/** A video consumer forwards nothing until a keyframe has come: waits for every one's first packet. */
+async function waitForVideo(consumers: types.Consumer[], timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let pending = consumers;
+  while (pending.length > 0) {
+    const sent = await Promise.all(pending.map(async (c) => (await c.getStats()).reduce((a, s) => a + s.packetCount, 0)));
+    pending = pending.filter((_, i) => sent[i] === 0);
+    if (pending.length === 0) return;
+    if (performance.now() > deadline) throw new Error(`${pending.length} video consumers forwarded nothing in ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+function probeOf(target: CapacityTarget, sender: SenderProcess) {
+  return { sender, workerPids: target.workerPids, producers: target.published, ksoftirqd: ksoftirqdPids() };
+}
+
+function describe(f: WindowFigures): string {
+  const workers = f.workerCores.map((c, i) => `${round(100 * c, 0)} %${f.workerWaitShares[i]! > 0.05 ? ` (waited ${round(100 * f.workerWaitShares[i]!, 0)} %)` : ''}`).join(' + ');
+  return (
+    `${f.viewers} viewers [${f.viewersPerWorker.join(' + ')}], ${f.consumers} consumers: ${f.receivedPps} pkt/s, loss ${f.lossPercent} %` +
+    `${f.ingressLossPercent > 0 ? ` (${f.ingressLossPercent} % at ingress)` : ''}, worker ${workers} of a core, ` +
+    `${f.workerMicrosPerPacket} µs/pkt; sender ${round(100 * f.senderCore, 0)} %, harness ${round(100 * f.harnessCore, 0)} %, ` +
+    `machine ${f.machineBusyCores} cores busy`
+  );
+}
+
+export type StopReason = 'loss' | 'worker-saturated' | 'step-limit' | 'viewer-limit' | 'failed';
+
+export interface RampStep extends WindowFigures {
+  /** Viewers added for this step, and how long adding them took. */
+  added: number;
+  addMs: number;
+  /** The first window of this step, when its loss sent it round for a second one. */
+  firstWindow?: WindowFigures;
+}
+
+export interface RampResult {
+  label: string;
+  round: number;
+  /** The publisher alone (no viewers): the worker's fixed cost. */
+  idle: WindowFigures;
+  steps: RampStep[];
+  stop: StopReason;
+  failure?: string;
+  /** The last step under the loss limit, and the first at or over it. */
+  lastGood?: RampStep;
+  firstBad?: RampStep;
+}
+
+export interface RampOptions extends Timing {
+  label: string;
+  round: number;
+  spec: ViewerSpec;
+  firstViewers: number;
+  /** Small steps: this share of the predicted ceiling. */
+  resolution: number;
+  maxSteps: number;
+  maxViewers: number;
+}
+
+/** Viewers at which the busiest worker would reach one full core, by a straight line through idle and `f`. */
+function predictCeiling(idle: WindowFigures, f: WindowFigures): number | undefined {
+  let best: number | undefined;
+  f.workerCores.forEach((share, i) => {
+    const base = idle.workerCores[i] ?? 0;
+    const viewers = f.viewersPerWorker[i] ?? 0;
+    if (viewers === 0 || share <= base) return;
+    // This worker's viewers scale with the total as they did in this window.
+    const atFull = (f.viewers * (1 - base)) / (share - base);
+    if (best === undefined || atFull < best) best = atFull;
+  });
+  return best;
+}
+
+/** Starts a target; a half-started one leaves no publisher behind in the sender. */
+async function startTarget(start: () => Promise<CapacityTarget>, sender: SenderProcess): Promise<CapacityTarget> {
+  try {
+    return await start();
+  } catch (error) {
+    await sender.unpublishAll();
+    throw error;
+  }
+}
+
+export async function ramp(start: () => Promise<CapacityTarget>, sender: SenderProcess, o: RampOptions): Promise<RampResult> {
+  const target = await startTarget(start, sender);
+  const load = new Load(target);
+  const probe = probeOf(target, sender);
+  const steps: RampStep[] = [];
+  let stop: StopReason = 'step-limit';
+  let failure: string | undefined;
+  log(`  ${o.label}, round ${o.round}`);
+  try {
+    await sleep(o.settleMs);
+    const idle = figures(await measureWindow(probe, o.windowMs), 0, [...load.perWorker]);
+    log(`    idle: worker ${idle.workerCores.map((c) => `${round(100 * c, 1)} %`).join(' + ')} of a core`);
+    let next = o.firstViewers;
+    for (let s = 0; s < o.maxSteps; s++) {
+      const before = load.viewers.length;
+      let addMs: number;
+      try {
+        addMs = await load.grow(next, o.spec);
+      } catch (error) {
+        stop = 'failed';
+        failure = error instanceof Error ? error.message : String(error);
+        log(`    ${next} viewers: ${failure}`);
+        break;
+      }
+      await sleep(o.settleMs);
+      const added = load.viewers.length - before;
+      const measure = async () => ({
+        ...figures(await measureWindow(probe, o.windowMs), load.viewers.length, [...load.perWorker]),
+        added,
+        addMs: round(addMs, 0),
+      });
+      let step: RampStep = await measure();
+      if (step.lossPercent >= LOSS_LIMIT_PERCENT) {
+        // A moment of contention on a shared machine can cost a window: hold the step once more.
+        log(`    ${describe(step)} → held for a second window`);
+        step = { ...(await measure()), firstWindow: step };
+      }
+      log(`    ${describe(step)}`);
+      steps.push(step);
+      if (step.lossPercent >= LOSS_LIMIT_PERCENT) {
+        stop = 'loss';
+        break;
+      }
+      if (Math.max(...step.workerCores) >= SATURATED) {
+        stop = 'worker-saturated';
+        break;
+      }
+      if (load.viewers.length >= o.maxViewers) {
+        stop = 'viewer-limit';
+        break;
+      }
+      const ceiling = predictCeiling(idle, step) ?? 2 * next;
+      const n = load.viewers.length;
+      const small = Math.max(2, Math.round(o.resolution * ceiling));
+      next = Math.min(o.maxViewers, 2 * n, n < 0.8 * ceiling - small ? Math.round(0.8 * ceiling) : n + small);
+    }
+    const lastGood = [...steps].reverse().find((x) => x.lossPercent < LOSS_LIMIT_PERCENT);
+    const firstBad = steps.find((x) => x.lossPercent >= LOSS_LIMIT_PERCENT);
+    return {
+      label: o.label,
+      round: o.round,
+      idle,
+      steps,
+      stop,
+      ...(failure ? { failure } : {}),
+      ...(lastGood ? { lastGood } : {}),
+      ...(firstBad ? { firstBad } : {}),
+    };
+  } finally {
+    await target.close();
+    await sender.unpublishAll();
+  }
+}
+
+export interface ComparedWindow extends WindowFigures {
+  label: string;
+  round: number;
+}
+
+/** Starts a target, loads it with `viewers`, measures one window, closes it. */
+export async function measureAt(
+  start: () => Promise<CapacityTarget>,
+  sender: SenderProcess,
+  label: string,
+  roundNo: number,
+  viewers: number,
+  spec: ViewerSpec,
+  t: Timing,
+): Promise<ComparedWindow> {
+  const target = await startTarget(start, sender);
+  try {
+    const load = new Load(target);
+    await load.grow(viewers, spec);
+    await sleep(t.settleMs);
+    const f = figures(await measureWindow(probeOf(target, sender), t.windowMs), load.viewers.length, [...load.perWorker]);
+    log(`    ${label}: ${describe(f)}`);
+    return { ...f, label, round: roundNo };
+  } finally {
+    await target.close();
+    await sender.unpublishAll();
+  }
+}

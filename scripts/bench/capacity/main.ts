@@ -5,16 +5,16 @@
  * `{ summary, data }` to its parent over IPC.
  *
  * Per round: a ramp of Noom with one worker, then of one room over two workers. Then, at
- * 60 % of the one-worker ceiling, one window each of bare mediasoup, Noom, Noom with viewers
- * without SRTP (what encryption costs) and Noom with AEAD_AES_128_GCM, the order reversed
- * every round.
+ * 60 % of the one-worker ceiling, targets side by side in the same windows: bare mediasoup
+ * and Noom; and Noom with viewers using AES-CM SRTP, no SRTP (what encryption costs) and
+ * AES-GCM SRTP.
  */
 import { log } from '../lib/output.js';
 import { median, round } from '../lib/stats.js';
 import { CapacityPlan, type CapacityReport } from './messages.js';
-import { measureAt, ramp, type ComparedWindow, type RampResult } from './ramp.js';
+import { measureTogether, ramp, type ComparedWindow, type Contender, type RampResult } from './ramp.js';
 import { SenderProcess } from './senderProcess.js';
-import { SINK_PORT, installSink } from './sink.js';
+import { SINK_PORTS, installSink } from './sink.js';
 import { BareTarget, NoomTarget, SRTP_SUITE, type ViewerSpec } from './targets.js';
 
 /** Median, extremes, and the half-range as a share of the median. */
@@ -29,6 +29,7 @@ const fmt = (values: readonly number[], digits = 0) => values.map((v) => round(v
 
 async function run(plan: CapacityPlan): Promise<CapacityReport> {
   const rounds = plan.quick ? 1 : 3;
+  const compareRounds = plan.quick ? 1 : 5;
   const timing = plan.quick ? { settleMs: 1_000, windowMs: 3_000 } : { settleMs: 2_000, windowMs: 8_000 };
   const rampShape = {
     ...timing,
@@ -38,7 +39,7 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
     // Every viewer holds a port of the 40100–49999 range.
     maxViewers: 4_000,
   };
-  const spec: ViewerSpec = { sinkPort: SINK_PORT, srtp: SRTP_SUITE };
+  const spec: ViewerSpec = { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE };
 
   await installSink(plan.outerNetns);
   const sender = await SenderProcess.start();
@@ -52,43 +53,59 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
       two.push(await ramp(() => NoomTarget.start(sender, 2, 1), sender, { ...rampShape, label: 'Noom, WORKERS=2, ROOM_PEERS_PER_ROUTER=1', round: r, spec }));
     }
     const compareViewers = Math.max(10, Math.round(0.6 * (median(one.map((x) => x.lastGood?.viewers ?? 0)) ?? 0)));
-    log(`  same load on each target: ${compareViewers} viewers (${2 * compareViewers} consumers), ${rounds} round(s)`);
-    for (let r = 1; r <= rounds; r++) {
-      const targets = [
-        ['bare', () => BareTarget.start(sender), spec],
-        ['noom', () => NoomTarget.start(sender, 1, 1), spec],
-        ['noom-plain-rtp', () => NoomTarget.start(sender, 1, 1), { ...spec, srtp: null }],
+    log(`  same load on each target, measured side by side: ${compareViewers} viewers (${2 * compareViewers} consumers) each, ${compareRounds} round(s)`);
+    const noom = () => NoomTarget.start(sender, 1, 1);
+    for (let r = 1; r <= compareRounds; r++) {
+      const pair: Contender[] = [
+        { label: 'bare', start: () => BareTarget.start(sender), spec: { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE } },
+        { label: 'noom', start: noom, spec: { sinkPort: SINK_PORTS[1], srtp: SRTP_SUITE } },
+      ];
+      const srtp: Contender[] = [
+        { label: 'srtp-aes-cm', start: noom, spec: { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE } },
+        { label: 'srtp-none', start: noom, spec: { sinkPort: SINK_PORTS[1], srtp: null } },
         // The profile the project's WebRTC bots (werift) end up with: the forwarding suite's.
-        ['noom-aes128gcm', () => NoomTarget.start(sender, 1, 1), { ...spec, srtp: 'AEAD_AES_128_GCM' }],
-      ] as const;
-      // Alternate the order, so that drift in the machine's load falls on every target.
-      const order = r % 2 === 1 ? targets : [...targets].reverse();
-      for (const [label, start, s] of order) compared.push(await measureAt(start, sender, label, r, compareViewers, s, timing));
+        { label: 'srtp-aes-gcm', start: noom, spec: { sinkPort: SINK_PORTS[2], srtp: 'AEAD_AES_128_GCM' } },
+      ];
+      // Who starts first (and is first in the sender's tick) alternates.
+      const inOrder = (cs: Contender[]) => (r % 2 === 1 ? cs : [...cs].reverse());
+      log(`  round ${r}`);
+      compared.push(...(await measureTogether(inOrder(pair), sender, r, compareViewers, timing)));
+      compared.push(...(await measureTogether(inOrder(srtp), sender, r, compareViewers, timing)));
     }
-    return summarize(rounds, one, two, compared, compareViewers);
+    return summarize(rounds, compareRounds, one, two, compared, compareViewers);
   } finally {
     await sender.stop();
   }
 }
 
-function summarize(rounds: number, one: RampResult[], two: RampResult[], compared: ComparedWindow[], compareViewers: number): CapacityReport {
+function summarize(
+  rounds: number,
+  compareRounds: number,
+  one: RampResult[],
+  two: RampResult[],
+  compared: ComparedWindow[],
+  compareViewers: number,
+): CapacityReport {
   const summary: string[] = [];
   const ceiling = (r: RampResult) => r.lastGood?.consumers ?? 0;
   const perCore = (r: RampResult) => r.lastGood?.consumersPerWorkerCore ?? NaN;
   const oneC = spreadOf(one.map(ceiling));
   const onePerCore = spreadOf(one.map(perCore));
   const bound = (r: RampResult) => `${r.stop}${r.firstBad ? ` at ${r.firstBad.consumers}` : ''}`;
+  const others = (rs: RampResult[]) => fmt(rs.map((r) => r.lastGood?.othersCores ?? NaN), 2);
   summary.push(
     `one worker (WORKERS=1): ${oneC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(one.map(ceiling))}, ±${oneC.halfRangePercent} %), ` +
       `worker at ${fmt(one.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
-      `${onePerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(one.map(perCore))}); stopped by ${one.map(bound).join(', ')}`,
+      `${onePerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(one.map(perCore))}); stopped by ${one.map(bound).join(', ')}; ` +
+      `other processes used ${others(one)} cores meanwhile`,
   );
   const twoC = spreadOf(two.map(ceiling));
   const ratios = two.map((t, i) => ceiling(t) / Math.max(1, ceiling(one[i]!)));
   const ratio = spreadOf(ratios);
   summary.push(
     `one room over two workers (WORKERS=2, ROOM_PEERS_PER_ROUTER=1): ${twoC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(two.map(ceiling))}, ±${twoC.halfRangePercent} %), ` +
-      `per worker ${two.map((t) => t.lastGood?.viewersPerWorker.map((v) => 2 * v).join(' + ') ?? '-').join(', ')}; stopped by ${two.map(bound).join(', ')}`,
+      `per worker ${two.map((t) => t.lastGood?.viewersPerWorker.map((v) => 2 * v).join(' + ') ?? '-').join(', ')}; stopped by ${two.map(bound).join(', ')}; ` +
+      `other processes used ${others(two)} cores meanwhile`,
   );
   const efficiency = two.map((t, i) => perCore(t) / perCore(one[i]!));
   summary.push(
@@ -111,26 +128,33 @@ function summarize(rounds: number, one: RampResult[], two: RampResult[], compare
   }
   const byLabel = (label: string) => compared.filter((w) => w.label === label);
   const micros = (label: string) => spreadOf(byLabel(label).map((w) => w.workerMicrosPerPacket));
+  // Both sides of a ratio come from the same window.
   const perRound = (num: string, den: string) =>
-    Array.from({ length: rounds }, (_, i) => {
+    Array.from({ length: compareRounds }, (_, i) => {
       const n = byLabel(num).find((w) => w.round === i + 1);
       const d = byLabel(den).find((w) => w.round === i + 1);
       return n && d ? n.workerMicrosPerPacket / d.workerMicrosPerPacket : NaN;
     });
   const noomBare = spreadOf(perRound('noom', 'bare'));
   summary.push(
-    `same load, ${compareViewers} viewers (${2 * compareViewers} consumers): worker CPU per forwarded packet Noom ${round(micros('noom').median, 2)} µs, bare mediasoup ${round(micros('bare').median, 2)} µs → ` +
-      `Noom / bare ${round(noomBare.median, 3)} (rounds ${fmt(perRound('noom', 'bare'), 3)}, ±${noomBare.halfRangePercent} %)`,
+    `same load side by side, ${compareViewers} viewers (${2 * compareViewers} consumers) each: worker CPU per forwarded packet Noom ${round(micros('noom').median, 2)} µs, ` +
+      `bare mediasoup ${round(micros('bare').median, 2)} µs → Noom / bare ${round(noomBare.median, 3)} (rounds ${fmt(perRound('noom', 'bare'), 3)}, ±${noomBare.halfRangePercent} %)`,
   );
-  const srtpShare = perRound('noom-plain-rtp', 'noom').map((x) => 1 - x);
+  const srtpShare = perRound('srtp-none', 'srtp-aes-cm').map((x) => 100 * (1 - x));
+  const gcm = spreadOf(perRound('srtp-aes-gcm', 'srtp-aes-cm'));
   summary.push(
-    `SRTP: the same Noom load without SRTP costs ${round(micros('noom-plain-rtp').median, 2)} µs per packet: encryption is ${round(100 * (median(srtpShare) ?? NaN), 0)} % of the worker's work ` +
-      `(rounds ${fmt(srtpShare.map((x) => 100 * x))} %); with AEAD_AES_128_GCM ${round(micros('noom-aes128gcm').median, 2)} µs per packet ` +
-      `(${fmt(byLabel('noom-aes128gcm').map((w) => w.consumersPerWorkerCore))} consumers per worker core at this load, AES-CM ${fmt(byLabel('noom').map((w) => w.consumersPerWorkerCore))})`,
+    `SRTP, Noom side by side: AES_CM_128_HMAC_SHA1_80 ${round(micros('srtp-aes-cm').median, 2)} µs per packet, AEAD_AES_128_GCM ${round(micros('srtp-aes-gcm').median, 2)} µs ` +
+      `(${round(gcm.median, 2)}×, rounds ${fmt(perRound('srtp-aes-gcm', 'srtp-aes-cm'), 2)}), no SRTP ${round(micros('srtp-none').median, 2)} µs: ` +
+      `AES-CM encryption is ${round(median(srtpShare) ?? NaN, 0)} % of the worker's work (rounds ${fmt(srtpShare)} %)`,
   );
+  const perCoreAt = (label: string) => fmt(byLabel(label).map((w) => w.consumersPerWorkerCore));
+  summary.push(`consumers per worker core at that load: AES-CM ${perCoreAt('srtp-aes-cm')}; AES-GCM ${perCoreAt('srtp-aes-gcm')}; no SRTP ${perCoreAt('srtp-none')}`);
   const loss = compared.map((w) => w.lossPercent);
   summary.push(`loss in the same-load windows: max ${round(Math.max(...loss), 3)} %`);
-  return { summary, data: { rounds, ramps: { oneWorker: one, twoWorkers: two }, comparison: { viewers: compareViewers, windows: compared } } };
+  return {
+    summary,
+    data: { rounds, compareRounds, ramps: { oneWorker: one, twoWorkers: two }, comparison: { viewers: compareViewers, windows: compared } },
+  };
 }
 
 const plan = CapacityPlan.parse(JSON.parse(process.argv[2] ?? '{}'));

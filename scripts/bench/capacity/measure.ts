@@ -49,11 +49,18 @@ function safeCpu(pid: number): number {
   }
 }
 
-export interface Probe {
-  sender: SenderProcess;
+/** One target under measurement: its workers, its publisher, the sink port of its viewers. */
+export interface Part {
   workerPids: readonly number[];
   producers: { audio: types.Producer; video: types.Producer };
+  sinkPort: number;
+}
+
+/** What a window reads: the publisher process, the kernel's softirq threads, one or more targets. */
+export interface Probe {
+  sender: SenderProcess;
   ksoftirqd: readonly number[];
+  parts: readonly Part[];
 }
 
 /** Seconds the process's threads have waited on a run queue for a CPU (/proc/<pid>/schedstat). */
@@ -74,10 +81,13 @@ interface Cpu {
   machine: MachineCpu;
 }
 
+/** Every part's worker pids, in order: Cpu.workers follows it. */
+const allWorkers = (p: Probe) => p.parts.flatMap((x) => x.workerPids);
+
 function cpuNow(p: Probe): Cpu {
   return {
-    workers: p.workerPids.map(safeCpu),
-    workersWaiting: p.workerPids.map(runQueueWait),
+    workers: allWorkers(p).map(safeCpu),
+    workersWaiting: allWorkers(p).map(runQueueWait),
     sender: safeCpu(p.sender.pid),
     self: safeCpu(process.pid),
     ksoftirqd: p.ksoftirqd.reduce((a, pid) => a + safeCpu(pid), 0),
@@ -88,9 +98,10 @@ function cpuNow(p: Probe): Cpu {
 /** Counters read while the publisher is paused and the pipeline has drained: exact. */
 interface Quiet {
   sent: SenderCounts;
-  sink: SinkCounts;
+  sink: Map<number, SinkCounts>;
   udp: Record<string, number>;
-  ingress: number;
+  /** Packets each part's producers received. */
+  ingress: number[];
 }
 
 async function producerPackets(p: types.Producer): Promise<number> {
@@ -103,15 +114,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until nothing more reaches the sink (bounded), then reads everything. */
 async function quiet(p: Probe, sent: SenderCounts, drainTimeoutMs = 5_000): Promise<Quiet> {
   const deadline = performance.now() + drainTimeoutMs;
+  const rtp = (m: Map<number, SinkCounts>) => [...m.values()].reduce((a, c) => a + c.rtp, 0);
   let sink = await readSink();
   for (;;) {
     await sleep(50);
     const next = await readSink();
-    const settled = next.rtp === sink.rtp;
+    const settled = rtp(next) === rtp(sink);
     sink = next;
     if (settled || performance.now() > deadline) break;
   }
-  const ingress = (await producerPackets(p.producers.audio)) + (await producerPackets(p.producers.video));
+  const ingress = await Promise.all(p.parts.map(async (x) => (await producerPackets(x.producers.audio)) + (await producerPackets(x.producers.video))));
   return { sent, sink, udp: udpCounters(), ingress };
 }
 
@@ -124,7 +136,7 @@ interface Edges {
 }
 
 /**
- * One window. Its edges are the publisher's pauses: the sender stops, the pipeline drains,
+ * One window, for every part of the probe at once. Its edges are the publisher's pauses: the sender stops, the pipeline drains,
  * the counters are read — so sent and received describe exactly the same packets however
  * long a read takes on a busy machine. CPU is read right after the sender resumes and
  * right after it pauses, so it covers the window's sending time.
@@ -141,6 +153,27 @@ export async function measureWindow(p: Probe, windowMs: number): Promise<Edges> 
   const b = await quiet(p, sent);
   await p.sender.resume();
   return { a, b, cpuA, cpuB, seconds };
+}
+
+/** Cores the rest of the machine used between two readings. */
+function othersOver(a: Cpu, b: Cpu, seconds: number): number {
+  const ours = b.workers.reduce((x, w, i) => x + w - a.workers[i]!, 0) + (b.sender - a.sender) + (b.self - a.self) + (b.ksoftirqd - a.ksoftirqd);
+  return (b.machine.busy - a.machine.busy - ours) / seconds;
+}
+
+/**
+ * Waits (at most `maxMs`) until the rest of the machine leaves this benchmark alone: other
+ * processes below `cores` over a 2 s sample. Returns the last sample.
+ */
+export async function waitForQuiet(p: Probe, cores: number, maxMs: number): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  for (;;) {
+    const a = cpuNow(p);
+    const t0 = performance.now();
+    await sleep(2_000);
+    const others = othersOver(a, cpuNow(p), (performance.now() - t0) / 1000);
+    if (others < cores || performance.now() > deadline) return others;
+  }
 }
 
 export interface WindowFigures {
@@ -171,6 +204,8 @@ export interface WindowFigures {
   /** The whole machine, cores busy out of all (others' work included), and steal. */
   machineBusyCores: number;
   machineStealCores: number;
+  /** Cores used by everything but this benchmark's processes: other people's work. */
+  othersCores: number;
   /** Kernel UDP drops in this namespace during the window (a socket's buffer full). */
   udpRcvbufErrors: number;
   udpSndbufErrors: number;
@@ -183,16 +218,26 @@ export interface WindowFigures {
   consumersPerWorkerCore: number;
 }
 
-export function figures(e: Edges, viewers: number, viewersPerWorker: number[]): WindowFigures {
+const ssrcOf = (p: types.Producer) => p.rtpParameters.encodings?.[0]?.ssrc;
+
+/** The figures of one part (`index` in the probe) of a window. */
+export function figures(e: Edges, probe: Probe, index: number, viewers: number, viewersPerWorker: number[]): WindowFigures {
   const { a, b, cpuA, cpuB } = e;
   const s = e.seconds;
-  const sentOf = (q: Quiet, kind: 'audio' | 'video') => q.sent.streams.filter((x) => x.kind === kind).reduce((n, x) => n + x.packets, 0);
+  const part = probe.parts[index]!;
+  const ssrcs = new Set([ssrcOf(part.producers.audio), ssrcOf(part.producers.video)]);
+  const sentOf = (q: Quiet, kind: 'audio' | 'video') =>
+    q.sent.streams.filter((x) => x.kind === kind && ssrcs.has(x.ssrc)).reduce((n, x) => n + x.packets, 0);
   const sentAudio = sentOf(b, 'audio') - sentOf(a, 'audio');
   const sentVideo = sentOf(b, 'video') - sentOf(a, 'video');
   const expected = (sentAudio + sentVideo) * viewers;
-  const received = b.sink.rtp - a.sink.rtp;
-  const ingress = b.ingress - a.ingress;
-  const workerCores = cpuB.workers.map((w, i) => (w - cpuA.workers[i]!) / s);
+  const sinkA = a.sink.get(part.sinkPort)!;
+  const sinkB = b.sink.get(part.sinkPort)!;
+  const received = sinkB.rtp - sinkA.rtp;
+  const ingress = b.ingress[index]! - a.ingress[index]!;
+  const first = probe.parts.slice(0, index).reduce((n, x) => n + x.workerPids.length, 0);
+  const mine = (xs: number[]) => xs.slice(first, first + part.workerPids.length);
+  const workerCores = mine(cpuB.workers).map((w, i) => (w - mine(cpuA.workers)[i]!) / s);
   const workerTotal = workerCores.reduce((x, y) => x + y, 0);
   const consumers = viewers * 2;
   return {
@@ -204,16 +249,17 @@ export function figures(e: Edges, viewers: number, viewersPerWorker: number[]): 
     ingressPps: round(ingress / s, 0),
     expectedPps: round(expected / s, 0),
     receivedPps: round(received / s, 0),
-    rtcpPps: round((b.sink.rtcp - a.sink.rtcp) / s, 0),
+    rtcpPps: round((sinkB.rtcp - sinkA.rtcp) / s, 0),
     lossPercent: round(expected > 0 ? (100 * (expected - received)) / expected : 0, 3),
     ingressLossPercent: round(sentAudio + sentVideo > 0 ? (100 * (sentAudio + sentVideo - ingress)) / (sentAudio + sentVideo) : 0, 3),
     workerCores: workerCores.map((c) => round(c, 3)),
-    workerWaitShares: cpuB.workersWaiting.map((w, i) => round((w - cpuA.workersWaiting[i]!) / s, 3)),
+    workerWaitShares: mine(cpuB.workersWaiting).map((w, i) => round((w - mine(cpuA.workersWaiting)[i]!) / s, 3)),
     senderCore: round((cpuB.sender - cpuA.sender) / s, 3),
     harnessCore: round((cpuB.self - cpuA.self) / s, 3),
     ksoftirqdCore: round((cpuB.ksoftirqd - cpuA.ksoftirqd) / s, 3),
     machineBusyCores: round((cpuB.machine.busy - cpuA.machine.busy) / s, 2),
     machineStealCores: round((cpuB.machine.steal - cpuA.machine.steal) / s, 2),
+    othersCores: round(Math.max(0, othersOver(cpuA, cpuB, s)), 2),
     udpRcvbufErrors: (b.udp.RcvbufErrors ?? 0) - (a.udp.RcvbufErrors ?? 0),
     udpSndbufErrors: (b.udp.SndbufErrors ?? 0) - (a.udp.SndbufErrors ?? 0),
     senderLateFrames: b.sent.lateFrames - a.sent.lateFrames,

@@ -5,12 +5,16 @@
  * then climbs in small steps. A comparison puts several targets under the same fixed load,
  * one after the other.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { types } from 'mediasoup';
 import { log, sleep } from '../lib/output.js';
 import { round } from '../lib/stats.js';
 import { figures, ksoftirqdPids, measureWindow, waitForQuiet, type Probe, type WindowFigures } from './measure.js';
 import type { SenderProcess } from './senderProcess.js';
 import type { CapacityTarget, Viewer, ViewerSpec } from './targets.js';
+
+const run = promisify(execFile);
 
 export const LOSS_LIMIT_PERCENT = 1;
 /** A worker at this share of a core is saturated: it is single-threaded. */
@@ -94,13 +98,13 @@ export type StopReason = 'loss' | 'disturbed' | 'worker-saturated' | 'step-limit
 
 /** Other processes using this much of the machine during a window make its loss suspect. */
 export const DISTURBED = 0.25;
-const MAX_WINDOWS_PER_STEP = 4;
+const MAX_WINDOWS_PER_STEP = 3;
 
 /**
  * Measures a step until its verdict is clear: a window under the loss limit; or two windows
  * over it while the rest of the machine was quiet; or, after MAX_WINDOWS_PER_STEP, the last
  * one. A window over the limit during others' work is taken again once the machine is quiet
- * (waiting up to a minute).
+ * (waiting up to 30 s).
  */
 async function settledStep(measure: () => Promise<RampStep>, probe: Probe): Promise<RampStep> {
   const earlier: RampStep[] = [];
@@ -112,7 +116,7 @@ async function settledStep(measure: () => Promise<RampStep>, probe: Probe): Prom
     if (quietLoss.length >= 2) return done();
     log(`    ${describe(step)} → measured again${step.othersCores >= DISTURBED ? ` once the machine is quiet (others used ${step.othersCores} cores)` : ''}`);
     earlier.push(step);
-    if (step.othersCores >= DISTURBED) await waitForQuiet(probe, DISTURBED, 60_000);
+    if (step.othersCores >= DISTURBED) await waitForQuiet(probe, DISTURBED, 30_000);
   }
 }
 
@@ -181,7 +185,7 @@ export async function ramp(start: () => Promise<CapacityTarget>, sender: SenderP
   let failure: string | undefined;
   log(`  ${o.label}, round ${o.round}`);
   try {
-    await waitForQuiet(probe, DISTURBED, 60_000);
+    await waitForQuiet(probe, DISTURBED, 30_000);
     await sleep(o.settleMs);
     const idle = figures(await measureWindow(probe, o.windowMs), probe, 0, 0, [...load.perWorker]);
     log(`    idle: worker ${idle.workerCores.map((c) => `${round(100 * c, 1)} %`).join(' + ')} of a core`);
@@ -254,15 +258,29 @@ export interface Contender {
   spec: ViewerSpec;
 }
 
+/** Binds every thread of a process to one CPU (util-linux taskset). */
+async function pin(pid: number, cpu: number): Promise<void> {
+  await run('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { timeout: 5_000 });
+}
+
 /**
- * Starts the contenders side by side, loads each with `viewers`, and measures them in the
- * same window: drift in the machine's load falls on all of them at the same moment. A
- * window during other people's work is taken again once the machine is quiet (twice at most).
+ * Starts the contenders side by side, their workers bound to one and the same CPU, loads
+ * each with `viewers`, and measures them in the same window: whatever the machine (or the
+ * hypervisor under it) does to that CPU meanwhile falls on all of them alike. A window
+ * during other people's work is taken again once the machine is quiet (twice at most).
  */
-export async function measureTogether(contenders: readonly Contender[], sender: SenderProcess, roundNo: number, viewers: number, t: Timing): Promise<ComparedWindow[]> {
+export async function measureTogether(
+  contenders: readonly Contender[],
+  sender: SenderProcess,
+  roundNo: number,
+  viewers: number,
+  t: Timing,
+  cpu: number,
+): Promise<ComparedWindow[]> {
   const started: { target: CapacityTarget; spec: ViewerSpec; label: string }[] = [];
   try {
     for (const c of contenders) started.push({ target: await startTarget(c.start, sender), spec: c.spec, label: c.label });
+    for (const s of started) for (const pid of s.target.workerPids) await pin(pid, cpu);
     const loads = started.map((s) => new Load(s.target));
     const probe = probeOf(sender, started);
     await Promise.all(loads.map((l, i) => l.grow(viewers, started[i]!.spec)));
@@ -274,7 +292,7 @@ export async function measureTogether(contenders: readonly Contender[], sender: 
     let windows = await measure();
     for (let retry = 0; retry < 2 && windows[0]!.othersCores >= DISTURBED; retry++) {
       log(`    others used ${windows[0]!.othersCores} cores: measured again once the machine is quiet`);
-      await waitForQuiet(probe, DISTURBED, 60_000);
+      await waitForQuiet(probe, DISTURBED, 30_000);
       windows = await measure();
     }
     for (const w of windows) log(`    ${w.label}: ${describe(w)}`);

@@ -23,7 +23,7 @@ export async function capacity(o: SuiteOptions): Promise<SuiteResult> {
   });
   const killChild = () => child.kill('SIGKILL');
   process.once('exit', killChild);
-  const limitMs = (o.quick ? 6 : 30) * 60_000;
+  const limitMs = (o.quick ? 6 : 40) * 60_000;
   try {
     return await new Promise<SuiteResult>((resolve, reject) => {
       let report: CapacityReport | undefined;

@@ -6,8 +6,9 @@
  *
  * Per round: a ramp of Noom with one worker, then of one room over two workers. Then, at a
  * third of the one-worker ceiling each, targets side by side in the same windows, their
- * workers on the same CPU: bare mediasoup and Noom; and Noom with viewers using AES-CM SRTP,
- * no SRTP (what encryption costs) and AES-GCM SRTP.
+ * workers on the same CPU: bare mediasoup and Noom; Noom with viewers using AES-CM SRTP, no
+ * SRTP (what encryption costs) and AES-GCM SRTP; a room on one worker and a room over two
+ * (what placement and pipes cost per forwarded packet).
  */
 import os from 'node:os';
 import { log } from '../lib/output.js';
@@ -55,6 +56,7 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
     }
     // Side by side on one CPU: together they must leave it room (a third of the ceiling each).
     const compareViewers = Math.max(10, Math.round((median(one.map((x) => x.lastGood?.viewers ?? 0)) ?? 0) / 3));
+    const scalingViewers = Math.max(5, Math.round(0.7 * compareViewers));
     const cpu = os.availableParallelism() - 1;
     log(`  same load on each target, side by side on CPU ${cpu}: ${compareViewers} viewers (${2 * compareViewers} consumers) each, ${compareRounds} round(s)`);
     const noom = () => NoomTarget.start(sender, 1, 1);
@@ -69,13 +71,20 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
         // The profile the project's WebRTC bots (werift) end up with: the forwarding suite's.
         { label: 'srtp-aes-gcm', start: noom, spec: { sinkPort: SINK_PORTS[2], srtp: 'AEAD_AES_128_GCM' } },
       ];
+      // One room over two workers, as many viewers per worker as the one-worker room has; three
+      // workers' worth on the CPU, so fewer viewers each.
+      const scaling: Contender[] = [
+        { label: 'room-1-worker', start: noom, spec: { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE }, viewers: scalingViewers },
+        { label: 'room-2-workers', start: () => NoomTarget.start(sender, 2, 1), spec: { sinkPort: SINK_PORTS[1], srtp: SRTP_SUITE }, viewers: 2 * scalingViewers },
+      ];
       // Who starts first (and is first in the sender's tick) alternates.
       const inOrder = (cs: Contender[]) => (r % 2 === 1 ? cs : [...cs].reverse());
       log(`  round ${r}`);
       compared.push(...(await measureTogether(inOrder(pair), sender, r, compareViewers, timing, cpu)));
       compared.push(...(await measureTogether(inOrder(srtp), sender, r, compareViewers, timing, cpu)));
+      compared.push(...(await measureTogether(inOrder(scaling), sender, r, compareViewers, timing, cpu)));
     }
-    return summarize(rounds, compareRounds, one, two, compared, compareViewers);
+    return summarize(rounds, compareRounds, one, two, compared, compareViewers, scalingViewers);
   } finally {
     await sender.stop();
   }
@@ -88,6 +97,7 @@ function summarize(
   two: RampResult[],
   compared: ComparedWindow[],
   compareViewers: number,
+  scalingViewers: number,
 ): CapacityReport {
   const summary: string[] = [];
   const ceiling = (r: RampResult) => r.lastGood?.consumers ?? 0;
@@ -124,7 +134,11 @@ function summarize(
     const ms = steps.reduce((a, x) => a + x.addMs, 0);
     return round((1000 * steps.reduce((a, x) => a + x.added, 0)) / Math.max(1, ms), 0);
   };
-  summary.push(`adding viewers (place, pipe, PlainTransport + 2 consumers; 50 at once): ${rate(one)} viewers/s with one worker, ${rate(two)} with two`);
+  const firstAdd = (rs: RampResult[]) => fmt(rs.map((r) => r.steps[0]?.addMs ?? NaN));
+  summary.push(
+    `adding viewers (place, pipe, PlainTransport + 2 consumers, 50 at once): the first 50 into an idle room in ${firstAdd(one)} ms with one worker, ` +
+      `${firstAdd(two)} ms with two (second router and pipes included); over whole ramps, workers busy forwarding, ${rate(one)} and ${rate(two)} viewers/s`,
+  );
   const at2 = two.map((t) => t.lastGood).filter((x) => x !== undefined);
   if (at2.length > 0) {
     const m = (f: (x: (typeof at2)[number]) => number) => round(median(at2.map(f)) ?? NaN, 2);
@@ -154,13 +168,18 @@ function summarize(
       `(${round(gcm.median, 2)}×, rounds ${fmt(perRound('srtp-aes-gcm', 'srtp-aes-cm'), 2)}), no SRTP ${round(micros('srtp-none').median, 2)} µs: ` +
       `AES-CM encryption is ${round(median(srtpShare) ?? NaN, 0)} % of the worker's work (rounds ${fmt(srtpShare)} %)`,
   );
+  const piping = spreadOf(perRound('room-2-workers', 'room-1-worker'));
+  summary.push(
+    `one room over two workers (${2 * scalingViewers} viewers, half of them through pipes) side by side with one worker (${scalingViewers} viewers): ` +
+      `${round(piping.median, 3)}× the worker CPU per forwarded packet (rounds ${fmt(perRound('room-2-workers', 'room-1-worker'), 3)}, ±${piping.halfRangePercent} %)`,
+  );
   const perCoreAt = (label: string) => fmt(byLabel(label).map((w) => w.consumersPerWorkerCore));
   summary.push(`consumers per worker core at that load: AES-CM ${perCoreAt('srtp-aes-cm')}; AES-GCM ${perCoreAt('srtp-aes-gcm')}; no SRTP ${perCoreAt('srtp-none')}`);
   const loss = compared.map((w) => w.lossPercent);
   summary.push(`loss in the same-load windows: max ${round(Math.max(...loss), 3)} %`);
   return {
     summary,
-    data: { rounds, compareRounds, ramps: { oneWorker: one, twoWorkers: two }, comparison: { viewers: compareViewers, windows: compared } },
+    data: { rounds, compareRounds, ramps: { oneWorker: one, twoWorkers: two }, comparison: { viewers: compareViewers, scalingViewers, windows: compared } },
   };
 }
 

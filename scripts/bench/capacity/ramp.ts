@@ -256,6 +256,8 @@ export interface Contender {
   start: () => Promise<CapacityTarget>;
   /** Each contender needs a sink port of its own. */
   spec: ViewerSpec;
+  /** Viewers for this contender, when not the common number. */
+  viewers?: number;
 }
 
 /** Binds every thread of a process to one CPU (util-linux taskset). */
@@ -283,7 +285,7 @@ export async function measureTogether(
     for (const s of started) for (const pid of s.target.workerPids) await pin(pid, cpu);
     const loads = started.map((s) => new Load(s.target));
     const probe = probeOf(sender, started);
-    await Promise.all(loads.map((l, i) => l.grow(viewers, started[i]!.spec)));
+    await Promise.all(loads.map((l, i) => l.grow(contenders[i]!.viewers ?? viewers, started[i]!.spec)));
     await sleep(t.settleMs);
     const measure = async () => {
       const edges = await measureWindow(probe, t.windowMs);

@@ -7,13 +7,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareMedia } from '../loadtest/peer/index.js';
 import { machineInfo } from './lib/machine.js';
 import { log, writeResult } from './lib/output.js';
+import { capacity } from './suites/capacity.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
 import { keyframes } from './suites/keyframes.js';
 import { pipeJoin } from './suites/pipeJoin.js';
 import { signaling } from './suites/signaling.js';
-import { workerCapacity } from './suites/workerCapacity.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
 
 const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
@@ -23,7 +23,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'pipe-join': pipeJoin,
   keyframes,
   signaling,
-  'worker-capacity': workerCapacity,
+  capacity,
 };
 
 const program = new Command()
@@ -44,8 +44,13 @@ const program = new Command()
 program.parse();
 const flags = program.opts<{ only?: string[]; quick: boolean; scale: number; bots?: number }>();
 
-/** The run stops by itself even if something wedges: child processes go down with it. */
-const budgetMinutes = flags.quick ? 8 : 25;
+const names = flags.only ?? Object.keys(SUITES);
+
+/**
+ * The run stops by itself even if something wedges: child processes go down with it. The
+ * capacity ramps get their own share (they also bound themselves).
+ */
+const budgetMinutes = (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0);
 setTimeout(() => {
   log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
   process.exit(2);
@@ -59,7 +64,6 @@ log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, 
 log(`mediasoup worker: ${machine.workerBinary}`);
 await prepareMedia();
 
-const names = flags.only ?? Object.keys(SUITES);
 const summaries: { name: string; summary: string[] }[] = [];
 let failed = 0;
 for (const name of names) {

@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { BotReply, JoinResult, ReadyMessage, StatsResult, type ConsumerCounters, type JoinArgs } from './messages.js';
+import { BotReply, JoinResult, ReadyMessage, StatsResult, type JoinArgs } from './messages.js';
 
 const ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -154,40 +154,4 @@ export function receiveTotals(stats: readonly StatsResult[]): { packets: number;
     }
   }
   return { packets, lost, consumers, receiving };
-}
-
-/**
- * Splits the loss of a window into the part every consumer of a track saw alike (lost before
- * the fan-out: publisher → worker, or inside the worker) and the rest (worker → one
- * subscriber). Both in % of the packets the consumers should have received.
- */
-export function lossSplit(before: readonly StatsResult[], after: readonly StatsResult[]): { commonPercent: number; perConsumerPercent: number } {
-  const start = new Map<string, ConsumerCounters>();
-  for (const s of before) for (const p of s.peers) for (const c of p.consumers) start.set(c.consumerId, c);
-  const tracks = new Map<string, { packets: number; lost: number }[]>();
-  for (const s of after) {
-    for (const p of s.peers) {
-      for (const c of p.consumers) {
-        const b = start.get(c.consumerId);
-        if (!b || c.closed) continue;
-        const list = tracks.get(c.producerId) ?? [];
-        list.push({ packets: c.packets - b.packets, lost: c.lost - b.lost });
-        tracks.set(c.producerId, list);
-      }
-    }
-  }
-  let expected = 0;
-  let common = 0;
-  let total = 0;
-  for (const list of tracks.values()) {
-    // Late packets can lower a consumer's count of lost ones within a window: floor at 0.
-    const minLost = Math.max(0, Math.min(...list.map((x) => x.lost)));
-    for (const x of list) {
-      expected += x.packets + x.lost;
-      common += minLost;
-      total += x.lost;
-    }
-  }
-  const pct = (n: number) => (expected > 0 ? Math.round((1e5 * n) / expected) / 1e3 : 0);
-  return { commonPercent: pct(common), perConsumerPercent: pct(Math.max(0, total - common)) };
 }

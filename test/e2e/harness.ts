@@ -318,14 +318,22 @@ export async function peerConnectionCount(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __testPeerConnections: unknown[] }).__testPeerConnections.length);
 }
 
-/** Width of the video decoded in a participant's tile, 0 while nothing has been rendered. */
+/**
+ * Width of the video decoded in a participant's tile, 0 while nothing has been rendered.
+ * A remote track that has not had a packet yet is muted, and Chromium may still give its
+ * element a 2×2 placeholder frame: that counts as nothing.
+ */
 export async function tileVideoWidth(page: Page, displayName: string, source: 'camera' | 'screen'): Promise<number> {
   return page.evaluate(
     ({ displayName, source }) => {
       const tile = [...document.querySelectorAll<HTMLElement>('.tile')].find(
         (t) => t.dataset.name === displayName && t.dataset.source === source,
       );
-      return tile?.querySelector('video')?.videoWidth ?? 0;
+      const video = tile?.querySelector('video');
+      const stream = video?.srcObject;
+      const track = stream instanceof MediaStream ? stream.getVideoTracks()[0] : undefined;
+      if (!video || !track || track.muted) return 0;
+      return video.videoWidth;
     },
     { displayName, source },
   );

@@ -13,6 +13,7 @@ import { Server } from 'socket.io';
 import type { Config } from '../../config/index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
+import { ClusterRooms } from './cluster/ClusterRooms.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
@@ -72,6 +73,19 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     // Cluster: `io.to(channel).emit` reaches the channel's sockets on every node.
     ...(cluster ? { adapter: cluster.socketIoAdapter() } : {}),
   });
+  const clusterRooms = cluster
+    ? new ClusterRooms(
+        cluster,
+        io,
+        {
+          graceMs: config.roomGraceMs,
+          pipeListenIp: cluster.config.pipeListenIp,
+          pipeAnnouncedIp: cluster.config.pipeAnnouncedIp,
+          portRange: { min: config.mediasoup.minPort, max: config.mediasoup.maxPort },
+        },
+        log.child({ component: 'cluster-rooms' }),
+      )
+    : undefined;
   const rooms = new RoomRegistry(
     pool,
     {
@@ -80,16 +94,18 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       graceMs: config.roomGraceMs,
       peersPerRouter: config.mediasoup.roomPeersPerRouter,
       dynacastHoldMs: config.mediasoup.dynacastHoldMs,
-      fanout: (roomId) => ioFanout(io, roomId),
+      fanout: (roomId) => ioFanout(io, roomId, clusterRooms && ((...args) => clusterRooms.relay(...args))),
       updateMs: config.roomsUpdateMs,
+      ...(clusterRooms
+        ? { link: (roomId, settings) => clusterRooms.link(roomId, settings), publicRooms: () => clusterRooms.directory.publicRooms() }
+        : {}),
     },
     log.child({ component: 'rooms' }),
   );
   const metrics = new Metrics(pool, rooms);
   httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) }));
 
-  // The list is this node's rooms; until the cluster has a room directory, other nodes'
-  // clients must not receive it in place of their own node's list.
+  // Cluster: every node reads the whole cluster's list and tells its own sockets.
   rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));
   io.on('connection', (socket) => {
     metrics.sockets.inc();
@@ -122,6 +138,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       const wildcard = host !== config.http.host;
       const announced = config.mediasoup.announcedAddress;
       await cluster.join(wildcard ? url.replace(`//${host}:`, `//${announced.includes(':') ? `[${announced}]` : announced}:`) : url);
+      clusterRooms?.start(rooms);
     } catch (error) {
       rooms.close();
       await new Promise<void>((resolve) => void io.close(() => resolve()));
@@ -137,6 +154,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     (closing ??= (async () => {
       ready = false;
       // Leave the cluster first, so the other nodes stop counting on this one at once.
+      await clusterRooms?.close();
       await cluster?.leave();
       rooms.close();
       // io.close() disconnects every socket and closes the HTTP server.

@@ -15,4 +15,20 @@ export const keys = {
   socketIoStream: 'noom:socket.io',
   socketIoChannelPrefix: 'noom:socket.io',
   socketIoSessionPrefix: 'noom:socket.io:session:',
+  /** Prefix of a room's keys: `<prefix><roomId>:settings|peers|producers|chat`. */
+  roomPrefix: 'noom:room:',
+  /** Hash: `public` ('1'/'0'), `password` (hash, '' when open), `maxPeers`. */
+  roomSettings: (roomId: string) => `noom:room:${roomId}:settings`,
+  /** Hash: peer id → JSON {@link DirectoryMember}. */
+  roomPeers: (roomId: string) => `noom:room:${roomId}:peers`,
+  /** Hash: producer id → JSON {@link DirectoryProducer}. */
+  roomProducers: (roomId: string) => `noom:room:${roomId}:producers`,
+  /** List of JSON chat messages, oldest first, capped at the history size. */
+  roomChat: (roomId: string) => `noom:room:${roomId}:chat`,
+  /** Pub/sub channel of chat messages, in the one order Redis ran their scripts: every node delivers in it. */
+  chat: 'noom:chat',
+  /** Set of room ids that may exist (pruned when their settings key is gone). */
+  rooms: 'noom:rooms',
+  /** Set of the room ids in which a node has (or had) members: what to clean when it dies. */
+  nodeRooms: (nodeId: string) => `noom:node:${nodeId}:rooms`,
 } as const;

@@ -14,12 +14,18 @@
  * A router whose worker dies takes only its own peers: the room hears of it through
  * `routerclose` and tells those peers to rejoin, while the others go on. When the speaker
  * router is the one that died, the observer is rebuilt on another router.
+ *
+ * In a cluster, a producer of another node is imported on first consume: piped onto the
+ * router of its first local viewer, then handled like a local producer (piped on to other
+ * routers here as needed), and given back when its last local viewer goes. The observer
+ * hears this node's own audio only; each node speaks for its own speakers.
  */
 import { EventEmitter } from 'node:events';
 import { parseScalabilityMode, type types } from 'mediasoup';
 import type { ProducerInfo } from '../../../protocol/index.js';
 import { invalidState, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ImportedProducer } from '../rooms/RoomLink.js';
 import { LayerDemand } from './LayerDemand.js';
 import type { WorkerLease, WorkerPool, WorkerSlot } from './WorkerPool.js';
 
@@ -50,6 +56,20 @@ export interface RoomProducer {
   readonly peerId: string;
   readonly source: Source;
   readonly router: types.Router;
+  /** Set when the producer lives on another node and this is its local end. */
+  readonly imported?: ImportedProducer;
+}
+
+/** Brings producers of other nodes into this room's media. */
+export interface ProducerImporter {
+  /** Whether `producerId` is a producer of this room on another node. */
+  has(producerId: string): boolean;
+  open(producerId: string, router: types.Router): Promise<ImportedProducer>;
+}
+
+interface Import {
+  refs: number;
+  ready: Promise<ImportedProducer>;
 }
 
 interface Pipe {
@@ -83,6 +103,9 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
   readonly #producers = new Map<string, RoomProducer>();
   /** Producer id → target router id → the pipe carrying it there. */
   readonly #pipes = new Map<string, Map<string, Pipe>>();
+  /** Producers of other nodes that local viewers consume, by producer id. */
+  readonly #imports = new Map<string, Import>();
+  #importer: ProducerImporter | undefined;
   /** Which layers of each video producer its viewers watch, across every router. */
   readonly demand: LayerDemand;
   #growing: Promise<void> | undefined;
@@ -97,7 +120,8 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     this.demand = new LayerDemand(options.dynacastHoldMs);
     this.demand.on('change', (producerId, layer) => {
       const p = this.#producers.get(producerId);
-      if (p) this.emit('demand', p.peerId, producerId, layer);
+      if (p?.imported) p.imported.setDemand(layer);
+      else if (p) this.emit('demand', p.peerId, producerId, layer);
     });
   }
 
@@ -144,6 +168,16 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
       }
     }
     return out;
+  }
+
+  /** Where producers of other nodes come from (cluster only). */
+  set importer(importer: ProducerImporter) {
+    this.#importer = importer;
+  }
+
+  /** Producers of other nodes piped in for local viewers now. */
+  get importCount(): number {
+    return this.#imports.size;
   }
 
   producer(producerId: string): RoomProducer {
@@ -211,11 +245,20 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     if (p.producer.kind === 'video') this.demand.addProducer(p.producer.id, spatialLayers(p.producer));
     p.producer.observer.once('close', () => {
       this.demand.removeProducer(p.producer.id);
-      this.#producers.delete(p.producer.id);
+      if (this.#producers.get(p.producer.id) === p) this.#producers.delete(p.producer.id);
       // Its pipes close with it (mediasoup closes a pipe's ends together).
       this.#pipes.delete(p.producer.id);
+      if (p.imported) {
+        this.#imports.delete(p.producer.id);
+        p.imported.close();
+      }
     });
-    if (p.producer.kind === 'audio') void this.#hear(p);
+    if (p.producer.kind === 'audio' && !p.imported) void this.#hear(p);
+  }
+
+  /** Whether the producer can be consumed here: a local one, or one another node can pipe in. */
+  has(producerId: string): boolean {
+    return this.#producers.has(producerId) || (this.#importer?.has(producerId) ?? false);
   }
 
   /**
@@ -223,7 +266,13 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
    * function gives the use back (once); the last one closes the pipe.
    */
   async route(producerId: string, router: types.Router): Promise<() => void> {
-    const p = this.producer(producerId);
+    const known = this.#producers.get(producerId);
+    if (known?.imported || (!known && this.#importer?.has(producerId))) return this.#routeImported(producerId, router);
+    return this.#routeLocal(this.producer(producerId), router);
+  }
+
+  async #routeLocal(p: RoomProducer, router: types.Router): Promise<() => void> {
+    const producerId = p.producer.id;
     if (p.router === router) return () => undefined;
     let byRouter = this.#pipes.get(producerId);
     if (!byRouter) this.#pipes.set(producerId, (byRouter = new Map()));
@@ -256,6 +305,52 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
       throw error;
     }
     return giveBack;
+  }
+
+  /** Imports a producer of another node (once, for every local viewer) and routes it on. */
+  async #routeImported(producerId: string, router: types.Router): Promise<() => void> {
+    const importer = this.#importer!;
+    let entry = this.#imports.get(producerId);
+    if (!entry) {
+      const ready = importer.open(producerId, router).then((imported) => {
+        if (this.#closed || imported.producer.closed) {
+          imported.close();
+          throw invalidState('producer is gone');
+        }
+        this.addProducer({ producer: imported.producer, peerId: imported.peerId, source: imported.source, router, imported });
+        return imported;
+      });
+      entry = { refs: 0, ready };
+      this.#imports.set(producerId, entry);
+    }
+    const held = entry;
+    held.refs++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--held.refs > 0) return;
+      if (this.#imports.get(producerId) === held) this.#imports.delete(producerId);
+      held.ready.then((imported) => imported.producer.close(), () => undefined);
+    };
+    try {
+      await held.ready;
+    } catch (error) {
+      if (this.#imports.get(producerId) === held) this.#imports.delete(producerId);
+      release();
+      throw error;
+    }
+    let giveBack: () => void;
+    try {
+      giveBack = await this.#routeLocal(this.producer(producerId), router);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return () => {
+      giveBack();
+      release();
+    };
   }
 
   async #openPipe(p: RoomProducer, target: types.Router, onGone: () => void): Promise<types.Consumer> {
@@ -342,6 +437,8 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     this.#sites.clear();
     this.#producers.clear();
     this.#pipes.clear();
+    for (const entry of this.#imports.values()) entry.ready.then((imported) => imported.close(), () => undefined);
+    this.#imports.clear();
     this.demand.close();
     this.removeAllListeners();
   }

@@ -239,19 +239,22 @@ export class Peer {
 
   /**
    * Consumes any producer of the room on one of the peer's receive transports, created
-   * paused. A producer on another router of the room is piped here first; the pipe is
-   * given back when this consumer closes.
+   * paused. A producer on another router of the room (or on another node) is piped here
+   * first; the pipe is given back when this consumer closes.
    */
   async consume(transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumeData> {
-    const target = this.#media.producer(producerId);
+    if (!this.#media.has(producerId)) throw notFound('producer', producerId);
     const transport = this.#transport(transportId, 'recv');
     if (this.#consumers.size >= this.#limits.maxConsumers) {
       throw forbidden(`at most ${this.#limits.maxConsumers} consumers per peer`);
     }
     const router = this.#placement.router;
+    // A producer of another node is piped in here first (cluster), so it is known after this.
     const giveBack = await this.#media.route(producerId, router);
     let consumer: types.Consumer;
+    let target: { peerId: string; source: Source };
     try {
+      target = this.#media.producer(producerId);
       if (!router.canConsume({ producerId, rtpCapabilities })) {
         throw new AppError('INVALID_REQUEST', 'rtpCapabilities cannot consume this producer');
       }

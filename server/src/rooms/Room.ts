@@ -5,6 +5,15 @@
  * an adapter can carry them to sockets elsewhere. The room closes itself when it has been
  * empty for the grace period, or when its media is gone; a worker dying under some of its
  * peers sends only those peers away.
+ *
+ * In a cluster (a {@link RoomLink} is given) the room on this node is this node's share of
+ * a room that spans nodes: admission is decided by the shared directory, this node writes
+ * its own members, producers and chat there, and it keeps a view of the other nodes'
+ * members and producers. The view starts from the directory's answer to the first join and
+ * follows the events the other nodes relay; events that arrive while that first answer is
+ * on its way are kept and applied on top of it, so none falls in between. A relayed event
+ * that changes the view goes on to this node's sockets; one that changes nothing (a
+ * repeat) does not.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -18,11 +27,12 @@ import {
   type ServerEventName,
   type ServerEventPayload,
 } from '../../../protocol/index.js';
-import { AppError, forbidden, invalidState } from '../errors.js';
+import { AppError, forbidden, invalidState, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { RoomMedia } from '../media/RoomMedia.js';
 import { Peer, type PeerLimits, type ProduceOptions } from './Peer.js';
+import type { RemoteMember, RemoteProducer, RoomLink, SharedRoom } from './RoomLink.js';
 
 export interface RoomOptions {
   id: string;
@@ -32,6 +42,8 @@ export interface RoomOptions {
   graceMs: number;
   peersPerRouter: number;
   dynacastHoldMs: number;
+  /** Cluster: the room's link to the shared directory and the other nodes. */
+  link?: RoomLink;
 }
 
 /** Delivery of room events to members, wherever their sockets are. */
@@ -40,7 +52,34 @@ export interface RoomFanout {
   toRoom<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void;
   /** To one member. */
   toPeer<E extends ServerEventName>(peerId: string, event: E, payload: ServerEventPayload<E>): void;
+  /** To the members whose sockets are on this node (news another node relayed). */
+  toLocal<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void;
 }
+
+/** A room event relayed by another node, as the room applies it. */
+export interface RelayedEvent {
+  event: ServerEventName;
+  payload: unknown;
+  exceptPeerId: string | undefined;
+  fromNode: string;
+}
+
+/** What the room knows of the other nodes' share of it; the directory's view, for a re-sync. */
+export interface RemoteState {
+  peers: ReadonlyMap<string, RemoteMember>;
+  producers: ReadonlyMap<string, RemoteProducer>;
+}
+
+/** A join admitted by the room's rules (and, in a cluster, recorded); `admit` completes it. */
+export interface JoinTicket {
+  readonly peerId: string;
+  readonly displayName: string;
+  /** Gives the place back when the join is not completed (the socket went meanwhile). */
+  cancel(): void;
+}
+
+/** Relayed events kept while the view waits for its first directory answer; beyond, the room is stale anyway. */
+const MAX_BUFFERED = 10_000;
 
 /**
  * The text a chat message will carry: trimmed, non-empty and within the length limit.
@@ -62,17 +101,25 @@ export type RoomEvents = {
 };
 
 export interface Admission {
-  displayName: string;
   password: string | undefined;
   limits: PeerLimits;
 }
 
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
-  readonly isPublic: boolean;
   readonly media: RoomMedia;
+  #isPublic: boolean;
   readonly #password: string | undefined;
-  readonly #maxPeers: number;
+  /** Cluster: the room's password as the directory keeps it ('' when open). */
+  #sharedPasswordHash = '';
+  #maxPeers: number;
+  readonly #link: RoomLink | undefined;
+  readonly #remotePeers = new Map<string, RemoteMember>();
+  readonly #remoteProducers = new Map<string, RemoteProducer>();
+  /** Remote entries the last re-sync did not find in the directory: gone if the next one agrees. */
+  #missing = new Set<string>();
+  #seeded: boolean;
+  #buffer: RelayedEvent[] = [];
   readonly #graceMs: number;
   readonly #fanout: RoomFanout;
   readonly #peers = new Map<string, Peer>();
@@ -85,8 +132,11 @@ export class Room extends EventEmitter<RoomEvents> {
   private constructor(o: RoomOptions, media: RoomMedia, fanout: RoomFanout, log: Logger) {
     super();
     this.id = o.id;
-    this.isPublic = o.isPublic;
-    this.#password = o.password;
+    this.#isPublic = o.isPublic;
+    this.#link = o.link;
+    this.#seeded = o.link === undefined;
+    // In a cluster the directory keeps the password, set by whoever created the room on any node.
+    this.#password = o.link ? undefined : o.password;
     this.#maxPeers = o.maxPeers;
     this.#graceMs = o.graceMs;
     this.media = media;
@@ -101,6 +151,17 @@ export class Room extends EventEmitter<RoomEvents> {
       this.#speakerPeerId = peerId;
       this.broadcast('activeSpeaker', { peerId });
     });
+    const link = o.link;
+    if (link) {
+      media.importer = {
+        has: (producerId) => this.#remoteProducers.has(producerId),
+        open: (producerId, router) => {
+          const remote = this.#remoteProducers.get(producerId);
+          if (!remote) return Promise.reject(notFoundProducer(producerId));
+          return link.importProducer(producerId, remote.nodeId, router);
+        },
+      };
+    }
   }
 
   static async create(o: RoomOptions, pool: WorkerPool, fanout: RoomFanout, log: Logger): Promise<Room> {
@@ -114,11 +175,19 @@ export class Room extends EventEmitter<RoomEvents> {
   get closed(): boolean {
     return this.#closed;
   }
-  get locked(): boolean {
-    return this.#password !== undefined;
+  get isPublic(): boolean {
+    return this.#isPublic;
   }
+  get locked(): boolean {
+    return this.#password !== undefined || this.#sharedPasswordHash !== '';
+  }
+  /** Members on this node. */
   get peerCount(): number {
     return this.#peers.size;
+  }
+  /** Members on other nodes, as far as this node knows. */
+  get remote(): RemoteState {
+    return { peers: this.#remotePeers, producers: this.#remoteProducers };
   }
   get peers(): ReadonlyMap<string, Peer> {
     return this.#peers;
@@ -130,31 +199,60 @@ export class Room extends EventEmitter<RoomEvents> {
 
   checkAdmission(password: string | undefined): void {
     if (this.#closed) throw invalidState('room is closing');
+    // In a cluster the directory decides, for every node at once.
+    if (this.#link) return;
     if (this.#password !== undefined && password !== this.#password) {
       throw forbidden(password === undefined ? 'room is locked: password required' : 'wrong password');
     }
     if (this.#peers.size >= this.#maxPeers) throw new AppError('ROOM_FULL', `room is full (${this.#maxPeers} peers)`);
   }
 
-  /** Makes sure a router has room for one more peer (the part of a join that waits). */
-  async prepareJoin(password: string | undefined): Promise<void> {
+  /**
+   * The part of a join that waits: admission (in a cluster, by the directory, which records
+   * the member at once) and a router with room for one more peer.
+   */
+  async prepareJoin(displayName: string, password: string | undefined): Promise<JoinTicket> {
     this.checkAdmission(password);
-    await this.media.reserve();
+    const peerId = randomUUID();
+    let cancelled = false;
+    const ticket: JoinTicket = {
+      peerId,
+      displayName,
+      cancel: () => {
+        if (cancelled || this.#peers.has(peerId)) return;
+        cancelled = true;
+        this.#link?.left(peerId);
+      },
+    };
+    if (this.#link) {
+      const shared = await this.#link.join({ id: peerId, displayName }, password);
+      this.#seed(shared);
+    }
+    try {
+      await this.media.reserve();
+    } catch (error) {
+      ticket.cancel();
+      throw error;
+    }
+    return ticket;
   }
 
   /**
    * Admits a peer at once (nothing here waits, so no room event can fall between the
    * snapshot it answers with and the peer's membership), and tells the others.
    */
-  admit(a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
+  admit(ticket: JoinTicket, a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
     this.checkAdmission(a.password);
-    const id = randomUUID();
+    const id = ticket.peerId;
     const data = {
       peerId: id,
       roomId: this.id,
-      displayName: a.displayName,
+      displayName: ticket.displayName,
       rtpCapabilities: this.media.rtpCapabilities as JoinData['rtpCapabilities'],
-      peers: [...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName })),
+      peers: [
+        ...[...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName })),
+        ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName })),
+      ],
       producers: this.producerInfos(),
       chat: [...this.#chat],
       locked: this.locked,
@@ -162,7 +260,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const placement = this.media.place(id);
     const peer = new Peer({
       id,
-      displayName: a.displayName,
+      displayName: ticket.displayName,
       notify: (event, payload) => this.#fanout.toPeer(id, event, payload),
       limits: a.limits,
       placement,
@@ -187,6 +285,8 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#peers.get(peer.id) !== peer) return;
     peer.close();
     this.#peers.delete(peer.id);
+    // The directory first: a node that hears of the departure then reads a count without it.
+    this.#link?.left(peer.id);
     this.broadcast('peer:left', { peerId: peer.id });
     if (this.#speakerPeerId === peer.id) {
       this.#speakerPeerId = null;
@@ -216,7 +316,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void {
-    if (this.#peers.size === 0) return;
+    if (this.#peers.size === 0 && this.#remotePeers.size === 0) return;
     this.#fanout.toRoom(event, payload, exceptPeerId);
   }
 
@@ -227,29 +327,199 @@ export class Room extends EventEmitter<RoomEvents> {
       if (peer.id === exceptPeerId) continue;
       for (const p of peer.producers.values()) out.push(peer.producerInfo(p));
     }
+    for (const { nodeId: _node, ...info } of this.#remoteProducers.values()) if (info.peerId !== exceptPeerId) out.push(info);
     return out;
+  }
+
+  /** Takes the directory's answer to a join as the start of the view (the first answer only). */
+  #seed(shared: SharedRoom): void {
+    this.#isPublic = shared.isPublic;
+    this.#sharedPasswordHash = shared.passwordHash;
+    this.#maxPeers = shared.maxPeers;
+    if (this.#seeded) return;
+    this.#seeded = true;
+    const self = this.#link?.nodeId;
+    for (const [id, m] of shared.peers) if (m.nodeId !== self) this.#remotePeers.set(id, m);
+    for (const [id, p] of shared.producers) if (p.nodeId !== self) this.#remoteProducers.set(id, p);
+    this.#chat.splice(0, this.#chat.length, ...shared.chat);
+    const buffered = this.#buffer;
+    this.#buffer = [];
+    // Nobody of this node is in the room yet: what the buffer changes needs telling no one.
+    for (const e of buffered) this.#applyToView(e);
+  }
+
+  /** An event another node sent to the room: into the view, and on to this node's members if it is news. */
+  applyRelayed(e: RelayedEvent): void {
+    if (this.#closed) return;
+    if (!this.#seeded) {
+      if (this.#buffer.length < MAX_BUFFERED) this.#buffer.push(e);
+      return;
+    }
+    if (this.#applyToView(e)) {
+      (this.#fanout.toLocal as (ev: ServerEventName, p: unknown, except?: string) => void)(e.event, e.payload, e.exceptPeerId);
+    }
+  }
+
+  /** Applies a relayed event (already parsed against its schema) to the view; false when it is a repeat. */
+  #applyToView({ event, payload, fromNode }: RelayedEvent): boolean {
+    switch (event) {
+      case 'peer:joined': {
+        const p = payload as ServerEventPayload<'peer:joined'>;
+        if (this.#peers.has(p.id) || this.#remotePeers.has(p.id)) return false;
+        this.#remotePeers.set(p.id, { displayName: p.displayName, nodeId: fromNode });
+        this.#missing.delete(p.id);
+        this.emit('peers');
+        return true;
+      }
+      case 'peer:left': {
+        const { peerId } = payload as ServerEventPayload<'peer:left'>;
+        if (!this.#remotePeers.delete(peerId)) return false;
+        for (const [id, p] of this.#remoteProducers) if (p.peerId === peerId) this.#remoteProducers.delete(id);
+        if (this.#speakerPeerId === peerId) this.#speakerPeerId = null;
+        this.emit('peers');
+        return true;
+      }
+      case 'peer:updated': {
+        const { peerId, displayName } = payload as ServerEventPayload<'peer:updated'>;
+        const m = this.#remotePeers.get(peerId);
+        if (!m || m.displayName === displayName) return false;
+        m.displayName = displayName;
+        return true;
+      }
+      case 'producer:new': {
+        const p = payload as ServerEventPayload<'producer:new'>;
+        if (this.#remoteProducers.has(p.producerId) || this.media.producers.has(p.producerId)) return false;
+        this.#remoteProducers.set(p.producerId, { ...p, nodeId: fromNode });
+        this.#missing.delete(p.producerId);
+        return true;
+      }
+      case 'producer:closed':
+        return this.#remoteProducers.delete((payload as ServerEventPayload<'producer:closed'>).producerId);
+      case 'producer:paused':
+      case 'producer:resumed': {
+        const p = this.#remoteProducers.get((payload as ServerEventPayload<'producer:paused'>).producerId);
+        const paused = event === 'producer:paused';
+        if (!p || p.paused === paused) return false;
+        p.paused = paused;
+        return true;
+      }
+      case 'chat:message': {
+        const m = payload as ChatMessage;
+        if (this.#chat.some((c) => c.id === m.id)) return false;
+        this.#chat.push(m);
+        if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
+        return true;
+      }
+      case 'activeSpeaker':
+        this.#speakerPeerId = (payload as ServerEventPayload<'activeSpeaker'>).peerId;
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  /** A node is gone: its members and producers leave the view, and this node's members hear of it. */
+  dropNode(nodeId: string): void {
+    for (const [id, p] of [...this.#remoteProducers]) {
+      if (p.nodeId === nodeId) this.applyRelayed({ event: 'producer:closed', payload: { producerId: id, peerId: p.peerId }, exceptPeerId: undefined, fromNode: nodeId });
+    }
+    for (const [id, m] of [...this.#remotePeers]) {
+      if (m.nodeId === nodeId) this.applyRelayed({ event: 'peer:left', payload: { peerId: id }, exceptPeerId: undefined, fromNode: nodeId });
+    }
+    if (this.#speakerPeerId !== null && !this.#peers.has(this.#speakerPeerId) && !this.#remotePeers.has(this.#speakerPeerId)) {
+      this.#speakerPeerId = null;
+      this.#fanout.toLocal('activeSpeaker', { peerId: null });
+    }
+  }
+
+  /**
+   * Brings the view in line with the directory (after an outage, or as a periodic check):
+   * what the directory has and the view lacks is added at once; what the view has and the
+   * directory lacks goes when two re-syncs in a row agree, or at once when its node is dead
+   * (after a Redis restart, live nodes need a moment to write their entries back).
+   */
+  resync(directory: RemoteState, isAlive: (nodeId: string) => boolean): void {
+    if (this.#closed || !this.#seeded) return;
+    const self = this.#link?.nodeId;
+    const relay = (event: ServerEventName, payload: unknown, fromNode: string) =>
+      this.applyRelayed({ event, payload, exceptPeerId: undefined, fromNode });
+    for (const [id, m] of directory.peers) {
+      if (m.nodeId === self) continue;
+      const known = this.#remotePeers.get(id);
+      if (!known) relay('peer:joined', { id, displayName: m.displayName }, m.nodeId);
+      else if (known.displayName !== m.displayName) relay('peer:updated', { peerId: id, displayName: m.displayName }, m.nodeId);
+    }
+    for (const [id, p] of directory.producers) {
+      if (p.nodeId === self) continue;
+      const known = this.#remoteProducers.get(id);
+      const { nodeId, ...info } = p;
+      if (!known) relay('producer:new', info, nodeId);
+      else if (known.paused !== p.paused) relay(p.paused ? 'producer:paused' : 'producer:resumed', { producerId: id, peerId: p.peerId }, nodeId);
+    }
+    const missing = new Set<string>();
+    const goes = (id: string, nodeId: string) => {
+      if (!isAlive(nodeId) || this.#missing.has(id)) return true;
+      missing.add(id);
+      return false;
+    };
+    for (const [id, p] of [...this.#remoteProducers]) {
+      if (!directory.producers.has(id) && goes(id, p.nodeId)) relay('producer:closed', { producerId: id, peerId: p.peerId }, p.nodeId);
+    }
+    for (const [id, m] of [...this.#remotePeers]) {
+      if (!directory.peers.has(id) && goes(id, m.nodeId)) relay('peer:left', { peerId: id }, m.nodeId);
+    }
+    this.#missing = missing;
+  }
+
+  /** This node's own share, as the directory should have it (for a re-sync after an outage). */
+  ownShare(): { isPublic: boolean; passwordHash: string; maxPeers: number; members: Map<string, string>; producers: ProducerInfo[] } {
+    return {
+      isPublic: this.#isPublic,
+      passwordHash: this.#sharedPasswordHash,
+      maxPeers: this.#maxPeers,
+      members: new Map([...this.#peers.values()].map((p) => [p.id, p.displayName])),
+      producers: this.producerInfos().filter((p) => this.#peers.has(p.peerId)),
+    };
   }
 
   async produce(peer: Peer, transportId: string, o: ProduceOptions): Promise<string> {
     const entry = await peer.produce(transportId, o);
     const { producer } = entry;
     const ref = { producerId: producer.id, peerId: peer.id };
-    producer.observer.on('pause', () => this.broadcast('producer:paused', ref, peer.id));
-    producer.observer.on('resume', () => this.broadcast('producer:resumed', ref, peer.id));
+    const link = this.#link;
+    producer.observer.on('pause', () => {
+      link?.producer(peer.producerInfo(entry));
+      this.broadcast('producer:paused', ref, peer.id);
+    });
+    producer.observer.on('resume', () => {
+      link?.producer(peer.producerInfo(entry));
+      this.broadcast('producer:resumed', ref, peer.id);
+    });
     // However it ends (request, transport closed, peer gone), the others hear of it once.
-    producer.observer.once('close', () => this.broadcast('producer:closed', ref, peer.id));
+    producer.observer.once('close', () => {
+      link?.producerClosed(producer.id);
+      this.broadcast('producer:closed', ref, peer.id);
+    });
     // The publisher's own uplink, for every viewer on every router: a piped producer's
     // score only describes the pipe.
     producer.on('score', (scores) => {
       this.broadcast('producer:score', { ...ref, score: Math.max(0, ...scores.map((x) => x.score)) }, peer.id);
     });
+    link?.producer(peer.producerInfo(entry));
     this.broadcast('producer:new', peer.producerInfo(entry), peer.id);
     return producer.id;
   }
 
-  /** Posts `text`, which chatText() has already cleaned and checked. */
-  chat(peer: Peer, text: string): ChatMessage {
+  /**
+   * Posts `text`, which chatText() has already cleaned and checked. In a cluster the message
+   * comes back to this node from the directory, in the cluster's one order, like everyone's.
+   */
+  async chat(peer: Peer, text: string): Promise<ChatMessage> {
     const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, ts: Date.now() };
+    if (this.#link) {
+      await this.#link.chat(message);
+      return message;
+    }
     this.#chat.push(message);
     if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
     this.broadcast('chat:message', message);
@@ -262,6 +532,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   rename(peer: Peer, displayName: string): void {
     peer.displayName = displayName;
+    this.#link?.renamed(peer.id, displayName);
     this.broadcast('peer:updated', { peerId: peer.id, displayName }, peer.id);
   }
 
@@ -272,11 +543,21 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const peer of [...this.#peers.values()]) {
       peer.notify('room:closed', { reason });
       peer.close();
+      // Members on other nodes hear of each departure; on shutdown they hear of the node's instead.
+      if (this.#link && reason !== 'shutdown') {
+        this.#link.left(peer.id);
+        this.#fanout.toRoom('peer:left', { peerId: peer.id }, peer.id);
+      }
     }
     this.#peers.clear();
+    this.#remotePeers.clear();
+    this.#remoteProducers.clear();
+    this.#buffer = [];
     this.media.close();
     this.#log.info({ reason }, 'room closed');
     this.emit('close', reason);
     this.removeAllListeners();
   }
 }
+
+const notFoundProducer = (producerId: string) => notFound('producer', producerId);

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { Room, type RoomFanout } from './Room.js';
+import type { RoomLink } from './RoomLink.js';
 
 export interface RoomRegistryOptions {
   maxRooms: number;
@@ -20,6 +21,10 @@ export interface RoomRegistryOptions {
   fanout: (roomId: string) => RoomFanout;
   /** Coalescing window for `roomsupdate`. */
   updateMs: number;
+  /** Cluster: the link of a room this node takes a share of, with the settings it would create it with. */
+  link?: (roomId: string, settings: { isPublic: boolean; maxPeers: number }) => RoomLink;
+  /** Cluster: the whole cluster's public list (this node's rooms are only part of it). */
+  publicRooms?: () => Promise<RoomSummary[]>;
 }
 
 export type RoomRegistryEvents = {
@@ -34,6 +39,10 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   readonly #log: Logger;
   #updateTimer: NodeJS.Timeout | undefined;
   #lastSent = '';
+  /** Cluster: the last list read from the directory. */
+  #clusterList: RoomSummary[] = [];
+  #reading = false;
+  #again = false;
   #closed = false;
 
   constructor(pool: WorkerPool, options: RoomRegistryOptions, log: Logger) {
@@ -52,8 +61,9 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     return room && !room.closed ? room : undefined;
   }
 
-  /** The public rooms that have someone in them, busiest first. */
+  /** The public rooms that have someone in them, busiest first (cluster: on every node, as last read). */
   publicList(): RoomSummary[] {
+    if (this.#options.publicRooms) return this.#clusterList;
     return [...this.#rooms.values()]
       .filter((r) => r.isPublic && !r.closed && r.peerCount > 0)
       .map((r) => r.summary())
@@ -79,6 +89,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
         peersPerRouter: this.#options.peersPerRouter,
         dynacastHoldMs: this.#options.dynacastHoldMs,
         ...(settings.password !== undefined ? { password: settings.password } : {}),
+        ...(this.#options.link ? { link: this.#options.link(id, { isPublic: settings.isPublic, maxPeers: this.#options.maxPeersPerRoom }) } : {}),
       },
       this.#pool,
       this.#options.fanout(id),
@@ -106,14 +117,38 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
 
   scheduleUpdate(): void {
     if (this.#updateTimer || this.#closed) return;
-    this.#updateTimer = setTimeout(() => {
-      this.#updateTimer = undefined;
-      const rooms = this.publicList();
-      const serialized = JSON.stringify(rooms);
-      if (serialized === this.#lastSent) return;
-      this.#lastSent = serialized;
-      this.emit('roomsupdate', rooms);
-    }, this.#options.updateMs);
+    // A change while the list is being read gets a read of its own once that one is done.
+    if (this.#reading) {
+      this.#again = true;
+      return;
+    }
+    this.#updateTimer = setTimeout(() => void this.#update(), this.#options.updateMs);
+  }
+
+  async #update(): Promise<void> {
+    this.#updateTimer = undefined;
+    const read = this.#options.publicRooms;
+    if (read) {
+      this.#reading = true;
+      try {
+        this.#clusterList = await read();
+      } catch (error) {
+        // Redis away: the last list stands until it is back (the cluster re-syncs then).
+        this.#log.debug({ err: error }, 'could not read the public room list');
+      } finally {
+        this.#reading = false;
+      }
+      if (this.#again) {
+        this.#again = false;
+        this.scheduleUpdate();
+      }
+    }
+    if (this.#closed) return;
+    const rooms = this.publicList();
+    const serialized = JSON.stringify(rooms);
+    if (serialized === this.#lastSent) return;
+    this.#lastSent = serialized;
+    this.emit('roomsupdate', rooms);
   }
 
   close(): void {

@@ -191,14 +191,14 @@ export class Connection {
       return EMPTY;
     });
 
-    this.#on('chat:send', ChatSendRequest, ({ text }) => {
+    this.#on('chat:send', ChatSendRequest, async ({ text }) => {
       const { peer, room } = this.#member();
       // Cleaned first, so that a bad message is refused before it costs a token.
       const clean = chatText(text);
       if (!this.#chatLimiter.tryTake()) {
         throw new AppError('RATE_LIMITED', `at most ${config.limits.chatPer10s} messages per 10 s`);
       }
-      const message = room.chat(peer, clean);
+      const message = await room.chat(peer, clean);
       this.#deps.metrics.chatMessages.inc();
       return { message };
     });
@@ -215,15 +215,17 @@ export class Connection {
         isPublic: req.public ?? true,
         ...(req.password !== undefined ? { password: req.password } : {}),
       });
-      await room.prepareJoin(req.password);
+      const ticket = await room.prepareJoin(req.displayName ?? anonymousName(), req.password);
       // The socket may have gone while the room was being prepared.
-      if (this.#closed) throw invalidState('connection closed');
+      if (this.#closed) {
+        ticket.cancel();
+        throw invalidState('connection closed');
+      }
       return new Commit(() => {
         this.#joining = false;
         try {
           if (this.#closed) throw invalidState('connection closed');
-          const { peer, data } = room.admit({
-            displayName: req.displayName ?? anonymousName(),
+          const { peer, data } = room.admit(ticket, {
             password: req.password,
             limits: {
               maxProducers: config.limits.maxProducersPerPeer,
@@ -253,6 +255,7 @@ export class Connection {
             },
           };
         } catch (error) {
+          ticket.cancel();
           count(error);
           throw error;
         }

@@ -1,0 +1,292 @@
+/**
+ * Rooms across the cluster, on this node: the {@link RoomLink} each room share uses (the
+ * shared directory, media pipes to other nodes), the relay that carries room events to the
+ * other nodes' shares, and the repairs that keep every share's view true:
+ * - a node that dies: its members and producers leave every view here at once (this node's
+ *   sockets hear `producer:closed` / `peer:left`), its pipes close, and its entries leave the
+ *   directory (every survivor tries; the script makes that idempotent);
+ * - Redis back after an outage: this node writes its own share back (a restarted Redis has
+ *   lost it), then compares each view with the directory;
+ * - every few seconds, the same comparison, which heals an event lost on the way.
+ * The public list is read from the directory whenever a room of the cluster changes.
+ */
+import { z } from 'zod';
+import { SERVER_EVENT_SCHEMAS, type ServerEventName } from '../../../protocol/index.js';
+import { AppError, forbidden } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Room } from '../rooms/Room.js';
+import type { RemoteProducer, RoomLink } from '../rooms/RoomLink.js';
+import type { RoomRegistry } from '../rooms/RoomRegistry.js';
+import type { NoomIo } from '../signaling/fanout.js';
+import type { ClusterNode } from './ClusterNode.js';
+import { NodeId } from './Liveness.js';
+import { MediaLinks } from './MediaLinks.js';
+import { withDeadline } from './redis.js';
+import { keys } from './keys.js';
+import { JoinRefusedError, passwordHash, RoomDirectory, StoredChat, type DirectoryMember, type DirectoryProducer } from './RoomDirectory.js';
+
+/** The Socket.IO server-side event that carries room events between nodes. */
+const RELAY_EVENT = 'noom:room';
+/** Room events worth relaying: what members on other nodes must hear. */
+const RELAYED = [
+  'peer:joined',
+  'peer:left',
+  'peer:updated',
+  'producer:new',
+  'producer:closed',
+  'producer:paused',
+  'producer:resumed',
+  'producer:score',
+  'activeSpeaker',
+] as const satisfies readonly ServerEventName[];
+const RelayEnvelope = z.object({
+  roomId: z.string().min(1).max(128),
+  event: z.enum(RELAYED),
+  payload: z.unknown(),
+  except: z.string().max(128).optional(),
+  from: NodeId,
+});
+const ChatEnvelope = z.object({ roomId: z.string().min(1).max(128), message: StoredChat });
+const RESYNC_MS = 5000;
+const JOIN_DEADLINE_MS = 3000;
+
+export interface ClusterRoomsOptions {
+  graceMs: number;
+  pipeListenIp: string;
+  pipeAnnouncedIp: string;
+  portRange: { min: number; max: number };
+}
+
+export class ClusterRooms {
+  readonly directory: RoomDirectory;
+  readonly #node: ClusterNode;
+  readonly #io: NoomIo;
+  readonly #options: ClusterRoomsOptions;
+  readonly #log: Logger;
+  #rooms: RoomRegistry | undefined;
+  #links: MediaLinks | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #onRelay = (envelope: unknown) => this.#receive(envelope);
+  readonly #onChat = (text: string) => this.#receiveChat(text);
+  readonly #onNodeDown = (nodeId: string) => void this.#nodeDown(nodeId);
+  readonly #onReconnected = () => void this.#reassert();
+
+  constructor(node: ClusterNode, io: NoomIo, options: ClusterRoomsOptions, log: Logger) {
+    this.#node = node;
+    this.#io = io;
+    this.#options = options;
+    this.#log = log;
+    this.directory = new RoomDirectory(node.redis, { nodeId: node.nodeId, graceMs: options.graceMs });
+  }
+
+  get nodeId(): string {
+    return this.#node.nodeId;
+  }
+
+  /** Pipes to and from other nodes, once started. */
+  get links(): MediaLinks | undefined {
+    return this.#links;
+  }
+
+  /** Carries a room event to the other nodes. */
+  relay(roomId: string, event: ServerEventName, payload: unknown, exceptPeerId: string | undefined): void {
+    if (this.#closed || !(RELAYED as readonly string[]).includes(event)) return;
+    const envelope = { roomId, event, payload, from: this.nodeId, ...(exceptPeerId ? { except: exceptPeerId } : {}) };
+    void Promise.resolve(this.#io.serverSideEmit(RELAY_EVENT, envelope)).catch((error: unknown) => {
+      this.#log.debug({ err: error, event }, 'could not relay a room event');
+    });
+  }
+
+  /** Starts serving: needs the node joined (the broker) and the room registry. */
+  start(rooms: RoomRegistry): void {
+    this.#rooms = rooms;
+    this.#links = new MediaLinks(
+      this.#node.broker,
+      {
+        listenIp: this.#options.pipeListenIp,
+        announcedIp: this.#options.pipeAnnouncedIp,
+        portRange: this.#options.portRange,
+        resolve: (roomId, producerId) => {
+          const room = rooms.get(roomId);
+          const p = room?.media.producers.get(producerId);
+          if (!room || !p || p.imported) return undefined;
+          return { producer: p.producer, router: p.router, peerId: p.peerId, source: p.source, demand: room.media.demand };
+        },
+      },
+      this.#log.child({ component: 'pipes' }),
+    );
+    this.#io.on(RELAY_EVENT, this.#onRelay);
+    void this.#node.redis.subscriber.subscribe(keys.chat, this.#onChat).catch((error: unknown) => {
+      this.#log.error({ err: error }, 'could not subscribe to chat');
+    });
+    this.#node.liveness.on('nodedown', this.#onNodeDown);
+    this.#node.liveness.on('reconnected', this.#onReconnected);
+    this.#timer = setInterval(() => void this.#resyncAll(), RESYNC_MS);
+    rooms.scheduleUpdate();
+  }
+
+  /** The link of this node's share of `roomId`. */
+  link(roomId: string, settings: { isPublic: boolean; maxPeers: number }): RoomLink {
+    const directory = this.directory;
+    const log = this.#log.child({ room: roomId });
+    const write = (what: string, op: () => Promise<unknown>) => {
+      // A write lost to an outage is put back by the re-sync once Redis is back.
+      op().catch((error: unknown) => log.debug({ err: error, what }, 'directory write failed'));
+    };
+    return {
+      nodeId: this.nodeId,
+      join: async (peer, password) => {
+        try {
+          const r = await withDeadline(
+            directory.join(roomId, { ...settings, passwordHash: passwordHash(roomId, password) }, peer.id, peer.displayName),
+            JOIN_DEADLINE_MS,
+          );
+          const self = this.nodeId;
+          return {
+            isPublic: r.settings.isPublic,
+            passwordHash: r.settings.passwordHash,
+            maxPeers: r.settings.maxPeers,
+            peers: new Map([...r.peers].filter(([, m]) => m.nodeId !== self)),
+            producers: new Map([...remoteProducers(r.producers)].filter(([, p]) => p.nodeId !== self)),
+            chat: r.chat,
+          };
+        } catch (error) {
+          if (error instanceof JoinRefusedError) {
+            if (error.reason === 'FULL') throw new AppError('ROOM_FULL', `room is full (${error.maxPeers} peers)`);
+            throw forbidden(error.reason === 'LOCKED' ? 'room is locked: password required' : 'wrong password');
+          }
+          log.warn({ err: error }, 'room directory unavailable for a join');
+          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
+        }
+      },
+      left: (peerId) => write('left', () => directory.leave(roomId, peerId)),
+      renamed: (peerId, displayName) => write('renamed', () => directory.rename(roomId, peerId, displayName)),
+      producer: (info) => write('producer', () => directory.putProducer(roomId, info)),
+      producerClosed: (producerId) => write('producerClosed', () => directory.removeProducer(roomId, producerId)),
+      chat: async (message) => {
+        try {
+          await withDeadline(directory.chat(roomId, message), JOIN_DEADLINE_MS);
+        } catch (error) {
+          log.warn({ err: error }, 'chat not posted: room directory unavailable');
+          throw new AppError('INTERNAL', 'chat is unavailable for a moment; try again');
+        }
+      },
+      importProducer: (producerId, nodeId, router) => {
+        if (!this.#links) return Promise.reject(new AppError('INVALID_STATE', 'this node is not serving yet'));
+        return this.#links.import(roomId, producerId, nodeId, router);
+      },
+    };
+  }
+
+  #receive(raw: unknown): void {
+    try {
+      const envelope = RelayEnvelope.safeParse(raw);
+      if (!envelope.success || envelope.data.from === this.nodeId) {
+        if (!envelope.success) this.#log.warn('dropping a malformed relayed room event');
+        return;
+      }
+      const { roomId, event, payload, except, from } = envelope.data;
+      const parsed = SERVER_EVENT_SCHEMAS[event].safeParse(payload);
+      if (!parsed.success) {
+        this.#log.warn({ event, from }, 'dropping a relayed room event that does not match its schema');
+        return;
+      }
+      this.#rooms?.get(roomId)?.applyRelayed({ event, payload: parsed.data, exceptPeerId: except, fromNode: from });
+      if (event === 'peer:joined' || event === 'peer:left') this.#rooms?.scheduleUpdate();
+    } catch (error) {
+      this.#log.error({ err: error }, 'relayed room event handling failed');
+    }
+  }
+
+  /** A chat message as Redis ordered it: delivered here in that order, the sender's node included. */
+  #receiveChat(text: string): void {
+    // Runs inside the Redis client's reply parser: nothing may escape from here.
+    try {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      const parsed = ChatEnvelope.safeParse(json);
+      if (!parsed.success) {
+        this.#log.warn('dropping a malformed chat message');
+        return;
+      }
+      const { roomId, message } = parsed.data;
+      this.#rooms?.get(roomId)?.applyRelayed({ event: 'chat:message', payload: message, exceptPeerId: undefined, fromNode: '' });
+    } catch (error) {
+      this.#log.error({ err: error }, 'chat delivery failed');
+    }
+  }
+
+  #localRooms(): Room[] {
+    return [...(this.#rooms?.rooms.values() ?? [])].filter((r) => !r.closed);
+  }
+
+  async #nodeDown(nodeId: string): Promise<void> {
+    if (this.#closed) return;
+    this.#links?.dropNode(nodeId);
+    for (const room of this.#localRooms()) room.dropNode(nodeId);
+    try {
+      await this.directory.removeNode(nodeId);
+    } catch (error) {
+      this.#log.debug({ err: error, node: nodeId }, 'could not clear a dead node from the directory');
+    }
+    this.#rooms?.scheduleUpdate();
+  }
+
+  /** Redis is back: write this node's share again, then compare views once everyone has. */
+  async #reassert(): Promise<void> {
+    for (const room of this.#localRooms()) {
+      const share = room.ownShare();
+      const members = new Map<string, DirectoryMember>([...share.members].map(([id, displayName]) => [id, { displayName, nodeId: this.nodeId }]));
+      const producers = new Map<string, DirectoryProducer>(
+        share.producers.map((p) => [p.producerId, { peerId: p.peerId, kind: p.kind, source: p.source, paused: p.paused, nodeId: this.nodeId }]),
+      );
+      try {
+        await this.directory.assert(room.id, { isPublic: share.isPublic, passwordHash: share.passwordHash, maxPeers: share.maxPeers }, members, producers);
+      } catch (error) {
+        this.#log.warn({ err: error, room: room.id }, 'could not write the room back after an outage');
+      }
+    }
+    this.#rooms?.scheduleUpdate();
+    await this.#resyncAll();
+  }
+
+  async #resyncAll(): Promise<void> {
+    if (this.#closed || !this.#node.redis.ready) return;
+    const liveness = this.#node.liveness;
+    for (const room of this.#localRooms()) {
+      try {
+        const state = await this.directory.state(room.id);
+        room.resync({ peers: state.peers, producers: remoteProducers(state.producers) }, (nodeId) => liveness.isAlive(nodeId));
+      } catch (error) {
+        this.#log.debug({ err: error, room: room.id }, 'room re-sync failed');
+        return;
+      }
+    }
+  }
+
+  /** Leaving the cluster: this node's entries go now, so the others need not wait for its heartbeat. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#io.off(RELAY_EVENT, this.#onRelay);
+    await withDeadline(this.#node.redis.subscriber.unsubscribe(keys.chat, this.#onChat), 1000).catch(() => undefined);
+    if (this.#rooms) {
+      this.#node.liveness.off('nodedown', this.#onNodeDown);
+      this.#node.liveness.off('reconnected', this.#onReconnected);
+    }
+    this.#links?.close();
+    await withDeadline(this.directory.removeNode(this.nodeId), 1000).catch((error: unknown) => {
+      this.#log.warn({ err: error }, 'could not clear this node from the directory');
+    });
+  }
+}
+
+function remoteProducers(entries: Map<string, DirectoryProducer>): Map<string, RemoteProducer> {
+  return new Map([...entries].map(([producerId, p]) => [producerId, { producerId, peerId: p.peerId, kind: p.kind, source: p.source, paused: p.paused, nodeId: p.nodeId }]));
+}

@@ -1,0 +1,60 @@
+/**
+ * What a room shares with the other nodes of a cluster, seen from the room: admission and
+ * its own members and producers written to the shared directory, and producers of other
+ * nodes piped in for local viewers. Absent on a single node, where the room alone decides.
+ */
+import type { types } from 'mediasoup';
+import type { ChatMessage, ProducerInfo } from '../../../protocol/index.js';
+import type { Source } from '../media/RoomMedia.js';
+
+export interface RemoteMember {
+  displayName: string;
+  nodeId: string;
+}
+
+export interface RemoteProducer extends ProducerInfo {
+  nodeId: string;
+}
+
+/** The room as the cluster knows it when a peer is admitted. */
+export interface SharedRoom {
+  isPublic: boolean;
+  /** How the directory keeps the password ('' when open): opaque here, written back after an outage. */
+  passwordHash: string;
+  maxPeers: number;
+  peers: Map<string, RemoteMember>;
+  producers: Map<string, RemoteProducer>;
+  chat: ChatMessage[];
+}
+
+/** A producer of another node, piped onto one of this node's routers. */
+export interface ImportedProducer {
+  readonly producer: types.Producer;
+  readonly peerId: string;
+  readonly source: Source;
+  /** The highest layer this node's viewers watch (null: none), for the publisher's node. */
+  setDemand(maxSpatialLayer: number | null): void;
+  /** Closes this node's end of the pipe and tells the owner to close its end. */
+  close(): void;
+}
+
+export interface RoomLink {
+  readonly nodeId: string;
+  /**
+   * Admits a peer cluster-wide, creating the room with these settings if it does not exist
+   * anywhere; throws an AppError (FORBIDDEN, ROOM_FULL) when the room says no.
+   */
+  join(peer: { id: string; displayName: string }, password: string | undefined): Promise<SharedRoom>;
+  left(peerId: string): void;
+  renamed(peerId: string, displayName: string): void;
+  /** A producer of this node appeared or changed (paused state). */
+  producer(info: ProducerInfo): void;
+  producerClosed(producerId: string): void;
+  /**
+   * Posts a message cluster-wide; every node (this one too) delivers it to its members when
+   * the directory publishes it, so that all see one order.
+   */
+  chat(message: ChatMessage): Promise<void>;
+  /** Pipes a producer that lives on `nodeId` onto `router`. */
+  importProducer(producerId: string, nodeId: string, router: types.Router): Promise<ImportedProducer>;
+}

@@ -1,0 +1,146 @@
+/**
+ * One room over two nodes sharing a real redis-server: peers on either node see, hear and
+ * chat with each other (RTP counted through the PipeTransports between the nodes), the
+ * public list and its counts are the cluster's on every node, two nodes creating one room
+ * at once make one room, and producer pause / close cross the pipe.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NoomServer } from '../../server/src/app.js';
+import type { ChatMessage, RoomSummary } from '../../protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
+import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { eventually } from '../support/eventually.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
+
+let redis: TestRedis;
+let a: NoomServer;
+let b: NoomServer;
+const sockets: ProtocolSocket[] = [];
+const peers: SyntheticPeer[] = [];
+
+before(async () => {
+  await prepareMedia();
+  redis = await startRedis();
+  a = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'rooms-a' });
+  b = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'rooms-b' });
+  await eventually('the nodes see each other', () => a.cluster!.liveness.isAlive('rooms-b') && b.cluster!.liveness.isAlive('rooms-a'));
+});
+
+after(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+  for (const s of sockets) s.close();
+  await a?.close();
+  await b?.close();
+  await redis?.stop();
+});
+
+const open = async (server: NoomServer) => {
+  const s = await connect(server.url);
+  sockets.push(s);
+  return s;
+};
+const listed = (rooms: RoomSummary[], id: string) => rooms.find((r) => r.id === id);
+const apiRooms = async (server: NoomServer): Promise<RoomSummary[]> =>
+  ((await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: RoomSummary[] }).rooms;
+const packets = (p: SyntheticPeer, producerId: string) =>
+  p.consumerStats().filter((c) => c.producerId === producerId && !c.closed).reduce((n, c) => n + c.packets, 0);
+
+test('peers on two nodes receive every other peer\'s audio and video through the pipes', async () => {
+  const servers = [a, b, a, b];
+  for (const [i, name] of ['Ann', 'Ben', 'Cat', 'Dan'].entries()) {
+    peers.push(await SyntheticPeer.join({ url: servers[i]!.url, roomId: 'spanning', displayName: name, publish: { audio: true, video: true } }));
+  }
+  const producers = peers.flatMap((p) => p.producerIds().map((id) => ({ id, peerId: p.peerId })));
+  assert.equal(producers.length, 8);
+  await Promise.all(peers.map((p) => p.waitForMedia({ consumers: 6, minPackets: 20, timeoutMs: 30_000 })));
+  for (const p of peers) {
+    for (const producer of producers) {
+      if (producer.peerId !== p.peerId) assert.ok(packets(p, producer.id) > 0, `${p.peerId} got nothing from ${producer.id}`);
+    }
+  }
+  // One pipe per producer per node pair, whoever many consume it: each node imports the
+  // other node's four producers once, though two of its peers consume each.
+  assert.deepEqual(a.cluster && a.rooms.get('spanning')!.media.importCount, 4);
+  assert.deepEqual(b.rooms.get('spanning')!.media.importCount, 4);
+
+  // Both nodes list the room with the cluster-wide count.
+  for (const server of [a, b]) {
+    await eventually(`the count of 4 on ${server.cluster!.nodeId}`, async () => listed(await apiRooms(server), 'spanning')?.peerCount === 4);
+  }
+});
+
+test('a producer paused, resumed and closed on one node is followed on the other', async () => {
+  const ann = peers[0]!;
+  const ben = peers[1]!;
+  const annVideo = ann.producerStats().find((s) => s.kind === 'video')!.producerId;
+  const paused = collect(ben.socket, 'producer:paused');
+  const closed = collect(ben.socket, 'consumer:closed');
+  await req(ann.socket, 'producer:pause', { producerId: annVideo });
+  await eventually('Ben told of the pause', () => paused.some((e) => e.producerId === annVideo));
+  const imported = b.rooms.get('spanning')!.media.producers.get(annVideo)!;
+  await eventually('the imported producer paused on node B', () => imported.producer.paused);
+  await req(ann.socket, 'producer:resume', { producerId: annVideo });
+  await eventually('resumed on node B', () => !imported.producer.paused);
+  const before = packets(ben, annVideo);
+  await eventually('media flows again after the resume', () => packets(ben, annVideo) > before + 10);
+  await req(ann.socket, 'producer:close', { producerId: annVideo });
+  await eventually("Ben's consumer of it closed", () => closed.some((e) => e.producerId === annVideo));
+  await eventually('the pipe gone from node B', () => !b.rooms.get('spanning')!.media.producers.has(annVideo));
+  assert.equal(b.rooms.get('spanning')!.media.importCount, 3);
+});
+
+test('chat from both nodes arrives in one order everywhere, and a newcomer gets the history', async () => {
+  const got = peers.map((p) => collect(p.socket, 'chat:message'));
+  const texts: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const from = peers[i % 4]!;
+    texts.push(`m${i}`);
+    void req(from.socket, 'chat:send', { text: `m${i}` });
+  }
+  await eventually('every message everywhere', () => got.every((g) => g.length === 20));
+  const orders = got.map((g) => g.map((m: ChatMessage) => m.text).join(','));
+  assert.equal(new Set(orders).size, 1, `orders differ: ${orders.join(' | ')}`);
+  assert.deepEqual([...orders[0]!.split(',')].sort(), [...texts].sort());
+
+  const late = await open(b);
+  const joined = await req(late, 'room:join', { roomId: 'spanning', displayName: 'Late' });
+  assert.equal(joined.peers.length, 4);
+  assert.ok(joined.chat.filter((m) => /^m\d+$/.test(m.text)).length === 20, 'history from both nodes');
+  await req(late, 'room:leave', {});
+});
+
+test('two nodes creating one room at once make one room, with one password and an exact count', async () => {
+  const [s1, s2, s3, s4] = await Promise.all([open(a), open(b), open(a), open(b)]);
+  const joins = await Promise.all([
+    rawAck(s1!, 'room:join', { roomId: 'race', password: 'one', public: true }),
+    rawAck(s2!, 'room:join', { roomId: 'race', password: 'two', public: true }),
+  ]);
+  const ok = joins.filter((r) => errorCode(r) === undefined);
+  assert.equal(ok.length, 1, `one creator wins: ${JSON.stringify(joins)}`);
+  assert.equal(errorCode(joins.find((r) => errorCode(r) !== undefined)), 'FORBIDDEN');
+  const winner = joins[0] === ok[0] ? 'one' : 'two';
+  const third = await rawAck(s3!, 'room:join', { roomId: 'race', password: winner });
+  assert.equal(errorCode(third), undefined);
+  const wrong = await rawAck(s4!, 'room:join', { roomId: 'race', password: winner === 'one' ? 'two' : 'one' });
+  assert.equal(errorCode(wrong), 'FORBIDDEN');
+  for (const server of [a, b]) {
+    await eventually(`race counted 2 on ${server.cluster!.nodeId}`, async () => {
+      const r = listed(await apiRooms(server), 'race');
+      return r?.peerCount === 2 && r.locked;
+    });
+  }
+});
+
+test('a full room is full on every node', async () => {
+  const small = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'rooms-c', MAX_PEERS_PER_ROOM: '2' });
+  try {
+    const s = await Promise.all([open(small), open(a), open(b)]);
+    const results = [];
+    for (const socket of s) results.push(errorCode(await rawAck(socket, 'room:join', { roomId: 'tiny' })));
+    assert.deepEqual(results, [undefined, undefined, 'ROOM_FULL']);
+  } finally {
+    await small.close();
+  }
+});

@@ -1,20 +1,15 @@
 /** Liveness: who is alive, seen by another node through a real redis-server. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import type { ClusterNode } from '../../server/src/cluster/ClusterNode.js';
 import { keys } from '../../server/src/cluster/keys.js';
 import { NodeIdInUseError, type NodeDownReason } from '../../server/src/cluster/Liveness.js';
-import { nextEvent, startClusterNode } from '../support/cluster.js';
+import { nextEvent, spawnNodeProcess, startClusterNode } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { startTcpProxy } from '../support/tcpProxy.js';
-import { TEST_ENV } from '../support/server.js';
-
-const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 
 let redis: TestRedis;
 let watcher: ClusterNode;
@@ -29,17 +24,7 @@ after(async () => {
   await redis?.stop();
 });
 
-/** A whole Noom node (server/src/main.ts) in its own process. */
-function spawnNode(nodeId: string): { child: ChildProcess; output: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...TEST_ENV, LOG_LEVEL: 'info', REDIS_URL: redis.url, NODE_ID: nodeId },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out };
-}
+const spawnNode = (nodeId: string) => spawnNodeProcess(redis.url, nodeId);
 
 type Down = [nodeId: string, reason: NodeDownReason];
 const downOf = (node: ClusterNode, id: string) =>

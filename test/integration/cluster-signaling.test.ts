@@ -1,6 +1,6 @@
 /**
  * Two Noom servers sharing one real redis-server: room emits cross nodes through the
- * Socket.IO streams adapter, each node's public list stays its own, and /readyz follows
+ * Socket.IO streams adapter, every node's public list is the cluster's, and /readyz follows
  * the node's link to Redis.
  */
 import { after, before, test } from 'node:test';
@@ -73,15 +73,23 @@ test('chat sent by a member on node A reaches a member of the same room id on no
   await eventually('chat on B', () => got.some((m) => m.text === 'across nodes' && m.displayName === 'Ann'));
 });
 
-test("each node's rooms:update carries its own rooms only", async () => {
+test("every node's rooms:update and rooms:list carry the whole cluster's rooms with cluster-wide counts", async () => {
   const watcherOnB = await open(b);
   const updates = collect(watcherOnB, 'rooms:update');
   const onA = await open(a);
   await req(onA, 'room:join', { roomId: 'only-on-a' });
+  const alsoOnA = await open(a);
+  await req(alsoOnA, 'room:join', { roomId: 'both' });
   const onB = await open(b);
-  await req(onB, 'room:join', { roomId: 'only-on-b' });
-  await eventually('B lists its room', () => updates.some((u) => u.rooms.some((r) => r.id === 'only-on-b')));
-  assert.ok(updates.every((u) => u.rooms.every((r) => r.id !== 'only-on-a')), JSON.stringify(updates));
+  await req(onB, 'room:join', { roomId: 'both' });
+  const count = (u: { rooms: { id: string; peerCount: number }[] }, id: string) => u.rooms.find((r) => r.id === id)?.peerCount;
+  await eventually('B lists A\'s room and the shared one with two', () =>
+    updates.some((u) => count(u, 'only-on-a') === 1 && count(u, 'both') === 2),
+  );
+  const listed = await req(watcherOnB, 'rooms:list', {});
+  assert.equal(count(listed, 'both'), 2);
+  await req(onB, 'room:leave', {});
+  await eventually('the count follows a leave on the other node', () => count(updates.at(-1)!, 'both') === 1);
 });
 
 test('/readyz is 503 while the node cannot reach Redis (/healthz stays 200); emits cross again once it is back', async () => {

@@ -1,6 +1,23 @@
 /** Cluster nodes without media for the cluster tests: Redis connections, liveness, broker. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ClusterNode, type ClusterNodeOptions } from '../../server/src/cluster/ClusterNode.js';
 import { createLogger } from '../../server/src/logger.js';
+import { TEST_ENV } from './server.js';
+
+const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
+
+/** A whole Noom node (server/src/main.ts) in its own process, joined to the Redis at `redisUrl`. */
+export function spawnNodeProcess(redisUrl: string, nodeId: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...TEST_ENV, LOG_LEVEL: 'info', REDIS_URL: redisUrl, NODE_ID: nodeId, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}
 
 export const testLog = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 

@@ -7,6 +7,7 @@
  * polyfill's RTCPeerConnection is built on the very `Connection` class patched here.
  */
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 export type Werift = typeof import('werift');
 type WeriftPolyfill = typeof import('werift/polyfill');
@@ -56,6 +57,35 @@ function disableDefaultStunServer(): void {
 }
 
 /**
+ * Makes closing a PeerConnection stop every transport it ever created. werift 0.25.2 stops
+ * only the transports its transceivers still point at; after a renegotiation that
+ * re-creates a transport (consumers closed while the server goes away), the replaced
+ * transport's ICE sockets outlive the PeerConnection and keep the process alive.
+ */
+function stopEveryTransportOnClose(): void {
+  type Stoppable = { stop(): Promise<void> };
+  type Manager = { createTransport(...args: unknown[]): Stoppable; close(): Promise<void> };
+  const path = join(dirname(require.resolve('werift')), 'secureTransportManager.js');
+  const { SecureTransportManager } = require(path) as { SecureTransportManager: { prototype: Manager } };
+  const proto = SecureTransportManager.prototype;
+  const created = new WeakMap<object, Set<Stoppable>>();
+  const create = proto.createTransport;
+  proto.createTransport = function createAndRemember(this: Manager, ...args: unknown[]) {
+    const transport = create.apply(this, args);
+    let set = created.get(this);
+    if (!set) created.set(this, (set = new Set()));
+    set.add(transport);
+    return transport;
+  };
+  const close = proto.close;
+  proto.close = async function closeAndStopAll(this: Manager) {
+    await close.call(this);
+    await Promise.allSettled([...(created.get(this) ?? [])].map((t) => t.stop()));
+    created.delete(this);
+  };
+}
+
+/**
  * Installs werift's RTCPeerConnection & co. as globals for mediasoup-client. Idempotent.
  * Every PeerConnection defaults to no ICE servers and also offers a 127.0.0.1 host
  * candidate (werift skips loopback interfaces), so a server announcing 127.0.0.1 is
@@ -65,6 +95,7 @@ export function installWerift(): void {
   if (installed) return;
   installed = true;
   disableDefaultStunServer();
+  stopEveryTransportOnClose();
   const holder: Record<string, unknown> = {};
   polyfill.installPolyfill({
     target: holder,

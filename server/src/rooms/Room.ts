@@ -126,6 +126,9 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #chat: ChatMessage[] = [];
   readonly #log: Logger;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Joins under way (admitted by the rules, not yet members): they keep an empty room open. */
+  #joining = 0;
+  readonly #settleTicket = new Map<string, () => boolean>();
   #speakerPeerId: string | null = null;
   #closed = false;
 
@@ -214,23 +217,30 @@ export class Room extends EventEmitter<RoomEvents> {
   async prepareJoin(displayName: string, password: string | undefined): Promise<JoinTicket> {
     this.checkAdmission(password);
     const peerId = randomUUID();
-    let cancelled = false;
+    let settled = false;
+    this.#joining++;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      this.#joining--;
+      return true;
+    };
     const ticket: JoinTicket = {
       peerId,
       displayName,
       cancel: () => {
-        if (cancelled || this.#peers.has(peerId)) return;
-        cancelled = true;
+        this.#settleTicket.delete(peerId);
+        if (!settle() || this.#peers.has(peerId)) return;
         this.#link?.left(peerId);
+        this.#scheduleEmptyCheck();
       },
     };
-    if (this.#link) {
-      const shared = await this.#link.join({ id: peerId, displayName }, password);
-      this.#seed(shared);
-    }
+    this.#settleTicket.set(peerId, settle);
     try {
+      if (this.#link) this.#seed(await this.#link.join({ id: peerId, displayName }, password));
       await this.media.reserve();
     } catch (error) {
+      // A refused join recorded nothing; a failed one may have: cancel covers both.
       ticket.cancel();
       throw error;
     }
@@ -244,6 +254,8 @@ export class Room extends EventEmitter<RoomEvents> {
   admit(ticket: JoinTicket, a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
     this.checkAdmission(a.password);
     const id = ticket.peerId;
+    this.#settleTicket.get(id)?.();
+    this.#settleTicket.delete(id);
     const data = {
       peerId: id,
       roomId: this.id,
@@ -308,10 +320,10 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   #scheduleEmptyCheck(): void {
-    if (this.#peers.size > 0 || this.#closed) return;
+    if (this.#peers.size > 0 || this.#joining > 0 || this.#closed) return;
     clearTimeout(this.#graceTimer);
     this.#graceTimer = setTimeout(() => {
-      if (this.#peers.size === 0) this.close('empty');
+      if (this.#peers.size === 0 && this.#joining === 0) this.close('empty');
     }, this.#graceMs);
   }
 

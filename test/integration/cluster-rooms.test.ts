@@ -144,3 +144,14 @@ test('a full room is full on every node', async () => {
     await small.close();
   }
 });
+
+test("a listener on one node hears the speaker of the other named as the room's active speaker", async () => {
+  const speaker = await SyntheticPeer.join({ url: a.url, roomId: 'talk', displayName: 'Speaker', publish: { audio: true, video: false } });
+  peers.push(speaker);
+  const listener = await SyntheticPeer.join({ url: b.url, roomId: 'talk', displayName: 'Listener' });
+  peers.push(listener);
+  const heard = collect(listener.socket, 'activeSpeaker');
+  await listener.waitForMedia({ consumers: 1, minPackets: 20, timeoutMs: 20_000 });
+  // Node B's observer hears the imported audio: the only voice in the room is on node A.
+  await eventually('node B names the speaker on node A', () => heard.some((e) => e.peerId === speaker.peerId));
+});

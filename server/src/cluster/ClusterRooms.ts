@@ -37,7 +37,6 @@ const RELAYED = [
   'producer:paused',
   'producer:resumed',
   'producer:score',
-  'activeSpeaker',
 ] as const satisfies readonly ServerEventName[];
 const RelayEnvelope = z.object({
   roomId: z.string().min(1).max(128),

@@ -18,7 +18,7 @@
  * In a cluster, a producer of another node is imported on first consume: piped onto the
  * router of its first local viewer, then handled like a local producer (piped on to other
  * routers here as needed), and given back when its last local viewer goes. The observer
- * hears this node's own audio only; each node speaks for its own speakers.
+ * hears imported audio too, so each node names the room's speaker for its own members.
  */
 import { EventEmitter } from 'node:events';
 import { parseScalabilityMode, type types } from 'mediasoup';
@@ -253,7 +253,7 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
         p.imported.close();
       }
     });
-    if (p.producer.kind === 'audio' && !p.imported) void this.#hear(p);
+    if (p.producer.kind === 'audio') void this.#hear(p);
   }
 
   /** Whether the producer can be consumed here: a local one, or one another node can pipe in. */
@@ -422,8 +422,9 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     const speaker = this.#speaker;
     if (!speaker) return;
     try {
-      // The pipe is held for as long as the producer lives; it closes with the producer.
-      if (p.router !== speaker.site.router) await this.route(p.producer.id, speaker.site.router);
+      // The pipe is held for as long as the producer lives; it closes with the producer. An
+      // imported one is heard while local viewers keep it here, and not kept here for that.
+      if (p.router !== speaker.site.router) await this.#routeLocal(p, speaker.site.router);
       if (!p.producer.closed && !speaker.observer.closed) await speaker.observer.addProducer({ producerId: p.producer.id });
     } catch (error) {
       if (!p.producer.closed) this.#log.warn({ err: error, producer: p.producer.id }, 'active speaker observer refused producer');

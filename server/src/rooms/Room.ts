@@ -152,7 +152,10 @@ export class Room extends EventEmitter<RoomEvents> {
     });
     media.on('dominantspeaker', (peerId) => {
       this.#speakerPeerId = peerId;
-      this.broadcast('activeSpeaker', { peerId });
+      // In a cluster every node hears the whole room's audio (its members consume it) and
+      // tells its own members; two nodes telling everyone would contradict each other.
+      if (o.link) this.#fanout.toLocal('activeSpeaker', { peerId });
+      else this.broadcast('activeSpeaker', { peerId });
     });
     const link = o.link;
     if (link) {
@@ -300,10 +303,7 @@ export class Room extends EventEmitter<RoomEvents> {
     // The directory first: a node that hears of the departure then reads a count without it.
     this.#link?.left(peer.id);
     this.broadcast('peer:left', { peerId: peer.id });
-    if (this.#speakerPeerId === peer.id) {
-      this.#speakerPeerId = null;
-      this.broadcast('activeSpeaker', { peerId: null });
-    }
+    this.#speakerGone(peer.id);
     this.#log.info({ peer: peer.id, count: this.#peers.size }, 'peer left');
     this.emit('peers');
     this.#scheduleEmptyCheck();
@@ -387,8 +387,9 @@ export class Room extends EventEmitter<RoomEvents> {
         const { peerId } = payload as ServerEventPayload<'peer:left'>;
         if (!this.#remotePeers.delete(peerId)) return false;
         for (const [id, p] of this.#remoteProducers) if (p.peerId === peerId) this.#remoteProducers.delete(id);
-        if (this.#speakerPeerId === peerId) this.#speakerPeerId = null;
         this.emit('peers');
+        // After the departure itself, which the caller passes on.
+        queueMicrotask(() => this.#speakerGone(peerId));
         return true;
       }
       case 'peer:updated': {
@@ -422,9 +423,6 @@ export class Room extends EventEmitter<RoomEvents> {
         if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
         return true;
       }
-      case 'activeSpeaker':
-        this.#speakerPeerId = (payload as ServerEventPayload<'activeSpeaker'>).peerId;
-        return true;
       default:
         return true;
     }
@@ -438,10 +436,14 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const [id, m] of [...this.#remotePeers]) {
       if (m.nodeId === nodeId) this.applyRelayed({ event: 'peer:left', payload: { peerId: id }, exceptPeerId: undefined, fromNode: nodeId });
     }
-    if (this.#speakerPeerId !== null && !this.#peers.has(this.#speakerPeerId) && !this.#remotePeers.has(this.#speakerPeerId)) {
-      this.#speakerPeerId = null;
-      this.#fanout.toLocal('activeSpeaker', { peerId: null });
-    }
+  }
+
+  /** The speaker left: nobody speaks until the observer says otherwise (each node tells its own, in a cluster). */
+  #speakerGone(peerId: string): void {
+    if (this.#speakerPeerId !== peerId || this.#closed) return;
+    this.#speakerPeerId = null;
+    if (this.#link) this.#fanout.toLocal('activeSpeaker', { peerId: null });
+    else this.broadcast('activeSpeaker', { peerId: null });
   }
 
   /**

@@ -49,7 +49,7 @@ async function join(cmd: JoinCommand): Promise<void> {
     const publisher = cmd.peer.role === 'publisher';
     const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
     const peer: LoadPeer = await engine.join({
-      url: cmd.url,
+      url: cmd.peer.url,
       roomId: cmd.peer.roomId,
       displayName: cmd.peer.displayName,
       ...(cmd.password !== undefined ? { password: cmd.password } : {}),
@@ -161,6 +161,7 @@ function summarize(slot: Slot): PeerSummary | undefined {
     roomId: slot.plan.roomId,
     role: slot.plan.role,
     displayName: slot.plan.displayName,
+    url: slot.plan.url,
     joinAckMs: slot.joinAckMs ?? 0,
     setupMs: slot.setupMs ?? 0,
     ...(firstMediaMs !== undefined ? { firstMediaMs } : {}),

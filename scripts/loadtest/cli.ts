@@ -1,12 +1,13 @@
 /**
  * `npm run loadtest -- --url http://host:port --rooms R --publishers P --subscribers S
- *  --duration 60 --ramp 5/s --out DIR`: synthetic peers against any Noom server.
+ *  --duration 60 --ramp 5/s --out DIR`: synthetic peers against any Noom server, or against
+ *  the nodes of a cluster with `--url` given once per node.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRamp, defaultProcesses, type LoadTestOptions } from './options.js';
+import { parseRamp, parseUrlList, defaultProcesses, type LoadTestOptions } from './options.js';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 import { runLoadTest } from './run.js';
-import type { LoadTestReport } from './report/types.js';
+import type { LoadTestReport, NodeReport } from './report/types.js';
 import type { Summary } from './stats.js';
 
 function int(name: string, min: number) {
@@ -23,16 +24,34 @@ function seconds(text: string): number {
   return n;
 }
 
-function ramp(text: string): number {
-  try {
-    return parseRamp(text);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
+/** A parser of options.ts as the command line's: its errors become commander's. */
+function cliParser<T>(parse: (text: string) => T) {
+  return (text: string): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+const ramp = cliParser(parseRamp);
+
+/** A repeatable option of URLs, each occurrence one URL or a comma-separated list. */
+function urls(flag: string) {
+  const parse = cliParser((text) => parseUrlList(text, flag));
+  return (text: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...parse(text)];
 }
 
 const line = (name: string, s: Summary) =>
   s.count === 0 ? `  ${name}: no samples` : `  ${name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms (n=${s.count})`;
+
+const scraped = (m: NodeReport['metrics']) => (m.available ? `${m.scrapes} scrapes` : 'not available');
+
+const nodeLine = (n: NodeReport) =>
+  `  node ${n.url}: ${n.peers.joined}/${n.peers.planned} peers joined, ${n.peers.failed} failed, ` +
+  `${n.peers.withoutMedia} without media, received ${n.received.packets} packets ` +
+  `(${n.received.fromOtherNodes.packets} from other nodes), metrics ${scraped(n.metrics)}`;
 
 function printSummary(r: LoadTestReport): void {
   const out = [
@@ -44,7 +63,8 @@ function printSummary(r: LoadTestReport): void {
     `  received ${r.totals.packetsReceived} packets, lost ${r.totals.lost} (${r.totals.lossPct} %), ` +
       `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
     `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core`,
-    `  server metrics: ${r.server.available ? `${r.server.scrapes} scrapes` : 'not available'}`,
+    `  server metrics: ${scraped(r.server)}`,
+    ...(r.nodes.length > 1 ? r.nodes.map(nodeLine) : []),
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
   ];
   console.log(out.join('\n'));
@@ -56,7 +76,12 @@ async function main(argv: string[]): Promise<number> {
       'Load-test a Noom server with synthetic WebRTC peers: mediasoup-client on werift replaying VP8 + Opus, ' +
         'or on libwebrtc (@roamhq/wrtc) encoding real media with --engine wrtc.',
     )
-    .requiredOption('--url <url>', 'server base URL, e.g. http://127.0.0.1:3000')
+    .requiredOption(
+      '--url <url>',
+      'server base URL, e.g. http://127.0.0.1:3000; repeat it (or give a comma-separated list) for the nodes of a ' +
+        'cluster: the peers of each room are dealt out over them in turn',
+      urls('--url'),
+    )
     .option('--rooms <n>', 'number of rooms', int('--rooms', 1), 1)
     .option('--publishers <n>', 'publishers per room (audio + video; they also consume each other)', int('--publishers', 0), 2)
     .option('--subscribers <n>', 'subscribers per room (consume only)', int('--subscribers', 0), 4)
@@ -66,7 +91,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--processes <n>', `peer processes (default: one per core, ${defaultProcesses()} here)`, int('--processes', 1))
     .option('--room-prefix <prefix>', 'room ids are <prefix>-1 … <prefix>-R (default: random)')
     .option('--password <password>', 'room password')
-    .option('--metrics-url <url>', 'Prometheus endpoint to sample (default: <url>/metrics)')
+    .option(
+      '--metrics-url <url>',
+      'Prometheus endpoint to sample (default: <url>/metrics); with several --url, one per --url in the same order',
+      urls('--metrics-url'),
+    )
     .option('--sample <seconds>', 'sampling interval of peers (server: twice that)', seconds, 1)
     .addOption(
       new Option(
@@ -87,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
     );
   program.parse(argv);
   const o = program.opts<{
-    url: string;
+    url: string[];
     rooms: number;
     publishers: number;
     subscribers: number;
@@ -97,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
     processes?: number;
     roomPrefix?: string;
     password?: string;
-    metricsUrl?: string;
+    metricsUrl?: string[];
     sample: number;
     progress: boolean;
     engine: PeerEngine;

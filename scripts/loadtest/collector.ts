@@ -5,12 +5,13 @@
  */
 import type { ChildMessage, PeerSummary, SampleMessage } from './ipc.js';
 import type { PeerPlan } from './plan.js';
-import type { ServerMetricsReport } from './serverMetrics.js';
+import { combineServerReports, type ServerMetricsReport } from './serverMetrics.js';
 import { round, summarize } from './stats.js';
 import {
   REPORT_VERSION,
   type FailureReport,
   type LoadTestReport,
+  type NodeReport,
   type TimelinePoint,
   type TrackReport,
 } from './report/types.js';
@@ -59,13 +60,13 @@ export class RunCollector {
   readonly #children = new Map<number, ChildState>();
   readonly #tracks = new Map<string, TrackState>();
   readonly #failures: FailureReport[] = [];
-  readonly #joinAck: number[] = [];
+  /** room:join request → ack of each peer that joined, by index. */
+  readonly #joinAck = new Map<number, number>();
   readonly #setup: number[] = [];
   readonly #timeline: TimelinePoint[] = [];
   readonly #warnings: string[] = [];
   #warningCount = 0;
   #started = 0;
-  #joined = 0;
 
   constructor(plan: PeerPlan[], t0: number) {
     this.#plan = plan;
@@ -84,14 +85,13 @@ export class RunCollector {
   peerFailed(index: number, phase: FailureReport['phase'], reason: string): void {
     const p = this.#plan[index];
     if (!p) return;
-    this.#failures.push({ index, roomId: p.roomId, role: p.role, displayName: p.displayName, phase, reason, t: this.#now() });
+    this.#failures.push({ index, roomId: p.roomId, role: p.role, displayName: p.displayName, url: p.url, phase, reason, t: this.#now() });
   }
 
   onMessage(child: number, msg: ChildMessage): void {
     switch (msg.type) {
       case 'joined': {
-        this.#joined++;
-        this.#joinAck.push(msg.joinAckMs);
+        this.#joinAck.set(msg.index, msg.joinAckMs);
         this.#setup.push(msg.setupMs);
         const p = this.#plan[msg.index];
         for (const prod of msg.producers) {
@@ -141,7 +141,7 @@ export class RunCollector {
     return {
       planned: this.#plan.length,
       started: this.#started,
-      joined: this.#joined,
+      joined: this.#joinAck.size,
       failed: new Set(this.#failures.map((f) => f.index)).size,
       receiving,
       rxKbps: last?.rxKbps ?? 0,
@@ -215,7 +215,7 @@ export class RunCollector {
       t: round(t),
       started: this.#started,
       active,
-      joined: this.#joined,
+      joined: this.#joinAck.size,
       failed: progress.failed,
       receiving,
       rxKbps: round((rxBytesPerSec * 8) / 1000),
@@ -231,7 +231,8 @@ export class RunCollector {
     startedAt: Date;
     interrupted: boolean;
     peers: PeerSummary[];
-    server: ServerMetricsReport;
+    /** Each server's /metrics sampling, in the order of `--url`. */
+    servers: { url: string; metrics: ServerMetricsReport }[];
   }): LoadTestReport {
     const peers = [...opts.peers].sort((a, b) => a.index - b.index);
     const failedIndexes = new Set(this.#failures.map((f) => f.index));
@@ -243,7 +244,7 @@ export class RunCollector {
         withoutMedia++;
         const reason =
           open.length === 0 ? 'no consumer was created' : `${open.filter((c) => c.packets === 0).length} consumer(s) got no RTP`;
-        this.#failures.push({ index: p.index, roomId: p.roomId, role: p.role, displayName: p.displayName, phase: 'media', reason, t: this.#now() });
+        this.#failures.push({ index: p.index, roomId: p.roomId, role: p.role, displayName: p.displayName, url: p.url, phase: 'media', reason, t: this.#now() });
       }
     }
     // Final totals from the peers' own summaries: they include the last partial interval.
@@ -285,11 +286,11 @@ export class RunCollector {
       peers: {
         planned: this.#plan.length,
         started: this.#started,
-        joined: this.#joined,
+        joined: this.#joinAck.size,
         failed: failedIndexes.size,
         withoutMedia,
       },
-      joinLatencyMs: { ack: summarize(this.#joinAck), setup: summarize(this.#setup) },
+      joinLatencyMs: { ack: summarize([...this.#joinAck.values()]), setup: summarize(this.#setup) },
       firstRtpMs: {
         any: summarize(pick((p) => p.firstMediaMs)),
         audio: summarize(pick((p) => p.firstAudioMs)),
@@ -316,8 +317,38 @@ export class RunCollector {
       failures: [...this.#failures].sort((a, b) => a.t - b.t),
       failureReasons: [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
       warnings: { count: this.#warningCount, examples: this.#warnings },
-      server: opts.server,
+      server: combineServerReports(opts.servers.map((n) => n.metrics)),
+      nodes: opts.servers.map((n) => this.#node(n.url, n.metrics, peers)),
       peerDetails: peers,
+    };
+  }
+
+  /** One server's share of the run, once the failures are complete. */
+  #node(url: string, metrics: ServerMetricsReport, peers: PeerSummary[]): NodeReport {
+    const nodeOf = new Map(peers.map((p) => [p.peerId, p.url]));
+    const failures = this.#failures.filter((f) => f.url === url);
+    const received = { packets: 0, bytes: 0, fromOtherNodes: { packets: 0, bytes: 0 } };
+    for (const c of peers.filter((p) => p.url === url).flatMap((p) => p.consumers)) {
+      received.packets += c.packets;
+      received.bytes += c.bytes;
+      const from = nodeOf.get(c.peerId);
+      if (from === undefined || from === url) continue;
+      received.fromOtherNodes.packets += c.packets;
+      received.fromOtherNodes.bytes += c.bytes;
+    }
+    const joinAck = [...this.#joinAck].flatMap(([index, ms]) => (this.#plan[index]?.url === url ? [ms] : []));
+    const { series: _series, ...status } = metrics;
+    return {
+      url,
+      peers: {
+        planned: this.#plan.filter((p) => p.url === url).length,
+        joined: joinAck.length,
+        failed: new Set(failures.filter((f) => f.phase !== 'media').map((f) => f.index)).size,
+        withoutMedia: failures.filter((f) => f.phase === 'media').length,
+      },
+      joinAckMs: summarize(joinAck),
+      received,
+      metrics: status,
     };
   }
 }

@@ -10,8 +10,8 @@ import type { PeerPlan, PeerRole } from './plan.js';
 
 export interface JoinCommand {
   type: 'join';
+  /** Who joins which room, through which server. */
   peer: PeerPlan;
-  url: string;
   password?: string;
   /** Default werift. */
   engine?: PeerEngine;
@@ -63,6 +63,8 @@ export interface PeerSummary {
   roomId: string;
   role: PeerRole;
   displayName: string;
+  /** Base URL of the server (the cluster node) the peer joined through. */
+  url: string;
   joinAckMs: number;
   setupMs: number;
   /** From the room:join ack to the first RTP packet of any / an audio / a video consumer. */

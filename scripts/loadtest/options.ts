@@ -3,8 +3,11 @@ import { availableParallelism } from 'node:os';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 
 export interface LoadTestOptions {
-  /** Base URL of the Noom server, e.g. http://127.0.0.1:3000. */
-  url: string;
+  /**
+   * Base URL of the Noom server, e.g. http://127.0.0.1:3000, or of each node of a cluster:
+   * the peers of every room are then dealt out over the nodes (see planPeers).
+   */
+  url: string | readonly string[];
   rooms: number;
   /** Per room: peers publishing audio + video (they also consume each other). */
   publishers: number;
@@ -21,8 +24,8 @@ export interface LoadTestOptions {
   /** Room ids are `${roomPrefix}-${n}`; default a random prefix, so runs do not mix. */
   roomPrefix?: string;
   password?: string;
-  /** Server metrics endpoint; default `${url}/metrics`. */
-  metricsUrl?: string;
+  /** Server metrics endpoint, or one per `url` in the same order; default `${url}/metrics` for each. */
+  metricsUrl?: string | readonly string[];
   /** Seconds between samples of the peers and between scrapes of the server. */
   sampleIntervalSec?: number;
   /** Live progress bar on stderr (default: when stderr is a terminal). */
@@ -49,14 +52,45 @@ export function defaultProcesses(): number {
   return Math.max(1, availableParallelism());
 }
 
-export function validateOptions(o: LoadTestOptions): void {
+function checkUrl(text: string, flag: string): string {
   let url: URL;
   try {
-    url = new URL(o.url);
+    url = new URL(text);
   } catch {
-    throw new Error(`invalid --url "${o.url}"`);
+    throw new Error(`invalid ${flag} "${text}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('--url must be http(s)://');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${flag} must be http(s)://`);
+  return text;
+}
+
+/** `http://a:3000` or `http://a:3000,http://b:3001`: each an http(s) URL, as written. */
+export function parseUrlList(text: string, flag = '--url'): string[] {
+  return text.split(',').map((part) => checkUrl(part.trim(), flag));
+}
+
+/** The servers' base URLs, without trailing slashes: peer plans and reports name nodes by them. */
+export function baseUrls(o: Pick<LoadTestOptions, 'url'>): string[] {
+  return [o.url].flat().map((u) => u.replace(/\/+$/, ''));
+}
+
+/** Each server's metrics endpoint, in the order of `baseUrls`. */
+export function metricsUrls(o: Pick<LoadTestOptions, 'url' | 'metricsUrl'>): string[] {
+  return o.metricsUrl === undefined ? baseUrls(o).map((u) => `${u}/metrics`) : [o.metricsUrl].flat();
+}
+
+export function validateOptions(o: LoadTestOptions): void {
+  const urls = baseUrls(o);
+  if (urls.length === 0) throw new Error('--url is required');
+  for (const u of urls) checkUrl(u, '--url');
+  const twice = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (twice !== undefined) throw new Error(`--url ${twice} is given twice`);
+  if (o.metricsUrl !== undefined) {
+    const metrics = [o.metricsUrl].flat();
+    for (const u of metrics) checkUrl(u, '--metrics-url');
+    if (metrics.length !== urls.length) {
+      throw new Error(`--metrics-url is given ${metrics.length} time(s) for ${urls.length} --url: give one per --url, in the same order`);
+    }
+  }
   const positiveInt = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}`);
   };

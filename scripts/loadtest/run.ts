@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunCollector } from './collector.js';
 import { Fleet } from './fleet.js';
-import { defaultProcesses, validateOptions, type LoadTestOptions } from './options.js';
+import { baseUrls, defaultProcesses, metricsUrls, validateOptions, type LoadTestOptions } from './options.js';
 import { prepareMedia } from './peer/index.js';
 import { planPeers } from './plan.js';
 import { ProgressView } from './progress.js';
@@ -37,14 +37,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const { signal } = hooks;
   const log = hooks.log ?? (() => undefined);
   const roomPrefix = options.roomPrefix ?? `load-${randomBytes(3).toString('hex')}`;
-  const plan = planPeers(options, roomPrefix);
+  const urls = baseUrls(options);
+  const plan = planPeers(options, roomPrefix, urls);
   const processes = Math.min(options.processes ?? defaultProcesses(), plan.length);
   const sampleMs = Math.round((options.sampleIntervalSec ?? 1) * 1000);
-  const base = options.url.replace(/\/+$/, '');
-  const metricsUrl = options.metricsUrl ?? `${base}/metrics`;
 
   await prepareMedia();
-  log(`starting ${processes} load process(es) for ${plan.length} peers in ${options.rooms} room(s)`);
+  log(`starting ${processes} load process(es) for ${plan.length} peers in ${options.rooms} room(s) on ${urls.length} server(s)`);
   const fleet = await Fleet.start(processes);
   const startedAt = new Date();
   const t0 = performance.now();
@@ -59,8 +58,11 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     for (let index = child; index < handedOut; index += fleet.size) collector.peerFailed(index, 'runtime', reason);
   });
 
-  const scraper = new ServerMetricsScraper(metricsUrl, Math.max(1000, sampleMs * 2), t0);
-  scraper.start();
+  // With several nodes, each node's series are labelled with its URL.
+  const scrapers = metricsUrls(options).map(
+    (metricsUrl, i) => new ServerMetricsScraper(metricsUrl, Math.max(1000, sampleMs * 2), t0, urls.length > 1 ? { node: urls[i]! } : {}),
+  );
+  for (const scraper of scrapers) scraper.start();
   const rampSec = plan.length / options.rampPerSec;
   const progressOn = options.progress ?? process.stderr.isTTY;
   const view = progressOn ? new ProgressView(rampSec + options.durationSec) : undefined;
@@ -102,7 +104,6 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       fleet.send(child, {
         type: 'join',
         peer: p,
-        url: base,
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
       });
@@ -119,7 +120,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       collector.tick();
     }
     peers = await fleet.stop();
-    await scraper.stop();
+    await Promise.all(scrapers.map((scraper) => scraper.stop()));
     if (redraw) clearInterval(redraw);
     view?.update((performance.now() - t0) / 1000, collector.progress(), signal?.aborted ? 'interrupted' : 'done');
     view?.stop();
@@ -127,7 +128,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
   const report = collector.finish({
     options: {
-      url: base,
+      url: urls.join(','),
       rooms: options.rooms,
       publishers: options.publishers,
       subscribers: options.subscribers,
@@ -141,7 +142,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     startedAt,
     interrupted: signal?.aborted ?? false,
     peers,
-    server: scraper.report(),
+    servers: scrapers.map((scraper, i) => ({ url: urls[i]!, metrics: scraper.report() })),
   });
   if (!options.outDir) return { report };
   const files = await writeReport(report, options.outDir);

@@ -48,6 +48,7 @@ export class ServerMetricsScraper {
   readonly #url: string;
   readonly #intervalMs: number;
   readonly #t0: number;
+  readonly #labels: Record<string, string>;
   readonly #series = new Map<string, ServerSeries>();
   readonly #previous = new Map<string, { t: number; v: number }>();
   #timer: NodeJS.Timeout | undefined;
@@ -58,10 +59,12 @@ export class ServerMetricsScraper {
   /** Set after a 404: the server has no metrics endpoint, stop asking. */
   #absent = false;
 
-  constructor(url: string, intervalMs: number, t0: number = performance.now()) {
+  /** `labels` are added to every series, e.g. `{ node }` to tell the nodes of a cluster apart. */
+  constructor(url: string, intervalMs: number, t0: number = performance.now(), labels: Record<string, string> = {}) {
     this.#url = url;
     this.#intervalMs = intervalMs;
     this.#t0 = t0;
+    this.#labels = labels;
   }
 
   start(): void {
@@ -114,7 +117,7 @@ export class ServerMetricsScraper {
     const t = (performance.now() - this.#t0) / 1000;
     this.#scrapes++;
     for (const s of parsePrometheusText(text)) {
-      if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record(s, t);
+      if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record({ ...s, labels: { ...s.labels, ...this.#labels } }, t);
     }
   }
 
@@ -137,4 +140,21 @@ export class ServerMetricsScraper {
       series.points.push({ t, v: ((s.value - prev.v) / (t - prev.t)) * conv.factor });
     }
   }
+}
+
+/**
+ * The servers of a run as one: a lone server's report as it is; for several (the nodes of a
+ * cluster, their series labelled apart), every series, with the scrape counts added up.
+ */
+export function combineServerReports(reports: readonly ServerMetricsReport[]): ServerMetricsReport {
+  if (reports.length === 1) return reports[0]!;
+  const errors = reports.flatMap((r) => (r.lastError === undefined ? [] : [r.lastError]));
+  return {
+    url: reports.map((r) => r.url).join(', '),
+    available: reports.some((r) => r.available),
+    scrapes: reports.reduce((n, r) => n + r.scrapes, 0),
+    failures: reports.reduce((n, r) => n + r.failures, 0),
+    ...(errors.length > 0 ? { lastError: errors.join('; ') } : {}),
+    series: reports.flatMap((r) => r.series).sort((a, b) => a.key.localeCompare(b.key)),
+  };
 }

@@ -76,4 +76,11 @@ test('a small load test delivers media to every subscriber and writes both repor
   // The test server exposes /metrics: the server side must have been sampled.
   assert.equal(report.server.available, true, 'server /metrics scraped');
   assert.ok(report.server.series.length > 0);
+
+  // One server: the report names it as before, with its one node and no node labels.
+  assert.equal(report.options.url, noom.url);
+  assert.ok(report.peerDetails.every((p) => p.url === noom.url));
+  assert.deepEqual(report.nodes.map((n) => [n.url, n.peers.joined, n.metrics.scrapes]), [[noom.url, 8, report.server.scrapes]]);
+  assert.ok(report.server.series.every((s) => s.labels.node === undefined));
+  assert.doesNotMatch(html, /<h2>Nodes<\/h2>/);
 });

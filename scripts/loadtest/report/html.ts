@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Summary } from '../stats.js';
-import type { LoadTestReport } from './types.js';
+import type { LoadTestReport, NodeReport } from './types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,6 +40,28 @@ function summaryTable(rows: [string, Summary][]): string {
 
 function keyValues(rows: [string, unknown][]): string {
   return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+}
+
+function metricsStatus(m: NodeReport['metrics']): string {
+  return m.available
+    ? `${m.scrapes} scrapes of ${m.url}${m.failures ? `, ${m.failures} failed` : ''}`
+    : `not available (${m.url}${m.lastError ? `: ${m.lastError}` : ''})`;
+}
+
+/** With several servers (a cluster), each node's share of the peers and of the media. */
+function nodesSection(nodes: NodeReport[]): string {
+  if (nodes.length < 2) return '';
+  const rows = nodes.map(
+    (n) =>
+      `<tr><td>${esc(n.url)}</td><td>${n.peers.planned} / ${n.peers.joined}</td><td>${n.peers.failed} / ${n.peers.withoutMedia}</td>` +
+      `<td>${fmt(n.joinAckMs.p50)} / ${fmt(n.joinAckMs.p95)}</td><td>${n.received.packets}</td><td>${n.received.fromOtherNodes.packets}</td>` +
+      `<td>${esc(metricsStatus(n.metrics))}</td></tr>`,
+  );
+  return `<h2>Nodes</h2>
+<p class="muted">The peers of each room are dealt out over the nodes in turn; the server charts below show each node as its own line (node=…).</p>
+<table class="wide"><thead><tr><th>node</th><th>peers planned / joined</th><th>failed / without media</th><th>join ack p50 / p95 (ms)</th><th>packets received</th><th>of them from other nodes' publishers</th><th>metrics</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>`;
 }
 
 const CHART_SCRIPT = `
@@ -125,9 +147,7 @@ export function renderHtml(r: LoadTestReport): string {
   const o = r.options;
   const failures = r.failures.slice(0, 500);
   const chartBox = (id: string, title: string) => `<div class="chart"><h3>${esc(title)}</h3><canvas id="${id}"></canvas></div>`;
-  const serverStatus = r.server.available
-    ? `${r.server.scrapes} scrapes of ${r.server.url}${r.server.failures ? `, ${r.server.failures} failed` : ''}`
-    : `not available (${r.server.url}${r.server.lastError ? `: ${r.server.lastError}` : ''})`;
+  const serverStatus = metricsStatus(r.server);
   const serverMeans = r.server.series
     .filter((s) => s.mean !== undefined)
     .map((s) => `<tr><th>${esc(s.key)}</th><td>${fmt(s.mean, 1)}</td><td>${fmt(s.max, 1)}</td><td>${esc(s.unit)}</td></tr>`)
@@ -141,7 +161,7 @@ export function renderHtml(r: LoadTestReport): string {
 <div class="grid"><div>
 <h2>Run</h2>
 ${keyValues([
-  ['server', o.url],
+  [r.nodes.length > 1 ? 'servers (cluster nodes)' : 'server', o.url],
   ['hold after ramp', `${o.durationSec} s`],
   ['ramp', `${o.rampPerSec} peers/s`],
   ['processes', o.processes],
@@ -168,6 +188,7 @@ ${summaryTable([
 <p class="muted">First RTP is measured from the room:join ack to the first packet decrypted on a consumer.</p>
 ${chartBox('c-first-rtp', 'First RTP per subscriber, in join order')}
 </div></div>
+${nodesSection(r.nodes)}
 <h2>Peers and traffic</h2>
 <div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}${chartBox('c-generator', 'Load generator CPU (a saturated generator distorts every figure)')}</div>
 <h2>Per track</h2>

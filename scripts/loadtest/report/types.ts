@@ -64,9 +64,28 @@ export interface FailureReport {
   roomId: string;
   role: PeerRole;
   displayName: string;
+  /** Base URL of the server (the cluster node) the peer was to join through. */
+  url: string;
   phase: 'join' | 'runtime' | 'media';
   reason: string;
   t: number;
+}
+
+/** One server of the run: with several `--url`, one node of the cluster. */
+export interface NodeReport {
+  /** Base URL its peers joined through. */
+  url: string;
+  /** Its share of the peers, counted as in `LoadTestReport.peers`. */
+  peers: { planned: number; joined: number; failed: number; withoutMedia: number };
+  /** room:join request → ack of its peers. */
+  joinAckMs: Summary;
+  /** RTP its peers received: all of it, and the part published by peers of other nodes. */
+  received: { packets: number; bytes: number; fromOtherNodes: { packets: number; bytes: number } };
+  /**
+   * The sampling of its /metrics. The series are in `LoadTestReport.server.series`, labelled
+   * `node=<url>` when the run has several nodes.
+   */
+  metrics: Omit<ServerMetricsReport, 'series'>;
 }
 
 export interface LoadTestReport {
@@ -79,8 +98,11 @@ export interface LoadTestReport {
   /** What the run was asked to do, with the defaults filled in. */
   options: Pick<
     Required<LoadTestOptions>,
-    'url' | 'rooms' | 'publishers' | 'subscribers' | 'durationSec' | 'rampPerSec' | 'processes' | 'roomPrefix' | 'sampleIntervalSec' | 'engine'
-  >;
+    'rooms' | 'publishers' | 'subscribers' | 'durationSec' | 'rampPerSec' | 'processes' | 'roomPrefix' | 'sampleIntervalSec' | 'engine'
+  > & {
+    /** The server's base URL; with several (a cluster), the nodes' base URLs joined by commas. */
+    url: string;
+  };
   peers: {
     planned: number;
     started: number;
@@ -113,6 +135,12 @@ export interface LoadTestReport {
   /** Distinct failure reasons and how often each occurred. */
   failureReasons: { reason: string; count: number }[];
   warnings: { count: number; examples: string[] };
+  /**
+   * The servers' /metrics: one server's as read; with several nodes, all of their series
+   * (each labelled `node=<url>`) and the scrape counts added up.
+   */
   server: ServerMetricsReport;
+  /** Per server (node), in the order of `--url`. */
+  nodes: NodeReport[];
   peerDetails: PeerSummary[];
 }

@@ -102,7 +102,17 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     },
     log.child({ component: 'rooms' }),
   );
-  const metrics = new Metrics(pool, rooms);
+  const metrics = new Metrics(
+    pool,
+    rooms,
+    cluster && clusterRooms
+      ? {
+          // Liveness exists once the node has joined, which is when the links start.
+          nodes: () => (clusterRooms.links ? 1 + cluster.liveness.nodes.size : 0),
+          pipes: () => clusterRooms.links?.counts ?? { inbound: 0, outbound: 0 },
+        }
+      : undefined,
+  );
   httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) }));
 
   // Cluster: every node reads the whole cluster's list and tells its own sockets.

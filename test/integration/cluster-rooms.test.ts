@@ -10,6 +10,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import type { ChatMessage, RoomSummary } from '../../protocol/index.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
@@ -64,6 +65,12 @@ test('peers on two nodes receive every other peer\'s audio and video through the
   // other node's four producers once, though two of its peers consume each.
   assert.deepEqual(a.cluster && a.rooms.get('spanning')!.media.importCount, 4);
   assert.deepEqual(b.rooms.get('spanning')!.media.importCount, 4);
+
+  // /metrics counts the pipes both ways and the nodes.
+  const metrics = parsePrometheusText(await (await fetch(`${b.url}/metrics`)).text());
+  const value = (name: string, direction?: string) =>
+    metrics.find((m) => m.name === name && (direction === undefined || m.labels.direction === direction))?.value;
+  assert.deepEqual([value('noom_cluster_pipes', 'in'), value('noom_cluster_pipes', 'out'), value('noom_cluster_nodes')], [4, 4, 2]);
 
   // Both nodes list the room with the cluster-wide count.
   for (const server of [a, b]) {

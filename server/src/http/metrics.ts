@@ -10,6 +10,14 @@ import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import type { Peer } from '../rooms/Peer.js';
 import type { Room } from '../rooms/Room.js';
 
+/** What a cluster node reports about the cluster (absent on a single node). */
+export interface ClusterFigures {
+  /** Live nodes, this one included. */
+  nodes(): number;
+  /** Producers piped in from other nodes and out to them. */
+  pipes(): { inbound: number; outbound: number };
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly joins: client.Counter<'result'>;
@@ -19,7 +27,7 @@ export class Metrics {
   readonly chatMessages: client.Counter;
   readonly #consumerTotals = new Map<string, { packets: number; bytes: number }>();
 
-  constructor(pool: WorkerPool, rooms: RoomRegistry) {
+  constructor(pool: WorkerPool, rooms: RoomRegistry, cluster?: ClusterFigures) {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, prefix: 'noom_', eventLoopMonitoringPrecision: 10 });
     this.joins = new client.Counter({ name: 'noom_joins_total', help: 'room:join requests', labelNames: ['result'], registers });
@@ -55,6 +63,27 @@ export class Metrics {
         this.set(n);
       },
     });
+    if (cluster) {
+      new client.Gauge({
+        name: 'noom_cluster_nodes',
+        help: 'Live nodes of the cluster, this one included',
+        registers,
+        collect() {
+          this.set(cluster.nodes());
+        },
+      });
+      new client.Gauge({
+        name: 'noom_cluster_pipes',
+        help: 'Producers piped between this node and others, by direction (in: consumed here)',
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          const { inbound, outbound } = cluster.pipes();
+          this.set({ direction: 'in' }, inbound);
+          this.set({ direction: 'out' }, outbound);
+        },
+      });
+    }
     new client.Gauge({
       name: 'noom_workers',
       help: 'Live mediasoup workers',

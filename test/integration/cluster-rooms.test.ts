@@ -98,6 +98,20 @@ test('a producer paused, resumed and closed on one node is followed on the other
   assert.equal(b.rooms.get('spanning')!.media.importCount, 3);
 });
 
+test("a viewer joining on node B makes the publisher on node A send a keyframe: the request crosses the pipe", async () => {
+  const cat = peers[2]!;
+  const plis = () => cat.producerStats().find((s) => s.kind === 'video')!.plisReceived;
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const before = plis();
+  const viewer = await SyntheticPeer.join({ url: b.url, roomId: 'spanning', displayName: 'Viewer' });
+  try {
+    await viewer.waitForMedia({ consumers: 7, minPackets: 10, timeoutMs: 20_000 });
+    await eventually("a PLI at Cat's camera on node A", plis, (n) => n > before);
+  } finally {
+    await viewer.close();
+  }
+});
+
 test('chat from both nodes arrives in one order everywhere, and a newcomer gets the history', async () => {
   const got = peers.map((p) => collect(p.socket, 'chat:message'));
   const texts: string[] = [];

@@ -10,6 +10,8 @@ import type { NoomServer } from '../../server/src/app.js';
 import type { ChatMessage, RoomSummary } from '../../protocol/index.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { createClient } from 'redis';
+import { keys } from '../../server/src/cluster/keys.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
@@ -175,4 +177,35 @@ test("a listener on one node hears the speaker of the other named as the room's 
   await listener.waitForMedia({ consumers: 1, minPackets: 20, timeoutMs: 20_000 });
   // Node B's observer hears the imported audio: the only voice in the room is on node A.
   await eventually('node B names the speaker on node A', () => heard.some((e) => e.peerId === speaker.peerId));
+});
+
+test('malformed relays, chat publications and directory entries are dropped; the room carries on', async () => {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  try {
+    const onA = await open(a);
+    const onB = await open(b);
+    await req(onA, 'room:join', { roomId: 'sturdy', displayName: 'Ann' });
+    // Garbage where the directory keeps members and producers: skipped when read.
+    await client.hSet(keys.roomPeers('sturdy'), { 'not-json': '{', 'wrong-shape': JSON.stringify({ displayName: 7 }) });
+    await client.hSet(keys.roomProducers('sturdy'), { bogus: JSON.stringify({ peerId: 'x', kind: 'smell' }) });
+    const joined = await req(onB, 'room:join', { roomId: 'sturdy', displayName: 'Ben' });
+    assert.deepEqual(joined.peers.map((p) => p.displayName), ['Ann']);
+    assert.equal(joined.producers.length, 0);
+    // Garbage on the chat channel and the relay: dropped by every node.
+    await client.publish(keys.chat, 'not json');
+    await client.publish(keys.chat, JSON.stringify({ roomId: 'sturdy', message: { id: 1 } }));
+    a.io.serverSideEmit('noom:room', { roomId: 'sturdy', event: 'peer:joined', payload: { id: 5 }, from: 'rooms-a' });
+    a.io.serverSideEmit('noom:room', { roomId: 'sturdy', event: 'room:closed', payload: { reason: 'shutdown' }, from: 'rooms-a' });
+    a.io.serverSideEmit('noom:room', 'nonsense');
+    const got = collect(onB, 'chat:message');
+    const joinedAtB = collect(onB, 'peer:joined');
+    await req(onA, 'chat:send', { text: 'after the garbage' });
+    await eventually('chat still crosses', () => got.map((m) => m.text), (texts) => texts.includes('after the garbage'));
+    assert.equal(got.length, 1, JSON.stringify(got));
+    assert.equal(joinedAtB.length, 0);
+    assert.equal(b.rooms.get('sturdy')!.remote.peers.size, 1);
+  } finally {
+    await client.quit();
+  }
 });

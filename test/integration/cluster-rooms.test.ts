@@ -44,6 +44,12 @@ const open = async (server: NoomServer) => {
   sockets.push(s);
   return s;
 };
+/** Node's producers piped in and out, from its /metrics. */
+async function pipesOf(server: NoomServer): Promise<[number | undefined, number | undefined]> {
+  const metrics = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
+  const pipes = (direction: string) => metrics.find((m) => m.name === 'noom_cluster_pipes' && m.labels.direction === direction)?.value;
+  return [pipes('in'), pipes('out')];
+}
 const listed = (rooms: RoomSummary[], id: string) => rooms.find((r) => r.id === id);
 const apiRooms = async (server: NoomServer): Promise<RoomSummary[]> =>
   ((await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: RoomSummary[] }).rooms;
@@ -207,5 +213,30 @@ test('malformed relays, chat publications and directory entries are dropped; the
     assert.equal(b.rooms.get('sturdy')!.remote.peers.size, 1);
   } finally {
     await client.quit();
+  }
+});
+
+test("consuming a producer its node no longer has is NOT_FOUND, and leaves no pipe behind", async () => {
+  const viewer = await SyntheticPeer.join({ url: b.url, roomId: 'ghostly', displayName: 'Viewer' });
+  try {
+    await SyntheticPeer.join({ url: a.url, roomId: 'ghostly', displayName: 'Host' }).then((p) => peers.push(p));
+    // Node A announces a producer it does not have (as if it closed while the news travelled).
+    const ghost = { producerId: '00000000-0000-4000-8000-000000000000', peerId: peers.at(-1)!.peerId, kind: 'video', source: 'camera', paused: false };
+    a.io.serverSideEmit('noom:room', { roomId: 'ghostly', event: 'producer:new', payload: ghost, from: 'rooms-a' });
+    await eventually("the ghost in node B's view", () => b.rooms.get('ghostly')!.remote.producers.has(ghost.producerId));
+    const transports = async (server: NoomServer) => (await server.rooms.get('ghostly')!.media.routers[0]!.router.dump()).transportIds.length;
+    const transportId = (await req(viewer.socket, 'transport:create', { direction: 'recv' })).id;
+    const before = { pipes: await pipesOf(b), transports: await transports(b) };
+    const res = await rawAck(viewer.socket, 'consumer:create', {
+      transportId,
+      producerId: ghost.producerId,
+      rtpCapabilities: b.rooms.get('ghostly')!.media.rtpCapabilities,
+    });
+    assert.equal(errorCode(res), 'NOT_FOUND', JSON.stringify(res));
+    assert.equal(b.rooms.get('ghostly')!.media.importCount, 0);
+    // The pipe transport node B opened for it is gone again.
+    assert.deepEqual({ pipes: await pipesOf(b), transports: await transports(b) }, before);
+  } finally {
+    await viewer.close();
   }
 });

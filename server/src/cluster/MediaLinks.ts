@@ -149,12 +149,18 @@ export class MediaLinks {
     this.#inbound.set(linkId, link);
     transport.observer.once('close', () => link.close(true));
     try {
-      const answer = await this.#broker.request(
-        nodeId,
-        'media:pipe',
-        { linkId, roomId, producerId, ...this.#endpoint(transport) },
-        { result: PipeAnswer, timeoutMs: this.#options.timeoutMs ?? 5000, requestId: linkId },
-      );
+      const ask = () =>
+        this.#broker.request(
+          nodeId,
+          'media:pipe',
+          { linkId, roomId, producerId, ...this.#endpoint(transport) },
+          { result: PipeAnswer, timeoutMs: this.#options.timeoutMs ?? 2500, requestId: linkId },
+        );
+      // One retry under the same id: the owner answers a repeat with the pipe it opened.
+      const answer = await ask().catch((error: unknown) => {
+        if (error instanceof BrokerError && error.code === 'TIMEOUT' && !closed) return ask();
+        throw error;
+      });
       if (closed) throw new AppError('NOT_FOUND', `producer ${producerId} went away`);
       await transport.connect({ ip: answer.ip, port: answer.port, srtpParameters: answer.srtpParameters });
       const producer = await transport.produce({

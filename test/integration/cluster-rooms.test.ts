@@ -8,19 +8,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ChatMessage, RoomSummary } from '../../protocol/index.js';
-import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { createClient } from 'redis';
 import { keys } from '../../server/src/cluster/keys.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
-import { collect, connect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
+import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
 
 let redis: TestRedis;
 let a: NoomServer;
 let b: NoomServer;
-const sockets: ProtocolSocket[] = [];
+const sockets = socketTracker();
 const peers: SyntheticPeer[] = [];
 
 before(async () => {
@@ -33,17 +32,13 @@ before(async () => {
 
 after(async () => {
   await Promise.all(peers.map((p) => p.close()));
-  for (const s of sockets) s.close();
+  sockets.closeAll();
   await a?.close();
   await b?.close();
   await redis?.stop();
 });
 
-const open = async (server: NoomServer) => {
-  const s = await connect(server.url);
-  sockets.push(s);
-  return s;
-};
+const open = (server: NoomServer) => sockets.open(server.url);
 /** Node's producers piped in and out, from its /metrics. */
 async function pipesOf(server: NoomServer): Promise<[number | undefined, number | undefined]> {
   const metrics = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());

@@ -7,16 +7,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ChatMessage } from '../../protocol/index.js';
-import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { roomChannel } from '../../server/src/signaling/fanout.js';
 import { eventually } from '../support/eventually.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
-import { collect, connect, req, startTestServer } from '../support/server.js';
+import { collect, req, socketTracker, startTestServer } from '../support/server.js';
 
 let redis: TestRedis;
 let a: NoomServer;
 let b: NoomServer;
-const sockets: ProtocolSocket[] = [];
+const sockets = socketTracker();
 
 before(async () => {
   redis = await startRedis();
@@ -25,17 +24,13 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of sockets) s.close();
+  sockets.closeAll();
   await a?.close();
   await b?.close();
   await redis?.stop();
 });
 
-const open = async (server: NoomServer) => {
-  const s = await connect(server.url);
-  sockets.push(s);
-  return s;
-};
+const open = (server: NoomServer) => sockets.open(server.url);
 
 const message = (text: string): ChatMessage => ({ id: `m-${text}`, peerId: 'p-a', displayName: 'A', text, ts: Date.now() });
 

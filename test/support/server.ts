@@ -68,3 +68,18 @@ export function onlyRouter(room: Room): types.Router {
   if (routers.length !== 1) throw new Error(`room ${room.id} has ${routers.length} routers, not one`);
   return routers[0]!.router;
 }
+
+/** The sockets a test file opens, to close together in its after hook. */
+export function socketTracker(): { open(url: string): Promise<ProtocolSocket>; closeAll(): void } {
+  const sockets: ProtocolSocket[] = [];
+  return {
+    async open(url) {
+      const s = await connect(url);
+      sockets.push(s);
+      return s;
+    },
+    closeAll() {
+      for (const s of sockets.splice(0)) s.close();
+    },
+  };
+}

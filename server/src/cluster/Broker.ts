@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { keys } from './keys.js';
+import { parseJson } from './json.js';
 import { NodeId, type Liveness } from './Liveness.js';
 import { withDeadline, type RedisConnections } from './redis.js';
 
@@ -114,13 +115,6 @@ interface Pending {
   settle: (outcome: { reply: ReplyEnvelope } | { error: BrokerError }) => void;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 const issueSummary = (error: z.ZodError) =>
   error.issues

@@ -23,6 +23,7 @@ import { NodeId } from './Liveness.js';
 import { MediaLinks } from './MediaLinks.js';
 import { withDeadline } from './redis.js';
 import { keys } from './keys.js';
+import { parseJson } from './json.js';
 import { JoinRefusedError, passwordHash, RoomDirectory, StoredChat, type DirectoryMember, type DirectoryProducer } from './RoomDirectory.js';
 
 /** The Socket.IO server-side event that carries room events between nodes. */
@@ -202,12 +203,7 @@ export class ClusterRooms {
   #receiveChat(text: string): void {
     // Runs inside the Redis client's reply parser: nothing may escape from here.
     try {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
+      const json = parseJson(text);
       const parsed = ChatEnvelope.safeParse(json);
       if (!parsed.success) {
         this.#log.warn('dropping a malformed chat message');

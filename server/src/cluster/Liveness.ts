@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { keys } from './keys.js';
+import { parseJson } from './json.js';
 import { withDeadline, type RedisConnections } from './redis.js';
 
 export const NodeId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
@@ -297,12 +298,7 @@ export class Liveness extends EventEmitter<LivenessEvents> {
 
   #parseRecord(id: string, value: string | null): NodeRecord | undefined {
     if (value === null) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(value);
-    } catch {
-      json = undefined;
-    }
+    const json = parseJson(value);
     const parsed = NodeRecord.safeParse(json);
     if (parsed.success && parsed.data.nodeId === id) return parsed.data;
     this.#log.warn({ node: id }, 'ignoring a malformed node record');
@@ -311,12 +307,7 @@ export class Liveness extends EventEmitter<LivenessEvents> {
 
   #handleEvent(message: string): void {
     if (this.#closed) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(message);
-    } catch {
-      json = undefined;
-    }
+    const json = parseJson(message);
     const parsed = NodeEvent.safeParse(json);
     if (!parsed.success) {
       this.#log.warn({ channel: keys.nodeEvents }, 'ignoring a malformed cluster event');

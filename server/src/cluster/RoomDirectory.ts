@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CHAT_HISTORY_SIZE, type ChatMessage, type ProducerInfo, type RoomSummary } from '../../../protocol/index.js';
 import { keys } from './keys.js';
+import { parseJson } from './json.js';
 import type { RedisConnections } from './redis.js';
 
 export const DirectoryMember = z.object({ displayName: z.string().max(200), nodeId: z.string().max(64) });
@@ -211,13 +212,6 @@ function pairs(flat: string[]): [string, string][] {
   return out;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Entries that do not parse are skipped: one bad writer must not hide a whole room. */
 function parseMap<T>(flat: string[], schema: z.ZodType<T>): Map<string, T> {

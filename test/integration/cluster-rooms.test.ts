@@ -13,6 +13,7 @@ import { createClient } from 'redis';
 import { keys } from '../../server/src/cluster/keys.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
+import { VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
 
@@ -234,4 +235,28 @@ test("consuming a producer its node no longer has is NOT_FOUND, and leaves no pi
   } finally {
     await viewer.close();
   }
+});
+
+test('dynacast across nodes: the publisher on node A is told the layer its viewer on node B watches', async () => {
+  const [pub, far] = [await open(a), await open(b)];
+  await req(pub, 'room:join', { roomId: 'dyna', displayName: 'Pub' });
+  const demand = collect(pub, 'producer:demand');
+  const send = await req(pub, 'transport:create', { direction: 'send' });
+  const { producerId } = await req(pub, 'producer:create', {
+    transportId: send.id,
+    kind: 'video',
+    source: 'camera',
+    rtpParameters: VP8_SIMULCAST_PARAMETERS,
+  });
+  const last = () => demand.filter((d) => d.producerId === producerId).at(-1)?.maxSpatialLayer;
+  await eventually('nobody watches: null', () => demand.length === 1 && last() === null);
+  const joined = await req(far, 'room:join', { roomId: 'dyna', displayName: 'Far' });
+  const recv = await req(far, 'transport:create', { direction: 'recv' });
+  const consumer = await req(far, 'consumer:create', { transportId: recv.id, producerId, rtpCapabilities: joined.rtpCapabilities });
+  await req(far, 'consumer:resume', { consumerId: consumer.consumerId });
+  await eventually('the far viewer wants every layer', () => last() === 2);
+  await req(far, 'consumer:setPreferredLayers', { consumerId: consumer.consumerId, spatialLayer: 0 });
+  await eventually('a small tile on node B wants layer 0', () => last() === 0, Boolean, { timeoutMs: 10_000 });
+  await req(far, 'consumer:close', { consumerId: consumer.consumerId });
+  await eventually('nobody watches once the pipe is gone', () => last() === null, Boolean, { timeoutMs: 10_000 });
 });

@@ -210,7 +210,9 @@ export class MediaLinks {
       await transport.connect({ ip: req.ip, port: req.port, srtpParameters: req.srtpParameters });
       const consumer = await transport.consume({ producerId: req.producerId });
       entry.consumer = consumer;
+      // Until B says otherwise its viewers watch every layer, as B's own bookkeeping assumes.
       source.demand.addViewer(req.producerId, viewer);
+      source.demand.setPaused(req.producerId, viewer, false);
       consumer.on('producerpause', () => this.#tell(fromNode, 'media:state', { linkId: req.linkId, state: 'paused' }));
       consumer.on('producerresume', () => this.#tell(fromNode, 'media:state', { linkId: req.linkId, state: 'resumed' }));
       consumer.on('producerclose', () => {

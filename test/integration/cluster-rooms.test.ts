@@ -260,3 +260,14 @@ test('dynacast across nodes: the publisher on node A is told the layer its viewe
   await req(far, 'consumer:close', { consumerId: consumer.consumerId });
   await eventually('nobody watches once the pipe is gone', () => last() === null, Boolean, { timeoutMs: 10_000 });
 });
+
+test('a rename on one node reaches the other, and a newcomer there gets the new name', async () => {
+  const [ann, ben] = [peers[0]!, peers[1]!];
+  const updated = collect(ben.socket, 'peer:updated');
+  await req(ann.socket, 'peer:rename', { displayName: 'Annabel' });
+  await eventually('the rename on node B', () => updated.some((u) => u.peerId === ann.peerId && u.displayName === 'Annabel'));
+  const late = await open(b);
+  const joined = await req(late, 'room:join', { roomId: 'spanning', displayName: 'Late' });
+  assert.equal(joined.peers.find((p) => p.id === ann.peerId)?.displayName, 'Annabel');
+  await req(late, 'room:leave', {});
+});

@@ -8,6 +8,7 @@ import { prepareMedia } from '../loadtest/peer/index.js';
 import { machineInfo } from './lib/machine.js';
 import { log, writeResult } from './lib/output.js';
 import { capacity } from './suites/capacity.js';
+import { cluster } from './suites/cluster.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
@@ -24,6 +25,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   keyframes,
   signaling,
   capacity,
+  cluster,
 };
 
 const program = new Command()

@@ -50,9 +50,10 @@ const names = flags.only ?? Object.keys(SUITES);
 
 /**
  * The run stops by itself even if something wedges: child processes go down with it. The
- * capacity ramps get their own share (they also bound themselves).
+ * capacity and cluster ramps get their own share (they also bound themselves).
  */
-const budgetMinutes = (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0);
+const budgetMinutes =
+  (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0) + (names.includes('cluster') ? (flags.quick ? 4 : 15) : 0);
 setTimeout(() => {
   log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
   process.exit(2);

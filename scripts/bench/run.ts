@@ -8,6 +8,7 @@ import { prepareMedia } from '../loadtest/peer/index.js';
 import { machineInfo } from './lib/machine.js';
 import { log, writeResult } from './lib/output.js';
 import { capacity } from './suites/capacity.js';
+import { cluster } from './suites/cluster.js';
 import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
@@ -24,6 +25,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   keyframes,
   signaling,
   capacity,
+  cluster,
 };
 
 const program = new Command()
@@ -48,9 +50,10 @@ const names = flags.only ?? Object.keys(SUITES);
 
 /**
  * The run stops by itself even if something wedges: child processes go down with it. The
- * capacity ramps get their own share (they also bound themselves).
+ * capacity and cluster ramps get their own share (they also bound themselves).
  */
-const budgetMinutes = (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0);
+const budgetMinutes =
+  (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0) + (names.includes('cluster') ? (flags.quick ? 4 : 15) : 0);
 setTimeout(() => {
   log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
   process.exit(2);

@@ -12,35 +12,19 @@
  */
 import os from 'node:os';
 import { log } from '../lib/output.js';
-import { median, round } from '../lib/stats.js';
-import { CapacityPlan, type CapacityReport } from './messages.js';
-import { measureTogether, ramp, type ComparedWindow, type Contender, type RampResult } from './ramp.js';
+import { fmt, median, round, spreadOf } from '../lib/stats.js';
+import type { CapacityPlan, CapacityReport } from './messages.js';
+import { serveReport } from './netns.js';
+import { ceilingOf as ceiling, cleanStop as clean, measureTogether, perCoreOf as perCore, ramp, rampShape, stopOf as bound, type ComparedWindow, type Contender, type RampResult } from './ramp.js';
 import { SenderProcess } from './senderProcess.js';
 import { SINK_PORTS, installSink } from './sink.js';
 import { BareTarget, NoomTarget, SRTP_SUITE, type ViewerSpec } from './targets.js';
-
-/** Median, extremes, and the half-range as a share of the median. */
-function spreadOf(values: readonly number[]): { median: number; min: number; max: number; halfRangePercent: number } {
-  const m = median(values) ?? NaN;
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  return { median: m, min, max, halfRangePercent: round((100 * (max - min)) / 2 / m, 1) };
-}
-
-const fmt = (values: readonly number[], digits = 0) => values.map((v) => round(v, digits).toLocaleString('en-US')).join(', ');
 
 async function run(plan: CapacityPlan): Promise<CapacityReport> {
   const rounds = plan.quick ? 1 : 3;
   const compareRounds = plan.quick ? 1 : 5;
   const timing = plan.quick ? { settleMs: 1_000, windowMs: 3_000 } : { settleMs: 2_000, windowMs: 8_000 };
-  const rampShape = {
-    ...timing,
-    firstViewers: Math.max(10, Math.round(50 * plan.scale)),
-    resolution: plan.quick ? 0.1 : 0.04,
-    maxSteps: plan.quick ? 4 : 14,
-    // Every viewer holds a port of the 40100–49999 range.
-    maxViewers: 4_000,
-  };
+  const shape = rampShape(plan.scale, timing, plan.quick ? 0.1 : 0.04, plan.quick ? 4 : 14);
   const spec: ViewerSpec = { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE };
 
   await installSink(plan.outerNetns);
@@ -51,8 +35,8 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
   try {
     log(`capacity: ${rounds} round(s); viewers are PlainTransports with SRTP (${SRTP_SUITE}), each consuming audio + video of one publisher`);
     for (let r = 1; r <= rounds; r++) {
-      one.push(await ramp(() => NoomTarget.start(sender, 1, 1), sender, { ...rampShape, label: 'Noom, WORKERS=1', round: r, spec }));
-      two.push(await ramp(() => NoomTarget.start(sender, 2, 1), sender, { ...rampShape, label: 'Noom, WORKERS=2, ROOM_PEERS_PER_ROUTER=1', round: r, spec }));
+      one.push(await ramp(() => NoomTarget.start(sender, 1, 1), sender, { ...shape, label: 'Noom, WORKERS=1', round: r, spec }));
+      two.push(await ramp(() => NoomTarget.start(sender, 2, 1), sender, { ...shape, label: 'Noom, WORKERS=2, ROOM_PEERS_PER_ROUTER=1', round: r, spec }));
     }
     // Side by side on one CPU: together they must leave it room (a third of the ceiling each).
     const compareViewers = Math.max(10, Math.round((median(one.map((x) => x.lastGood?.viewers ?? 0)) ?? 0) / 3));
@@ -100,11 +84,8 @@ function summarize(
   scalingViewers: number,
 ): CapacityReport {
   const summary: string[] = [];
-  const ceiling = (r: RampResult) => r.lastGood?.consumers ?? 0;
-  const perCore = (r: RampResult) => r.lastGood?.consumersPerWorkerCore ?? NaN;
   const oneC = spreadOf(one.map(ceiling));
   const onePerCore = spreadOf(one.map(perCore));
-  const bound = (r: RampResult) => `${r.stop}${r.firstBad ? ` at ${r.firstBad.consumers}` : ''}`;
   const others = (rs: RampResult[]) => fmt(rs.map((r) => r.lastGood?.othersCores ?? NaN), 2);
   summary.push(
     `one worker (WORKERS=1): ${oneC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(one.map(ceiling))}, ±${oneC.halfRangePercent} %), ` +
@@ -122,7 +103,6 @@ function summarize(
   );
   const efficiency = two.map((t, i) => perCore(t) / perCore(one[i]!));
   // A round whose ramps ended on others' load (or a failure) says little about the ratio.
-  const clean = (r: RampResult) => r.stop === 'worker-saturated' || r.stop === 'loss';
   const cleanRatios = ratios.filter((_, i) => clean(one[i]!) && clean(two[i]!));
   summary.push(
     `two workers vs one, same round: ${round(ratio.median, 2)}× the consumers (rounds ${fmt(ratios, 2)}, ±${ratio.halfRangePercent} %; ` +
@@ -183,13 +163,4 @@ function summarize(
   };
 }
 
-const plan = CapacityPlan.parse(JSON.parse(process.argv[2] ?? '{}'));
-try {
-  const report = await run(plan);
-  await new Promise<void>((resolve, reject) => process.send?.(report, (e: Error | null) => (e ? reject(e) : resolve())));
-} catch (error) {
-  process.stderr.write(`capacity: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-} finally {
-  process.disconnect?.();
-}
+await serveReport('capacity', run);

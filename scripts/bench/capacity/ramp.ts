@@ -141,6 +141,24 @@ export interface RampResult {
   firstBad?: RampStep;
 }
 
+/** A ramp's ceiling: consumers at its last step under the loss limit (0 when none). */
+export const ceilingOf = (r: RampResult): number => r.lastGood?.consumers ?? 0;
+/** Consumers per core of worker CPU at the ceiling. */
+export const perCoreOf = (r: RampResult): number => r.lastGood?.consumersPerWorkerCore ?? NaN;
+/** Why a ramp stopped, and where. */
+export const stopOf = (r: RampResult): string => `${r.stop}${r.firstBad ? ` at ${r.firstBad.consumers}` : ''}`;
+/** A ramp that ended on the worker or on loss while the machine was quiet, not on others' load or a failure. */
+export const cleanStop = (r: RampResult): boolean => r.stop === 'worker-saturated' || r.stop === 'loss';
+
+/**
+ * A ramp's steps: `50 × scale` viewers first (at least 10), then steps of `resolution` × the
+ * predicted ceiling, `maxSteps` at most, and 4,000 viewers at most (every viewer holds a
+ * port of the 40100–49999 range).
+ */
+export function rampShape(scale: number, timing: Timing, resolution: number, maxSteps: number): Timing & Pick<RampOptions, 'firstViewers' | 'resolution' | 'maxSteps' | 'maxViewers'> {
+  return { ...timing, firstViewers: Math.max(10, Math.round(50 * scale)), resolution, maxSteps, maxViewers: 4_000 };
+}
+
 export interface RampOptions extends Timing {
   label: string;
   round: number;
@@ -261,7 +279,7 @@ export interface Contender {
 }
 
 /** Binds every thread of a process to one CPU (util-linux taskset). */
-async function pin(pid: number, cpu: number): Promise<void> {
+export async function pin(pid: number, cpu: number): Promise<void> {
   await run('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { timeout: 5_000 });
 }
 

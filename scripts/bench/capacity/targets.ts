@@ -138,8 +138,11 @@ export interface CapacityTarget {
   close(): Promise<void>;
 }
 
-/** The environment every Noom of this benchmark runs with: loopback, quiet, a room that outlives its silence. */
-export function noomConfig(workers: number, peersPerRouter: number): Config {
+/**
+ * The environment every Noom of this benchmark runs with: loopback, quiet, a room that
+ * outlives its silence; `env` adds to it (a cluster node's REDIS_URL and NODE_ID).
+ */
+export function noomConfig(workers: number, peersPerRouter: number, env: Record<string, string> = {}): Config {
   return loadConfig({
     HOST: LOOPBACK,
     PORT: '0',
@@ -153,7 +156,37 @@ export function noomConfig(workers: number, peersPerRouter: number): Config {
     ROOM_PEERS_PER_ROUTER: String(peersPerRouter),
     // Viewers are not socket members: without this the "empty" room would close after 3 s.
     ROOM_GRACE_MS: '600000',
+    ...env,
   });
+}
+
+/**
+ * A viewer placed and served by a room's own media, as a peer's transports are: a router
+ * with room for it, the producers routed there (a pipe from another worker, or an import
+ * from another node), a PlainTransport consuming both. `release` undoes it all.
+ */
+export async function addRoomViewer(room: Room, published: Published, spec: ViewerSpec, slot?: number): Promise<{ viewer: Viewer; release: () => void }> {
+  if (room.closed) throw new Error('the room closed under the benchmark');
+  const media = room.media;
+  await media.reserve();
+  const placement = media.place(`viewer-${randomUUID()}`);
+  const giveBack: (() => void)[] = [];
+  try {
+    for (const p of [published.audio, published.video]) giveBack.push(await media.route(p.id, placement.router));
+    const viewer = await openViewer(placement.router, published, spec, slot ?? placement.slotIndex);
+    return {
+      viewer,
+      release: () => {
+        viewer.transport.close();
+        for (const g of giveBack) g();
+        placement.release();
+      },
+    };
+  } catch (error) {
+    for (const g of giveBack) g();
+    placement.release();
+    throw error;
+  }
 }
 
 /**
@@ -199,22 +232,9 @@ export class NoomTarget implements CapacityTarget {
   }
 
   async addViewer(spec: ViewerSpec): Promise<Viewer> {
-    if (this.room.closed) throw new Error('the room closed under the benchmark');
-    const media = this.room.media;
-    await media.reserve();
-    const viewerId = `viewer-${randomUUID()}`;
-    const placement = media.place(viewerId);
-    const giveBack: (() => void)[] = [];
-    try {
-      for (const p of [this.published.audio, this.published.video]) giveBack.push(await media.route(p.id, placement.router));
-      const viewer = await openViewer(placement.router, this.published, spec, placement.slotIndex);
-      this.#released.push(() => viewer.transport.close(), ...giveBack, placement.release);
-      return viewer;
-    } catch (error) {
-      for (const g of giveBack) g();
-      placement.release();
-      throw error;
-    }
+    const { viewer, release } = await addRoomViewer(this.room, this.published, spec);
+    this.#released.push(release);
+    return viewer;
   }
 
   async close(): Promise<void> {

@@ -11,13 +11,16 @@ import { ChatCommand, type ChatReply } from './messages.js';
 interface Member {
   socket: ProtocolSocket;
   roomId: string;
+  /** Index of the URL (node) it connected to. */
+  node: number;
 }
 
 const members: Member[] = [];
 const rooms = new Map<string, Member[]>();
 /** Message text → send time, per room; receipts are matched on the text. */
 const sentAt = new Map<string, number>();
-const latencies: number[] = [];
+/** Latencies by the receiver's node. */
+let byNode: number[][] = [];
 
 function reply(message: ChatReply): void {
   process.send?.(message);
@@ -44,10 +47,11 @@ async function connectAll(cmd: Extract<ChatCommand, { cmd: 'connect' }>): Promis
       const job = jobs[next++]!;
       try {
         const t0 = performance.now();
-        const socket = await connectOne(cmd.url);
+        const node = job.i % cmd.urls.length;
+        const socket = await connectOne(cmd.urls[node]!);
         const joined = await request(socket, 'room:join', { roomId: job.roomId, displayName: `chat-${job.i}` }, 20_000);
         joinMs.push(performance.now() - t0);
-        const m: Member = { socket, roomId: job.roomId };
+        const m: Member = { socket, roomId: job.roomId, node };
         members.push(m);
         const list = rooms.get(job.roomId) ?? [];
         list.push(m);
@@ -58,7 +62,7 @@ async function connectAll(cmd: Extract<ChatCommand, { cmd: 'connect' }>): Promis
           if (!msg.success) return;
           const t = sentAt.get(msg.data.text);
           // The server echoes a message to its sender too: that copy is not a fan-out delivery.
-          if (t !== undefined && msg.data.peerId !== joined.peerId) latencies.push(now - t);
+          if (t !== undefined && msg.data.peerId !== joined.peerId) (byNode[node] ??= []).push(now - t);
         });
       } catch (error) {
         failed.push(error instanceof Error ? error.message : String(error));
@@ -70,12 +74,13 @@ async function connectAll(cmd: Extract<ChatCommand, { cmd: 'connect' }>): Promis
 }
 
 async function chat(cmd: Extract<ChatCommand, { cmd: 'chat' }>): Promise<void> {
-  latencies.length = 0;
+  byNode = [];
   let sent = 0;
   let expected = 0;
   const sendFailures: string[] = [];
   const inflight: Promise<void>[] = [];
-  const roomList = [...rooms.values()];
+  // Senders: the members on the first node.
+  const roomList = [...rooms.values()].map((list) => ({ list, senders: list.filter((m) => m.node === 0) }));
   const start = performance.now();
   const total = Math.floor(cmd.durationMs / cmd.intervalMs) * roomList.length;
   // Rooms send in turn on a fixed schedule spread over the interval, not all on one tick,
@@ -83,9 +88,9 @@ async function chat(cmd: Extract<ChatCommand, { cmd: 'chat' }>): Promise<void> {
   for (let k = 0; k < total; k++) {
     const wait = start + (k * cmd.intervalMs) / roomList.length - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const list = roomList[k % roomList.length]!;
+    const { list, senders } = roomList[k % roomList.length]!;
     const tick = Math.floor(k / roomList.length);
-    const sender = list[tick % list.length]!;
+    const sender = senders[tick % senders.length]!;
     const text = `bench ${sender.roomId} ${tick}`;
     sentAt.set(text, performance.now());
     sent++;
@@ -101,7 +106,8 @@ async function chat(cmd: Extract<ChatCommand, { cmd: 'chat' }>): Promise<void> {
   }
   await Promise.all(inflight);
   await new Promise((resolve) => setTimeout(resolve, 2000)); // stragglers
-  reply({ type: 'chatDone', sent, sendFailures: sendFailures.slice(0, 20), expected, latencies: latencies.map((l) => Math.round(l * 100) / 100) });
+  const rounded = Array.from(byNode, (ls) => (ls ?? []).map((l) => Math.round(l * 100) / 100));
+  reply({ type: 'chatDone', sent, sendFailures: sendFailures.slice(0, 20), expected, latencies: rounded.flat(), byNode: rounded });
 }
 
 process.on('message', (raw: unknown) => {

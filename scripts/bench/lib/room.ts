@@ -11,9 +11,10 @@ export interface RoomShape {
 
 /**
  * Joins the publishers, then the subscribers, spreading them over the bot processes. Within
- * a bot joins are sequential, across bots they overlap: a ramp the server can follow.
+ * a bot joins are sequential, across bots they overlap: a ramp the server can follow. The
+ * subscribers may join another node of a cluster than the publishers.
  */
-export async function fillRoom(fleet: BotFleet, url: string, roomId: string, shape: RoomShape): Promise<JoinResult[]> {
+export async function fillRoom(fleet: BotFleet, url: string, roomId: string, shape: RoomShape, subscriberUrl = url): Promise<JoinResult[]> {
   const results: JoinResult[] = [];
   const wave = async (count: number, role: 'pub' | 'sub', offset: number) => {
     const queues: number[][] = Array.from({ length: fleet.size }, () => []);
@@ -23,7 +24,7 @@ export async function fillRoom(fleet: BotFleet, url: string, roomId: string, sha
         for (const i of q) {
           results.push(
             await fleet.join(bot, {
-              url,
+              url: role === 'pub' ? url : subscriberUrl,
               roomId,
               displayName: `${role}-${i}`,
               publish: role === 'pub' ? { audio: true, video: true } : { audio: false, video: false },

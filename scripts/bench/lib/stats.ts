@@ -32,6 +32,17 @@ export function distribution(values: readonly number[]): Distribution {
   };
 }
 
+/** Median, extremes, and the half-range as a share of the median: a figure's round-to-round spread. */
+export function spreadOf(values: readonly number[]): { median: number; min: number; max: number; halfRangePercent: number } {
+  const m = median(values) ?? NaN;
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { median: m, min, max, halfRangePercent: round((100 * (max - min)) / 2 / m, 1) };
+}
+
+/** "1,234, 2,345": a list of figures, for a summary line. */
+export const fmt = (values: readonly number[], digits = 0): string => values.map((v) => round(v, digits).toLocaleString('en-US')).join(', ');
+
 /** "p50 123.4 / p95 456.7 ms (n=20)", for the console. */
 export function formatMs(d: Distribution): string {
   if (d.n === 0) return 'no samples';

@@ -26,39 +26,45 @@ export async function timeOneJoin(url: string, roomId: string, displayName: stri
   }
 }
 
-export async function joinFirstRtp(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ? 5 : 20): Promise<SuiteResult> {
-  const server = await startServer('noom', 'join-first-rtp', {});
-  const roomId = `first-rtp-${Date.now()}`;
-  const firstAny: number[] = [];
-  const firstAudio: number[] = [];
-  const firstVideo: number[] = [];
-  const publisher = await SyntheticPeer.join({ url: server.url, roomId, displayName: 'publisher', publish: { audio: true, video: true }, consume: false });
+/**
+ * One audio + video publisher joins `roomId` at each of `publisherUrls`; then `joins` rounds
+ * of one timed join at each of `joinUrls` in turn, so that the machine's noise falls on all
+ * alike. Distributions of room:join → first RTP per join URL (any kind, audio, video) and
+ * the raw samples of any kind.
+ */
+export async function alternatingJoins(roomId: string, publisherUrls: readonly string[], joinUrls: readonly string[], joins: number) {
+  const samples = joinUrls.map(() => ({ any: [] as number[], audio: [] as number[], video: [] as number[] }));
+  const publishers: SyntheticPeer[] = [];
   try {
+    for (const url of publisherUrls) {
+      publishers.push(await SyntheticPeer.join({ url, roomId, displayName: 'publisher', publish: { audio: true, video: true }, consume: false }));
+    }
     await sleep(1000);
     for (let i = 0; i < joins; i++) {
-      const t = await timeOneJoin(server.url, roomId, `joiner-${i}`);
-      firstAny.push(t.any);
-      firstAudio.push(t.audio);
-      firstVideo.push(t.video);
-      await sleep(300); // let the server forget the last joiner before the next one arrives
+      for (const [k, url] of joinUrls.entries()) {
+        const t = await timeOneJoin(url, roomId, `joiner-${i}`);
+        samples[k]!.any.push(t.any);
+        samples[k]!.audio.push(t.audio);
+        samples[k]!.video.push(t.video);
+        await sleep(300); // let the server forget the last joiner before the next one arrives
+      }
     }
   } finally {
-    await publisher.close();
-    await server.stop();
+    await Promise.all(publishers.map((p) => p.close()));
   }
-  const any = distribution(firstAny);
-  log(`join-first-rtp: ${joins} sequential joins: first RTP ${formatMs(any)}`);
+  return samples.map((s) => ({ any: distribution(s.any), audio: distribution(s.audio), video: distribution(s.video), samplesMs: s.any.map((v) => round(v)) }));
+}
+
+export async function joinFirstRtp(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ? 5 : 20): Promise<SuiteResult> {
+  const server = await startServer('noom', 'join-first-rtp', {});
+  const [d] = await alternatingJoins(`first-rtp-${Date.now()}`, [server.url], [server.url], joins).finally(() => server.stop());
+  if (!d) throw new Error('no joins');
+  log(`join-first-rtp: ${joins} sequential joins: first RTP ${formatMs(d.any)}`);
   return {
     name: 'join-first-rtp',
     summary: [
-      `${joins} sequential joins, 1 audio+video publisher: room:join → first RTP median ${any.p50} ms (audio ${distribution(firstAudio).p50} ms, video ${distribution(firstVideo).p50} ms)`,
+      `${joins} sequential joins, 1 audio+video publisher: room:join → first RTP median ${d.any.p50} ms (audio ${d.audio.p50} ms, video ${d.video.p50} ms)`,
     ],
-    data: {
-      joins,
-      firstRtp: any,
-      firstAudio: distribution(firstAudio),
-      firstVideo: distribution(firstVideo),
-      samplesMs: firstAny.map((v) => round(v)),
-    },
+    data: { joins, firstRtp: d.any, firstAudio: d.audio, firstVideo: d.video, samplesMs: d.samplesMs },
   };
 }

@@ -7,11 +7,10 @@
  * the last consumer with it when it left, every join opens a fresh pipe. Joins alternate
  * between the two servers so that the machine's noise falls on both alike.
  */
-import { SyntheticPeer } from '../../loadtest/peer/index.js';
-import { log, sleep } from '../lib/output.js';
+import { log } from '../lib/output.js';
 import { startServer } from '../lib/serverProcess.js';
-import { distribution, formatMs, round } from '../lib/stats.js';
-import { timeOneJoin } from './joinFirstRtp.js';
+import { formatMs, round } from '../lib/stats.js';
+import { alternatingJoins } from './joinFirstRtp.js';
 import type { SuiteOptions, SuiteResult } from './types.js';
 
 export async function pipeJoin(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ? 5 : 20): Promise<SuiteResult> {
@@ -21,29 +20,8 @@ export async function pipeJoin(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ?
   ];
   const servers = await Promise.all(setups.map((s, i) => startServer('noom', `pipe-join-${i}`, s.env)));
   const roomId = `pipe-join-${Date.now()}`;
-  const samples = setups.map(() => ({ any: [] as number[], audio: [] as number[], video: [] as number[] }));
-  const publishers: SyntheticPeer[] = [];
-  try {
-    for (const server of servers) {
-      publishers.push(
-        await SyntheticPeer.join({ url: server.url, roomId, displayName: 'publisher', publish: { audio: true, video: true }, consume: false }),
-      );
-    }
-    await sleep(1000);
-    for (let i = 0; i < joins; i++) {
-      for (const [k, server] of servers.entries()) {
-        const t = await timeOneJoin(server.url, roomId, `joiner-${i}`);
-        samples[k]!.any.push(t.any);
-        samples[k]!.audio.push(t.audio);
-        samples[k]!.video.push(t.video);
-        await sleep(300);
-      }
-    }
-  } finally {
-    await Promise.all(publishers.map((p) => p.close()));
-    await Promise.all(servers.map((s) => s.stop()));
-  }
-  const dists = samples.map((s) => ({ any: distribution(s.any), audio: distribution(s.audio), video: distribution(s.video) }));
+  const urls = servers.map((s) => s.url);
+  const dists = await alternatingJoins(roomId, urls, urls, joins).finally(() => Promise.all(servers.map((s) => s.stop())));
   const cost = round((dists[1]!.any.p50 ?? NaN) - (dists[0]!.any.p50 ?? NaN));
   for (const [k, s] of setups.entries()) log(`pipe-join: ${s.name}: first RTP ${formatMs(dists[k]!.any)}`);
   log(`pipe-join: the on-demand pipe adds ${cost} ms at the median`);
@@ -54,7 +32,7 @@ export async function pipeJoin(o: Pick<SuiteOptions, 'quick'>, joins = o.quick ?
     ],
     data: {
       joins,
-      setups: setups.map((s, k) => ({ ...s, firstRtp: dists[k]!.any, firstAudio: dists[k]!.audio, firstVideo: dists[k]!.video, samplesMs: samples[k]!.any.map((v) => round(v)) })),
+      setups: setups.map((s, k) => ({ ...s, firstRtp: dists[k]!.any, firstAudio: dists[k]!.audio, firstVideo: dists[k]!.video, samplesMs: dists[k]!.samplesMs })),
       pipeCostMsAtMedian: cost,
     },
   };

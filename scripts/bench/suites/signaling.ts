@@ -4,9 +4,7 @@
  * lag, read from its /metrics once a second (prom-client resets the histogram per scrape,
  * so each scrape covers the second before it).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { ChatReply } from '../chat/messages.js';
+import { ask, startChatClients, stopChatClients } from '../chat/clients.js';
 import { cpuMeter } from '../lib/procCpu.js';
 import { scrapeMetrics } from '../lib/metricsText.js';
 import { log, sleep } from '../lib/output.js';
@@ -20,31 +18,6 @@ import { scaled, type SuiteOptions, type SuiteResult } from './types.js';
  * ≈ 10 ms. The summary gives the raw figure and the delay beyond the interval.
  */
 const MONITOR_INTERVAL_MS = 10;
-
-const ENTRY = fileURLToPath(new URL('../chat/child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-
-type Reply<T extends ChatReply['type']> = Extract<ChatReply, { type: T }>;
-
-function nextReply<T extends ChatReply['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Reply<T>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`chat client ${child.pid}: no ${type} in ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (raw: unknown) => {
-      const r = ChatReply.safeParse(raw);
-      if (r.success && r.data.type === type) done(undefined, r.data as Reply<T>);
-    };
-    const onExit = () => done(new Error(`chat client ${child.pid} exited`));
-    const done = (error?: Error, value?: Reply<T>) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(value!);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
 
 interface LagSample {
   p50: number;
@@ -87,19 +60,17 @@ export async function signaling(o: SuiteOptions): Promise<SuiteResult> {
   log(`signaling: ${clients} Socket.IO clients in ${roomCount} rooms of ${membersPerRoom}, ${processes} client processes, ${1000 / intervalMs} msg/s per room for ${durationMs / 1000} s`);
 
   const server = await startServer('noom', 'signaling', {});
-  const children = Array.from({ length: processes }, () =>
-    fork(ENTRY, [], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' }),
-  );
+  const children = await startChatClients(processes).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   try {
-    await Promise.all(children.map((c) => nextReply(c, 'ready', 30_000)));
     const roomIds = Array.from({ length: roomCount }, (_, i) => `chat-${i}`);
     const connectStart = performance.now();
     const connected = await Promise.all(
-      children.map((c, k) => {
-        const reply = nextReply(c, 'connected', 300_000);
-        c.send({ cmd: 'connect', url: server.url, rooms: roomIds.filter((_, i) => i % processes === k), membersPerRoom, concurrency: 10 });
-        return reply;
-      }),
+      children.map((c, k) =>
+        ask(c, { cmd: 'connect', urls: [server.url], rooms: roomIds.filter((_, i) => i % processes === k), membersPerRoom, concurrency: 10 }, 'connected', 300_000),
+      ),
     );
     const connectSeconds = (performance.now() - connectStart) / 1000;
     const sockets = connected.reduce((a, c) => a + c.sockets, 0);
@@ -116,11 +87,7 @@ export async function signaling(o: SuiteOptions): Promise<SuiteResult> {
     const chatLag = sampleLag(server.url, () => chatDone);
     const cpu = cpuMeter([server.pid]);
     const results = await Promise.all(
-      children.map((c) => {
-        const reply = nextReply(c, 'chatDone', durationMs + 60_000);
-        c.send({ cmd: 'chat', durationMs, intervalMs });
-        return reply;
-      }),
+      children.map((c) => ask(c, { cmd: 'chat', durationMs, intervalMs }, 'chatDone', durationMs + 60_000)),
     );
     const serverCpu = cpu.stop();
     chatDone = true;
@@ -160,8 +127,7 @@ export async function signaling(o: SuiteOptions): Promise<SuiteResult> {
       },
     };
   } finally {
-    for (const c of children) if (c.connected) c.disconnect();
-    await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await stopChatClients(children);
     await server.stop();
   }
 }

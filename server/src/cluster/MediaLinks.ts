@@ -1,6 +1,6 @@
 /**
  * Media between nodes: a producer of node A consumed on node B travels through one pair of
- * PipeTransports (UDP, SRTP on) per producer per node pair, shared by all of B's viewers.
+ * PipeTransports (UDP, SRTP and RTX on) per producer per node pair, shared by all of B's viewers.
  *
  * B asks for it (`import`): it opens its end on the router of its first viewer and sends A,
  * through the broker, its address and SRTP key; A opens its end on the producer's router,
@@ -120,6 +120,8 @@ export class MediaLinks {
     return router.createPipeTransport({
       listenInfo: { protocol: 'udp', ip: listenIp, ...(announcedIp !== listenIp ? { announcedAddress: announcedIp } : {}), portRange },
       enableSrtp: true,
+      // Between hosts packets get lost: NACK and RTX repair them (both ends must enable it).
+      enableRtx: true,
       appData,
     });
   }

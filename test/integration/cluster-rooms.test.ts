@@ -271,3 +271,15 @@ test('a rename on one node reaches the other, and a newcomer there gets the new 
   assert.equal(joined.peers.find((p) => p.id === ann.peerId)?.displayName, 'Annabel');
   await req(late, 'room:leave', {});
 });
+
+test('a lost pause mirror is repaired by the periodic check: the piped-in end follows its owner again', async () => {
+  const [ben, cat] = [peers[1]!, peers[2]!];
+  const catVideo = cat.producerStats().find((s) => s.kind === 'video')!.producerId;
+  const imported = b.rooms.get('spanning')!.media.producers.get(catVideo)!;
+  assert.ok(imported.imported && !imported.producer.paused);
+  // As if node A's "resumed" never arrived: node B's end is paused while Cat sends.
+  await imported.producer.pause();
+  const stalled = packets(ben, catVideo);
+  await eventually('node B resumes its end within a check or two', () => !imported.producer.paused, Boolean, { timeoutMs: 12_000 });
+  await eventually("Ben receives Cat's camera again", () => packets(ben, catVideo) > stalled + 10);
+});

@@ -240,6 +240,7 @@ export class ClusterRooms {
       const producers = new Map<string, DirectoryProducer>(
         share.producers.map((p) => [p.producerId, { peerId: p.peerId, kind: p.kind, source: p.source, paused: p.paused, nodeId: this.nodeId }]),
       );
+      room.media.repeatImportDemand();
       try {
         await this.directory.assert(room.id, { isPublic: share.isPublic, passwordHash: share.passwordHash, maxPeers: share.maxPeers }, members, producers);
       } catch (error) {

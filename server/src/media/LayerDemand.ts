@@ -75,6 +75,11 @@ export class LayerDemand extends EventEmitter<LayerDemandEvents> {
     if (this.#producers.get(producerId)?.viewers.delete(consumerId)) this.#update(producerId);
   }
 
+  /** What the publisher was last told (undefined: nothing yet, so every layer). */
+  told(producerId: string): number | null | undefined {
+    return this.#producers.get(producerId)?.told;
+  }
+
   /** The highest layer anyone watches now, null when nobody does. */
   wanted(producerId: string): number | null {
     const d = this.#producers.get(producerId);

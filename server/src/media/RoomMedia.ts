@@ -175,6 +175,23 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     this.#importer = importer;
   }
 
+  /** Tells the nodes of imported producers again what this node's viewers watch (a message may have been lost in an outage). */
+  repeatImportDemand(): void {
+    for (const [id, p] of this.#producers) {
+      const told = this.demand.told(id);
+      if (p.imported && told !== undefined) p.imported.setDemand(told);
+    }
+  }
+
+  /** Brings an imported producer's paused state in line with its owner's (a mirror message may have been lost). */
+  alignImport(producerId: string, paused: boolean): void {
+    const p = this.#producers.get(producerId);
+    if (!p?.imported || p.producer.closed || p.producer.paused === paused) return;
+    (paused ? p.producer.pause() : p.producer.resume()).catch((error: unknown) => {
+      this.#log.debug({ err: error, producer: producerId }, 'could not align an imported producer');
+    });
+  }
+
   /** Producers of other nodes piped in for local viewers now. */
   get importCount(): number {
     return this.#imports.size;

@@ -483,6 +483,11 @@ export class Room extends EventEmitter<RoomEvents> {
       if (!directory.peers.has(id) && goes(id, m.nodeId)) relay('peer:left', { peerId: id }, m.nodeId);
     }
     this.#missing = missing;
+    // The pipe's own pause mirror is a message that an outage can lose: where the view and
+    // the directory agree, the piped-in end follows them.
+    for (const [id, p] of this.#remoteProducers) {
+      if (directory.producers.get(id)?.paused === p.paused) this.media.alignImport(id, p.paused);
+    }
   }
 
   /** This node's own share, as the directory should have it (for a re-sync after an outage). */

@@ -113,7 +113,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
         }
       : undefined,
   );
-  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) }));
+  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) && (clusterRooms?.started ?? true) }));
 
   // Cluster: every node reads the whole cluster's list and tells its own sockets.
   rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));
@@ -148,7 +148,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       const wildcard = host !== config.http.host;
       const announced = config.mediasoup.announcedAddress;
       await cluster.join(wildcard ? url.replace(`//${host}:`, `//${announced.includes(':') ? `[${announced}]` : announced}:`) : url);
-      clusterRooms?.start(rooms);
+      await clusterRooms?.start(rooms);
     } catch (error) {
       rooms.close();
       await new Promise<void>((resolve) => void io.close(() => resolve()));

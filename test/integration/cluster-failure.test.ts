@@ -177,3 +177,22 @@ test('Redis restarted mid-call: media keeps flowing, then signaling, counts and 
     await d.close();
   }
 });
+
+test('a node restarted at once under the same NODE_ID serves again, and its new members stay past the clean-up of its earlier run', async () => {
+  const first = await startNodeProcess('fail-e');
+  const [, ann] = await joinAlternately('phoenix', [first.url, a.url], ['Old', 'Ann']);
+  first.child.kill('SIGKILL');
+  // The new run waits for the id, then for the others to see the old run die, before it is ready.
+  const again = await startNodeProcess('fail-e');
+  await eventually('the new run ready', async () => (await fetch(`${again.url}/readyz`)).status === 200, Boolean, { timeoutMs: 15_000 });
+  const left = collect(ann!.socket, 'peer:left');
+  const fresh = await SyntheticPeer.join({ url: again.url, roomId: 'phoenix', displayName: 'New', publish: { audio: true, video: true } });
+  peers.push(fresh);
+  await fresh.waitForMedia({ consumers: 2, minPackets: 10, timeoutMs: 30_000 });
+  await eventually("Ann receives the new run's member", () => ann!.consumerStats().filter((c) => c.peerId === fresh.peerId && c.packets > 10).length === 2);
+  // Past every clean-up of the old run (TTL, polls, the periodic check): the new member stays.
+  await new Promise((resolve) => setTimeout(resolve, 6000));
+  assert.ok(!left.some((e) => e.peerId === fresh.peerId), 'the new member was reported gone');
+  assert.ok(a.rooms.get('phoenix')!.remote.peers.has(fresh.peerId));
+  assert.equal(await countOn(a, 'phoenix'), 2);
+});

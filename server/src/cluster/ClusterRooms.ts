@@ -66,11 +66,16 @@ export class ClusterRooms {
   #rooms: RoomRegistry | undefined;
   #links: MediaLinks | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #resyncing = false;
+  #started = false;
+  /** Nodes reported down and not back since (bounded: an id leaves when it comes back or after an hour). */
+  readonly #deadNodes = new Map<string, number>();
   #closed = false;
   readonly #onRelay = (envelope: unknown) => this.#receive(envelope);
   readonly #onChat = (text: string) => this.#receiveChat(text);
   readonly #onNodeDown = (nodeId: string) => void this.#nodeDown(nodeId);
   readonly #onReconnected = () => void this.#reassert();
+  readonly #onNodeUp = (node: { nodeId: string }) => this.#deadNodes.delete(node.nodeId);
 
   constructor(node: ClusterNode, io: NoomIo, options: ClusterRoomsOptions, log: Logger) {
     this.#node = node;
@@ -98,8 +103,22 @@ export class ClusterRooms {
     });
   }
 
-  /** Starts serving: needs the node joined (the broker) and the room registry. */
-  start(rooms: RoomRegistry): void {
+  /** Whether this node takes joins yet (see {@link start}). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /**
+   * Starts serving: needs the node joined (the broker) and the room registry. What an
+   * earlier run under this node id left in the directory goes first; after a quick restart
+   * this waits until the others have seen that run die, or their clean-up of it would take
+   * this run's members with it.
+   */
+  async start(rooms: RoomRegistry): Promise<void> {
+    const liveness = this.#node.liveness;
+    if (liveness.replacedEarlierRun) await new Promise((resolve) => setTimeout(resolve, 2 * liveness.pollMs + 500));
+    await this.directory.removeNode(this.nodeId);
+    this.#started = true;
     this.#rooms = rooms;
     this.#links = new MediaLinks(
       this.#node.broker,
@@ -121,6 +140,7 @@ export class ClusterRooms {
       this.#log.error({ err: error }, 'could not subscribe to chat');
     });
     this.#node.liveness.on('nodedown', this.#onNodeDown);
+    this.#node.liveness.on('nodeup', this.#onNodeUp);
     this.#node.liveness.on('reconnected', this.#onReconnected);
     this.#timer = setInterval(() => void this.#resyncAll(), RESYNC_MS);
     rooms.scheduleUpdate();
@@ -137,6 +157,7 @@ export class ClusterRooms {
     return {
       nodeId: this.nodeId,
       join: async (peer, password) => {
+        if (!this.#started) throw new AppError('INVALID_STATE', 'this node is joining the cluster; try again in a moment');
         try {
           const r = await withDeadline(
             directory.join(roomId, { ...settings, passwordHash: passwordHash(roomId, password) }, peer.id, peer.displayName),
@@ -147,8 +168,9 @@ export class ClusterRooms {
             isPublic: r.settings.isPublic,
             passwordHash: r.settings.passwordHash,
             maxPeers: r.settings.maxPeers,
-            peers: new Map([...r.peers].filter(([, m]) => m.nodeId !== self)),
-            producers: new Map([...remoteProducers(r.producers)].filter(([, p]) => p.nodeId !== self)),
+            // A dead node's entries may still be there: its removal is on its way.
+            peers: new Map([...r.peers].filter(([, m]) => m.nodeId !== self && this.#isAlive(m.nodeId))),
+            producers: new Map([...remoteProducers(r.producers)].filter(([, p]) => p.nodeId !== self && this.#isAlive(p.nodeId))),
             chat: r.chat,
           };
         } catch (error) {
@@ -216,12 +238,21 @@ export class ClusterRooms {
     }
   }
 
+  /**
+   * Not known to be dead. A node this one has not polled yet (it started a moment ago) is
+   * alive: its entries are real, and treating them as a dead node's would delete them.
+   */
+  #isAlive(nodeId: string): boolean {
+    return !this.#deadNodes.has(nodeId);
+  }
+
   #localRooms(): Room[] {
     return [...(this.#rooms?.rooms.values() ?? [])].filter((r) => !r.closed);
   }
 
   async #nodeDown(nodeId: string): Promise<void> {
     if (this.#closed) return;
+    this.#deadNodes.set(nodeId, Date.now());
     this.#links?.dropNode(nodeId);
     for (const room of this.#localRooms()) room.dropNode(nodeId);
     try {
@@ -252,16 +283,24 @@ export class ClusterRooms {
   }
 
   async #resyncAll(): Promise<void> {
-    if (this.#closed || !this.#node.redis.ready) return;
-    const liveness = this.#node.liveness;
-    for (const room of this.#localRooms()) {
-      try {
+    if (this.#closed || this.#resyncing || !this.#node.redis.ready) return;
+    this.#resyncing = true;
+    const isAlive = (nodeId: string) => this.#isAlive(nodeId);
+    const dead = new Set<string>();
+    for (const [nodeId, at] of this.#deadNodes) if (Date.now() - at > 3_600_000) this.#deadNodes.delete(nodeId);
+    try {
+      for (const room of this.#localRooms()) {
+        const readStartedAt = performance.now();
         const state = await this.directory.state(room.id);
-        room.resync({ peers: state.peers, producers: remoteProducers(state.producers) }, (nodeId) => liveness.isAlive(nodeId));
-      } catch (error) {
-        this.#log.debug({ err: error, room: room.id }, 'room re-sync failed');
-        return;
+        for (const e of [...state.peers.values(), ...state.producers.values()]) if (!isAlive(e.nodeId)) dead.add(e.nodeId);
+        room.resync({ peers: state.peers, producers: remoteProducers(state.producers) }, isAlive, readStartedAt);
       }
+      // Entries of a node that is gone outlived its removal (every survivor failed it): again.
+      for (const nodeId of dead) if (nodeId !== this.nodeId) await this.directory.removeNode(nodeId);
+    } catch (error) {
+      this.#log.debug({ err: error }, 'room re-sync failed');
+    } finally {
+      this.#resyncing = false;
     }
   }
 
@@ -274,6 +313,7 @@ export class ClusterRooms {
     await withDeadline(this.#node.redis.subscriber.unsubscribe(keys.chat, this.#onChat), 1000).catch(() => undefined);
     if (this.#rooms) {
       this.#node.liveness.off('nodedown', this.#onNodeDown);
+      this.#node.liveness.off('nodeup', this.#onNodeUp);
       this.#node.liveness.off('reconnected', this.#onReconnected);
     }
     this.#links?.close();

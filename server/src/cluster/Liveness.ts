@@ -102,6 +102,7 @@ export class Liveness extends EventEmitter<LivenessEvents> {
   #started = false;
   /** The key is ours: only then may close() delete it. */
   #registered = false;
+  #replacedEarlierRun = false;
   #closed = false;
   readonly #onReady = () => this.#handleReconnect();
   readonly #onLost = () => {
@@ -155,6 +156,19 @@ export class Liveness extends EventEmitter<LivenessEvents> {
     this.#log.info({ nodeId: this.self.nodeId, nodes: [...this.#nodes.keys()] }, 'joined the cluster');
   }
 
+  /**
+   * This node's id was still held by an earlier run when it started (a quick restart): the
+   * others may not have seen that run die yet.
+   */
+  get replacedEarlierRun(): boolean {
+    return this.#replacedEarlierRun;
+  }
+
+  /** How often the others poll: within about two polls every node has seen a change. */
+  get pollMs(): number {
+    return this.#pollMs;
+  }
+
   /** The other nodes that are alive now, by id. */
   get nodes(): ReadonlyMap<string, NodeRecord> {
     return this.#nodes;
@@ -205,6 +219,7 @@ export class Liveness extends EventEmitter<LivenessEvents> {
         expiration: { type: 'PX', value: this.#ttlMs },
       });
       if (set === 'OK') break;
+      this.#replacedEarlierRun = true;
       if (Date.now() > deadline) throw new NodeIdInUseError(this.self.nodeId);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -100,7 +100,7 @@ export class MediaLinks {
     this.#log = log;
     broker.handle('media:pipe', PipeRequest, (req, ctx) => this.#serve(req, ctx.fromNode));
     broker.handle('media:unpipe', LinkRef, ({ linkId }) => {
-      this.#outbound.get(linkId)?.transport?.close();
+      this.#dropOutbound(linkId);
       return {};
     });
     broker.handle('media:demand', DemandMessage, ({ linkId, layer }) => {
@@ -205,13 +205,19 @@ export class MediaLinks {
         if (this.#outbound.get(req.linkId) === entry) this.#outbound.delete(req.linkId);
         source.demand.removeViewer(req.producerId, viewer);
       });
-      if (this.#closed || !this.#outbound.has(req.linkId)) {
+      // Cancelled (unpipe, the viewer's node gone, shutdown) while this was being set up.
+      const cancelled = () => this.#closed || this.#outbound.get(req.linkId) !== entry;
+      if (cancelled()) {
         transport.close();
         throw Object.assign(new Error('link closed'), { code: 'NOT_FOUND' });
       }
       await transport.connect({ ip: req.ip, port: req.port, srtpParameters: req.srtpParameters });
       const consumer = await transport.consume({ producerId: req.producerId });
       entry.consumer = consumer;
+      if (cancelled()) {
+        transport.close();
+        throw Object.assign(new Error('link closed'), { code: 'NOT_FOUND' });
+      }
       // Until B says otherwise its viewers watch every layer, as B's own bookkeeping assumes.
       source.demand.addViewer(req.producerId, viewer);
       source.demand.setPaused(req.producerId, viewer, false);
@@ -268,16 +274,23 @@ export class MediaLinks {
     });
   }
 
+  /** Closes A's end of a pipe, or cancels it if it is still being opened. */
+  #dropOutbound(linkId: string): void {
+    const entry = this.#outbound.get(linkId);
+    this.#outbound.delete(linkId);
+    entry?.transport?.close();
+  }
+
   /** A node is gone: every pipe to or from it closes now. */
   dropNode(nodeId: string): void {
     for (const link of [...this.#inbound.values()]) if (link.nodeId === nodeId) link.close(false);
-    for (const entry of [...this.#outbound.values()]) if (entry.nodeId === nodeId) entry.transport?.close();
+    for (const [linkId, entry] of [...this.#outbound]) if (entry.nodeId === nodeId) this.#dropOutbound(linkId);
   }
 
   close(): void {
     this.#closed = true;
     for (const link of [...this.#inbound.values()]) link.close(false);
-    for (const entry of [...this.#outbound.values()]) entry.transport?.close();
+    for (const linkId of [...this.#outbound.keys()]) this.#dropOutbound(linkId);
   }
 }
 

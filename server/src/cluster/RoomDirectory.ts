@@ -114,6 +114,12 @@ if redis.call('HLEN', KEYS[2]) == 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[4], ARGV[2])
 end
+local mine = false
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
+  local ok, m = pcall(cjson.decode, v)
+  if ok and type(m) == 'table' and m.nodeId == ARGV[3] then mine = true break end
+end
+if not mine then redis.call('SREM', KEYS[5], ARGV[4]) end
 return 1
 `;
 
@@ -183,10 +189,10 @@ return removed
  * missed writes): settings if the room is gone, this node's members and producers exactly.
  */
 const ASSERT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local sets = {cjson.decode(ARGV[6]), cjson.decode(ARGV[7])}
+if redis.call('EXISTS', KEYS[1]) == 0 and next(sets[1]) ~= nil then
   redis.call('HSET', KEYS[1], 'public', ARGV[3], 'password', ARGV[4], 'maxPeers', ARGV[5])
 end
-local sets = {cjson.decode(ARGV[6]), cjson.decode(ARGV[7])}
 for n, key in ipairs({KEYS[2], KEYS[3]}) do
   local mine = sets[n]
   local all = redis.call('HGETALL', key)
@@ -198,9 +204,13 @@ for n, key in ipairs({KEYS[2], KEYS[3]}) do
 end
 if redis.call('HLEN', KEYS[2]) > 0 then
   redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[6])
   redis.call('SADD', KEYS[4], ARGV[1])
-  redis.call('SADD', KEYS[5], ARGV[1])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[8])
+  redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
+if next(sets[1]) ~= nil then redis.call('SADD', KEYS[5], ARGV[1]) else redis.call('SREM', KEYS[5], ARGV[1]) end
 return 1
 `;
 
@@ -281,8 +291,8 @@ export class RoomDirectory {
   async leave(roomId: string, peerId: string): Promise<void> {
     await this.#eval(
       LEAVE,
-      [keys.roomSettings(roomId), keys.roomPeers(roomId), keys.roomProducers(roomId), keys.roomChat(roomId)],
-      [peerId, this.#options.graceMs],
+      [keys.roomSettings(roomId), keys.roomPeers(roomId), keys.roomProducers(roomId), keys.roomChat(roomId), keys.nodeRooms(this.nodeId)],
+      [peerId, this.#options.graceMs, this.nodeId, roomId],
     );
   }
 
@@ -350,8 +360,8 @@ export class RoomDirectory {
     const encode = (m: Map<string, unknown>) => JSON.stringify(Object.fromEntries([...m].map(([id, v]) => [id, JSON.stringify(v)])));
     await this.#eval(
       ASSERT,
-      [keys.roomSettings(roomId), keys.roomPeers(roomId), keys.roomProducers(roomId), keys.rooms, keys.nodeRooms(this.nodeId)],
-      [roomId, this.nodeId, settings.isPublic ? '1' : '0', settings.passwordHash, settings.maxPeers, encode(members), encode(producers)],
+      [keys.roomSettings(roomId), keys.roomPeers(roomId), keys.roomProducers(roomId), keys.rooms, keys.nodeRooms(this.nodeId), keys.roomChat(roomId)],
+      [roomId, this.nodeId, settings.isPublic ? '1' : '0', settings.passwordHash, settings.maxPeers, encode(members), encode(producers), this.#options.graceMs],
     );
   }
 }

@@ -183,6 +183,12 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     }
   }
 
+  /** Closes the local end of an imported producer whose owner has closed it (its viewers get `producerclose`). */
+  dropImport(producerId: string): void {
+    const p = this.#producers.get(producerId);
+    if (p?.imported) p.producer.close();
+  }
+
   /** Brings an imported producer's paused state in line with its owner's (a mirror message may have been lost). */
   alignImport(producerId: string, paused: boolean): void {
     const p = this.#producers.get(producerId);

@@ -118,6 +118,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #remoteProducers = new Map<string, RemoteProducer>();
   /** Remote entries the last re-sync did not find in the directory: gone if the next one agrees. */
   #missing = new Set<string>();
+  /** When a relayed event last changed each remote member or producer: a re-sync read from before must not undo it. */
+  readonly #touched = new Map<string, number>();
   #seeded: boolean;
   #buffer: RelayedEvent[] = [];
   readonly #graceMs: number;
@@ -221,6 +223,8 @@ export class Room extends EventEmitter<RoomEvents> {
     this.checkAdmission(password);
     const peerId = randomUUID();
     let settled = false;
+    /** Whether the directory may hold the member: not after a plain refusal. */
+    let recorded = this.#link !== undefined;
     this.#joining++;
     const settle = () => {
       if (settled) return false;
@@ -234,7 +238,7 @@ export class Room extends EventEmitter<RoomEvents> {
       cancel: () => {
         this.#settleTicket.delete(peerId);
         if (!settle() || this.#peers.has(peerId)) return;
-        this.#link?.left(peerId);
+        if (recorded) this.#link?.left(peerId);
         this.#scheduleEmptyCheck();
       },
     };
@@ -243,7 +247,9 @@ export class Room extends EventEmitter<RoomEvents> {
       if (this.#link) this.#seed(await this.#link.join({ id: peerId, displayName }, password));
       await this.media.reserve();
     } catch (error) {
-      // A refused join recorded nothing; a failed one may have: cancel covers both.
+      // A refused join recorded nothing; one that failed otherwise (Redis slow or away) may
+      // have, and the removal queued behind it on the same connection undoes it.
+      if (error instanceof AppError && (error.code === 'FORBIDDEN' || error.code === 'ROOM_FULL')) recorded = false;
       ticket.cancel();
       throw error;
     }
@@ -328,7 +334,8 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, exceptPeerId?: string): void {
-    if (this.#peers.size === 0 && this.#remotePeers.size === 0) return;
+    // In a cluster the others may have members this node has not heard of yet: always relay.
+    if (!this.#link && this.#peers.size === 0) return;
     this.#fanout.toRoom(event, payload, exceptPeerId);
   }
 
@@ -374,6 +381,9 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Applies a relayed event (already parsed against its schema) to the view; false when it is a repeat. */
   #applyToView({ event, payload, fromNode }: RelayedEvent): boolean {
+    const ref = payload as { id?: unknown; peerId?: unknown; producerId?: unknown };
+    const touched = event === 'peer:joined' ? ref.id : event === 'peer:left' ? ref.peerId : ref.producerId;
+    if (typeof touched === 'string') this.#touched.set(touched, performance.now());
     switch (event) {
       case 'peer:joined': {
         const p = payload as ServerEventPayload<'peer:joined'>;
@@ -386,7 +396,11 @@ export class Room extends EventEmitter<RoomEvents> {
       case 'peer:left': {
         const { peerId } = payload as ServerEventPayload<'peer:left'>;
         if (!this.#remotePeers.delete(peerId)) return false;
-        for (const [id, p] of this.#remoteProducers) if (p.peerId === peerId) this.#remoteProducers.delete(id);
+        for (const [id, p] of this.#remoteProducers) {
+          if (p.peerId !== peerId) continue;
+          this.#remoteProducers.delete(id);
+          this.media.dropImport(id);
+        }
         this.emit('peers');
         // After the departure itself, which the caller passes on.
         queueMicrotask(() => this.#speakerGone(peerId));
@@ -406,8 +420,12 @@ export class Room extends EventEmitter<RoomEvents> {
         this.#missing.delete(p.producerId);
         return true;
       }
-      case 'producer:closed':
-        return this.#remoteProducers.delete((payload as ServerEventPayload<'producer:closed'>).producerId);
+      case 'producer:closed': {
+        const { producerId } = payload as ServerEventPayload<'producer:closed'>;
+        // The pipe's own close message may be lost: the view's word is enough to drop the import.
+        this.media.dropImport(producerId);
+        return this.#remoteProducers.delete(producerId);
+      }
       case 'producer:paused':
       case 'producer:resumed': {
         const p = this.#remoteProducers.get((payload as ServerEventPayload<'producer:paused'>).producerId);
@@ -452,19 +470,22 @@ export class Room extends EventEmitter<RoomEvents> {
    * directory lacks goes when two re-syncs in a row agree, or at once when its node is dead
    * (after a Redis restart, live nodes need a moment to write their entries back).
    */
-  resync(directory: RemoteState, isAlive: (nodeId: string) => boolean): void {
+  resync(directory: RemoteState, isAlive: (nodeId: string) => boolean, readStartedAt: number): void {
     if (this.#closed || !this.#seeded) return;
+    for (const [id, at] of this.#touched) if (at < readStartedAt - 60_000) this.#touched.delete(id);
+    const settled = (id: string) => (this.#touched.get(id) ?? -Infinity) < readStartedAt;
     const self = this.#link?.nodeId;
     const relay = (event: ServerEventName, payload: unknown, fromNode: string) =>
       this.applyRelayed({ event, payload, exceptPeerId: undefined, fromNode });
+    // A dead node's entries wait for their removal, not for a comeback.
     for (const [id, m] of directory.peers) {
-      if (m.nodeId === self) continue;
+      if (m.nodeId === self || !isAlive(m.nodeId) || !settled(id)) continue;
       const known = this.#remotePeers.get(id);
       if (!known) relay('peer:joined', { id, displayName: m.displayName }, m.nodeId);
       else if (known.displayName !== m.displayName) relay('peer:updated', { peerId: id, displayName: m.displayName }, m.nodeId);
     }
     for (const [id, p] of directory.producers) {
-      if (p.nodeId === self) continue;
+      if (p.nodeId === self || !isAlive(p.nodeId) || !settled(id)) continue;
       const known = this.#remoteProducers.get(id);
       const { nodeId, ...info } = p;
       if (!known) relay('producer:new', info, nodeId);
@@ -472,6 +493,7 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     const missing = new Set<string>();
     const goes = (id: string, nodeId: string) => {
+      if (!settled(id)) return false;
       if (!isAlive(nodeId) || this.#missing.has(id)) return true;
       missing.add(id);
       return false;

@@ -214,6 +214,8 @@ if next(sets[1]) ~= nil then redis.call('SADD', KEYS[5], ARGV[1]) else redis.cal
 return 1
 `;
 
+const STATE = `return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}`;
+
 const Flat = z.array(z.string());
 
 function pairs(flat: string[]): [string, string][] {
@@ -325,12 +327,11 @@ export class RoomDirectory {
 
   /** The room's members and producers now. */
   async state(roomId: string): Promise<RoomState> {
-    const [peers, producers] = await Promise.all([
-      this.#redis.commands.hGetAll(keys.roomPeers(roomId)),
-      this.#redis.commands.hGetAll(keys.roomProducers(roomId)),
-    ]);
-    const asFlat = (record: unknown) => Object.entries(z.record(z.string(), z.string()).parse(record)).flat();
-    return { peers: parseMap(asFlat(peers), DirectoryMember), producers: parseMap(asFlat(producers), DirectoryProducer) };
+    // One read of both hashes (a script runs alone), so a producer never shows without its peer.
+    const [peers, producers] = z
+      .tuple([Flat, Flat])
+      .parse(await this.#eval(STATE, [keys.roomPeers(roomId), keys.roomProducers(roomId)], []));
+    return { peers: parseMap(peers, DirectoryMember), producers: parseMap(producers, DirectoryProducer) };
   }
 
   /** Every public room with someone in it, cluster-wide, busiest first. */

@@ -2,95 +2,23 @@
  * The parent side of the bot processes: forks them, sends requests, parses replies. A
  * request that gets no reply in time rejects, so a wedged bot cannot hang a benchmark.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { BotReply, JoinResult, ReadyMessage, StatsResult, type JoinArgs } from './messages.js';
+import { allReady, ChildRpc } from '../lib/childRpc.js';
+import { JoinResult, StatsResult, type JoinArgs } from './messages.js';
 
 const ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-class Bot {
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
-  readonly ready: Promise<void>;
-  readonly exited: Promise<void>;
-
-  constructor(readonly process: ChildProcess) {
-    let markReady!: () => void;
-    let failReady!: (e: Error) => void;
-    this.ready = new Promise((resolve, reject) => {
-      markReady = resolve;
-      failReady = reject;
-    });
-    this.exited = new Promise((resolve) => process.once('exit', () => resolve()));
-    process.on('message', (raw: unknown) => {
-      if (ReadyMessage.safeParse(raw).success) return markReady();
-      const reply = BotReply.safeParse(raw);
-      if (!reply.success) return;
-      const p = this.#pending.get(reply.data.id);
-      if (!p) return;
-      this.#pending.delete(reply.data.id);
-      clearTimeout(p.timer);
-      if (reply.data.ok) p.resolve(reply.data.result);
-      else p.reject(new Error(reply.data.error));
-    });
-    process.once('exit', (code, signal) => {
-      const error = new Error(`bot process ${process.pid} exited (${signal ?? code})`);
-      failReady(error);
-      for (const p of this.#pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(error);
-      }
-      this.#pending.clear();
-    });
-  }
-
-  get pid(): number {
-    return this.process.pid!;
-  }
-
-  call<S extends z.ZodType>(message: Record<string, unknown>, schema: S, timeoutMs: number): Promise<z.output<S>> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`bot ${this.pid}: no answer to ${String(message.cmd)} in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: (v) => resolve(schema.parse(v)), reject, timer });
-      this.process.send({ id, ...message });
-    });
-  }
-}
 
 export class BotFleet {
-  private constructor(readonly bots: readonly Bot[]) {}
+  private constructor(readonly bots: readonly ChildRpc[]) {}
 
   static async start(count: number, readyTimeoutMs = 60_000): Promise<BotFleet> {
-    const bots = Array.from(
-      { length: count },
-      () => new Bot(fork(ENTRY, [], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })),
-    );
-    const fleet = new BotFleet(bots);
-    let timer: NodeJS.Timeout | undefined;
+    const fleet = new BotFleet(Array.from({ length: count }, () => new ChildRpc(ENTRY, 'bot')));
     try {
-      await Promise.race([
-        Promise.all(bots.map((b) => b.ready)),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`bot processes not ready in ${readyTimeoutMs} ms`)), readyTimeoutMs);
-        }),
-      ]);
+      await allReady(fleet.bots, readyTimeoutMs, 'bot processes');
     } catch (error) {
       await fleet.stop();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
     return fleet;
   }
@@ -117,19 +45,10 @@ export class BotFleet {
 
   /** Disconnects the IPC channels (children close their peers and exit), then kills stragglers. */
   async stop(timeoutMs = 10_000): Promise<void> {
-    for (const b of this.bots) if (b.process.connected) b.process.disconnect();
-    const all = Promise.all(this.bots.map((b) => b.exited));
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (late) for (const b of this.bots) if (b.process.exitCode === null && b.process.signalCode === null) b.process.kill('SIGKILL');
-    await all;
+    await Promise.all(this.bots.map((b) => b.stop(timeoutMs)));
   }
 
-  #bot(i: number): Bot {
+  #bot(i: number): ChildRpc {
     const b = this.bots[i % this.bots.length];
     if (!b) throw new Error('empty fleet');
     return b;

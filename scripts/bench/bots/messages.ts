@@ -66,11 +66,3 @@ export const StatsResult = z.object({
   loopDelayMaxMs: z.number(),
 });
 export type StatsResult = z.infer<typeof StatsResult>;
-
-export const BotReply = z.union([
-  z.object({ id: z.number(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.number(), ok: z.literal(false), error: z.string() }),
-]);
-export type BotReply = z.infer<typeof BotReply>;
-
-export const ReadyMessage = z.object({ ready: z.literal(true) });

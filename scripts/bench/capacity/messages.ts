@@ -41,12 +41,7 @@ export const SenderCounts = z.object({
 });
 export type SenderCounts = z.infer<typeof SenderCounts>;
 
-export const SenderReply = z.union([
-  z.object({ id: z.number(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.number(), ok: z.literal(false), error: z.string() }),
-]);
 
-export const ReadyMessage = z.object({ ready: z.literal(true) });
 
 /** What the suite hands the run inside the network namespace. */
 export const CapacityPlan = z.object({

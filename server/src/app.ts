@@ -107,8 +107,8 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     rooms,
     cluster && clusterRooms
       ? {
-          // Liveness exists once the node has joined, which is when the links start.
-          nodes: () => (clusterRooms.links ? 1 + cluster.liveness.nodes.size : 0),
+          // Liveness exists once the node has joined, before the cluster rooms start.
+          nodes: () => (clusterRooms.started ? 1 + cluster.liveness.nodes.size : 0),
           pipes: () => clusterRooms.links?.counts ?? { inbound: 0, outbound: 0 },
         }
       : undefined,

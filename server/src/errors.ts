@@ -17,3 +17,7 @@ export class AppError extends Error {
 export const notFound = (what: string, id: string) => new AppError('NOT_FOUND', `${what} ${id} not found`);
 export const invalidState = (message: string) => new AppError('INVALID_STATE', message);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+/** A locked room refusing a join: no password given, or the wrong one. */
+export const roomLocked = (passwordGiven: boolean) =>
+  forbidden(passwordGiven ? 'wrong password' : 'room is locked: password required');
+export const roomFull = (maxPeers: number) => new AppError('ROOM_FULL', `room is full (${maxPeers} peers)`);

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { SERVER_EVENT_SCHEMAS, type ServerEventName } from '../../../protocol/index.js';
-import { AppError, forbidden } from '../errors.js';
+import { AppError, roomFull, roomLocked } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../rooms/Room.js';
 import type { RemoteProducer, RoomLink } from '../rooms/RoomLink.js';
@@ -48,7 +48,7 @@ const RelayEnvelope = z.object({
 });
 const ChatEnvelope = z.object({ roomId: z.string().min(1).max(128), message: StoredChat });
 const RESYNC_MS = 5000;
-const JOIN_DEADLINE_MS = 3000;
+const DIRECTORY_DEADLINE_MS = 3000;
 
 export interface ClusterRoomsOptions {
   graceMs: number;
@@ -67,7 +67,6 @@ export class ClusterRooms {
   #links: MediaLinks | undefined;
   #timer: NodeJS.Timeout | undefined;
   #resyncing = false;
-  #started = false;
   /** Nodes reported down and not back since (bounded: an id leaves when it comes back or after an hour). */
   readonly #deadNodes = new Map<string, number>();
   #closed = false;
@@ -105,7 +104,7 @@ export class ClusterRooms {
 
   /** Whether this node takes joins yet (see {@link start}). */
   get started(): boolean {
-    return this.#started;
+    return this.#links !== undefined;
   }
 
   /**
@@ -118,7 +117,6 @@ export class ClusterRooms {
     const liveness = this.#node.liveness;
     if (liveness.replacedEarlierRun) await new Promise((resolve) => setTimeout(resolve, 2 * liveness.pollMs + 500));
     await this.directory.removeNode(this.nodeId);
-    this.#started = true;
     this.#rooms = rooms;
     this.#links = new MediaLinks(
       this.#node.broker,
@@ -157,11 +155,11 @@ export class ClusterRooms {
     return {
       nodeId: this.nodeId,
       join: async (peer, password) => {
-        if (!this.#started) throw new AppError('INVALID_STATE', 'this node is joining the cluster; try again in a moment');
+        if (!this.started) throw new AppError('INVALID_STATE', 'this node is joining the cluster; try again in a moment');
         try {
           const r = await withDeadline(
             directory.join(roomId, { ...settings, passwordHash: passwordHash(roomId, password) }, peer.id, peer.displayName),
-            JOIN_DEADLINE_MS,
+            DIRECTORY_DEADLINE_MS,
           );
           const self = this.nodeId;
           return {
@@ -175,8 +173,7 @@ export class ClusterRooms {
           };
         } catch (error) {
           if (error instanceof JoinRefusedError) {
-            if (error.reason === 'FULL') throw new AppError('ROOM_FULL', `room is full (${error.maxPeers} peers)`);
-            throw forbidden(error.reason === 'LOCKED' ? 'room is locked: password required' : 'wrong password');
+            throw error.reason === 'FULL' ? roomFull(error.maxPeers) : roomLocked(error.reason === 'WRONG_PASSWORD');
           }
           log.warn({ err: error }, 'room directory unavailable for a join');
           throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
@@ -188,7 +185,7 @@ export class ClusterRooms {
       producerClosed: (producerId) => write('producerClosed', () => directory.removeProducer(roomId, producerId)),
       chat: async (message) => {
         try {
-          await withDeadline(directory.chat(roomId, message), JOIN_DEADLINE_MS);
+          await withDeadline(directory.chat(roomId, message), DIRECTORY_DEADLINE_MS);
         } catch (error) {
           log.warn({ err: error }, 'chat not posted: room directory unavailable');
           throw new AppError('INTERNAL', 'chat is unavailable for a moment; try again');

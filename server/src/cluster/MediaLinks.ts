@@ -82,7 +82,6 @@ interface Outbound {
   demand: LayerDemand;
   /** Set once created (the answer is still on its way until then). */
   transport?: types.PipeTransport;
-  consumer?: types.Consumer;
   answer?: Promise<PipeAnswer>;
 }
 
@@ -192,32 +191,26 @@ export class MediaLinks {
     const existing = this.#outbound.get(req.linkId)?.answer;
     if (existing) return existing;
     const source = this.#options.resolve(req.roomId, req.producerId);
-    if (!source || source.producer.closed) {
-      return Promise.reject(Object.assign(new Error(`producer ${req.producerId} not found`), { code: 'NOT_FOUND' }));
-    }
+    if (!source || source.producer.closed) return Promise.reject(notFoundError(`producer ${req.producerId} not found`));
     const entry: Outbound = { nodeId: fromNode, producerId: req.producerId, demand: source.demand };
     this.#outbound.set(req.linkId, entry);
     const answer = (async (): Promise<PipeAnswer> => {
       const transport = await this.#pipeTransport(source.router, { linkId: req.linkId, producerId: req.producerId, toNode: fromNode });
       entry.transport = transport;
-      const viewer = `link:${req.linkId}`;
+      const viewer = linkViewer(req.linkId);
       transport.observer.once('close', () => {
         if (this.#outbound.get(req.linkId) === entry) this.#outbound.delete(req.linkId);
         source.demand.removeViewer(req.producerId, viewer);
       });
-      // Cancelled (unpipe, the viewer's node gone, shutdown) while this was being set up.
-      const cancelled = () => this.#closed || this.#outbound.get(req.linkId) !== entry;
-      if (cancelled()) {
-        transport.close();
-        throw Object.assign(new Error('link closed'), { code: 'NOT_FOUND' });
-      }
+      // Cancelled (unpipe, the viewer's node gone, shutdown) while this was being set up: the
+      // failure handler below closes the transport.
+      const stillWanted = () => {
+        if (this.#closed || this.#outbound.get(req.linkId) !== entry) throw notFoundError('link closed');
+      };
+      stillWanted();
       await transport.connect({ ip: req.ip, port: req.port, srtpParameters: req.srtpParameters });
       const consumer = await transport.consume({ producerId: req.producerId });
-      entry.consumer = consumer;
-      if (cancelled()) {
-        transport.close();
-        throw Object.assign(new Error('link closed'), { code: 'NOT_FOUND' });
-      }
+      stillWanted();
       // Until B says otherwise its viewers watch every layer, as B's own bookkeeping assumes.
       source.demand.addViewer(req.producerId, viewer);
       source.demand.setPaused(req.producerId, viewer, false);
@@ -248,7 +241,7 @@ export class MediaLinks {
   #setDemand(linkId: string, layer: number | null): void {
     const entry = this.#outbound.get(linkId);
     if (!entry) return;
-    const viewer = `link:${linkId}`;
+    const viewer = linkViewer(linkId);
     if (layer === null) entry.demand.setPaused(entry.producerId, viewer, true);
     else {
       entry.demand.setLayer(entry.producerId, viewer, layer);
@@ -293,6 +286,12 @@ export class MediaLinks {
     for (const linkId of [...this.#outbound.keys()]) this.#dropOutbound(linkId);
   }
 }
+
+/** A's answer when there is nothing to pipe; B maps the code to the protocol's NOT_FOUND. */
+const notFoundError = (message: string) => Object.assign(new Error(message), { code: 'NOT_FOUND' });
+
+/** The dynacast viewer that stands for all of one pipe's viewers on the other node. */
+const linkViewer = (linkId: string) => `link:${linkId}`;
 
 function toAppError(error: unknown, producerId: string): AppError {
   if (error instanceof AppError) return error;

@@ -27,7 +27,7 @@ import {
   type ServerEventName,
   type ServerEventPayload,
 } from '../../../protocol/index.js';
-import { AppError, forbidden, invalidState, notFound } from '../errors.js';
+import { AppError, invalidState, notFound, roomFull, roomLocked } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { RoomMedia } from '../media/RoomMedia.js';
@@ -71,11 +71,33 @@ export interface RemoteState {
 }
 
 /** A join admitted by the room's rules (and, in a cluster, recorded); `admit` completes it. */
-export interface JoinTicket {
-  readonly peerId: string;
-  readonly displayName: string;
-  /** Gives the place back when the join is not completed (the socket went meanwhile). */
-  cancel(): void;
+export class JoinTicket {
+  #open = true;
+  readonly #end: (admitted: boolean) => void;
+
+  constructor(
+    readonly peerId: string,
+    readonly displayName: string,
+    end: (admitted: boolean) => void,
+  ) {
+    this.#end = end;
+  }
+
+  /** The join became a membership. */
+  admitted(): void {
+    this.#close(true);
+  }
+
+  /** Gives the place back when the join is not completed (the socket went meanwhile, or it failed). */
+  cancel(): void {
+    this.#close(false);
+  }
+
+  #close(admitted: boolean): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#end(admitted);
+  }
 }
 
 /** Relayed events kept while the view waits for its first directory answer; beyond, the room is stale anyway. */
@@ -130,7 +152,6 @@ export class Room extends EventEmitter<RoomEvents> {
   #graceTimer: NodeJS.Timeout | undefined;
   /** Joins under way (admitted by the rules, not yet members): they keep an empty room open. */
   #joining = 0;
-  readonly #settleTicket = new Map<string, () => boolean>();
   #speakerPeerId: string | null = null;
   #closed = false;
 
@@ -165,7 +186,7 @@ export class Room extends EventEmitter<RoomEvents> {
         has: (producerId) => this.#remoteProducers.has(producerId),
         open: (producerId, router) => {
           const remote = this.#remoteProducers.get(producerId);
-          if (!remote) return Promise.reject(notFoundProducer(producerId));
+          if (!remote) return Promise.reject(notFound('producer', producerId));
           return link.importProducer(producerId, remote.nodeId, router);
         },
       };
@@ -209,10 +230,8 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed) throw invalidState('room is closing');
     // In a cluster the directory decides, for every node at once.
     if (this.#link) return;
-    if (this.#password !== undefined && password !== this.#password) {
-      throw forbidden(password === undefined ? 'room is locked: password required' : 'wrong password');
-    }
-    if (this.#peers.size >= this.#maxPeers) throw new AppError('ROOM_FULL', `room is full (${this.#maxPeers} peers)`);
+    if (this.#password !== undefined && password !== this.#password) throw roomLocked(password !== undefined);
+    if (this.#peers.size >= this.#maxPeers) throw roomFull(this.#maxPeers);
   }
 
   /**
@@ -222,27 +241,15 @@ export class Room extends EventEmitter<RoomEvents> {
   async prepareJoin(displayName: string, password: string | undefined): Promise<JoinTicket> {
     this.checkAdmission(password);
     const peerId = randomUUID();
-    let settled = false;
     /** Whether the directory may hold the member: not after a plain refusal. */
     let recorded = this.#link !== undefined;
     this.#joining++;
-    const settle = () => {
-      if (settled) return false;
-      settled = true;
+    const ticket = new JoinTicket(peerId, displayName, (admitted) => {
       this.#joining--;
-      return true;
-    };
-    const ticket: JoinTicket = {
-      peerId,
-      displayName,
-      cancel: () => {
-        this.#settleTicket.delete(peerId);
-        if (!settle() || this.#peers.has(peerId)) return;
-        if (recorded) this.#link?.left(peerId);
-        this.#scheduleEmptyCheck();
-      },
-    };
-    this.#settleTicket.set(peerId, settle);
+      if (admitted) return;
+      if (recorded) this.#link?.left(peerId);
+      this.#scheduleEmptyCheck();
+    });
     try {
       if (this.#link) this.#seed(await this.#link.join({ id: peerId, displayName }, password));
       await this.media.reserve();
@@ -263,8 +270,7 @@ export class Room extends EventEmitter<RoomEvents> {
   admit(ticket: JoinTicket, a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
     this.checkAdmission(a.password);
     const id = ticket.peerId;
-    this.#settleTicket.get(id)?.();
-    this.#settleTicket.delete(id);
+    ticket.admitted();
     const data = {
       peerId: id,
       roomId: this.id,
@@ -437,8 +443,7 @@ export class Room extends EventEmitter<RoomEvents> {
       case 'chat:message': {
         const m = payload as ChatMessage;
         if (this.#chat.some((c) => c.id === m.id)) return false;
-        this.#chat.push(m);
-        if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
+        this.#remember(m);
         return true;
       }
       default:
@@ -561,10 +566,15 @@ export class Room extends EventEmitter<RoomEvents> {
       await this.#link.chat(message);
       return message;
     }
-    this.#chat.push(message);
-    if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
+    this.#remember(message);
     this.broadcast('chat:message', message);
     return message;
+  }
+
+  /** Keeps a message in the history that joins are answered with (the last CHAT_HISTORY_SIZE). */
+  #remember(message: ChatMessage): void {
+    this.#chat.push(message);
+    if (this.#chat.length > CHAT_HISTORY_SIZE) this.#chat.splice(0, this.#chat.length - CHAT_HISTORY_SIZE);
   }
 
   get chatHistory(): ChatMessage[] {
@@ -601,4 +611,3 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 }
 
-const notFoundProducer = (producerId: string) => notFound('producer', producerId);

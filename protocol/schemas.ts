@@ -11,6 +11,7 @@
  * configures; the client reads issue codes, never messages.
  */
 import { z } from 'zod/mini';
+import { ROOM_INPUT_MAX, canonicalRoomId, describeRoomIdProblem, roomIdProblem } from './roomId.js';
 
 /** Ids are opaque strings chosen by the server (UUIDs) or by the user (room ids). */
 const Id = z.string().check(z.minLength(1), z.maxLength(64));
@@ -18,9 +19,15 @@ const Id = z.string().check(z.minLength(1), z.maxLength(64));
 /** Longest display name, in characters after trimming; the client sizes its inputs by it. */
 export const DISPLAY_NAME_MAX = 40;
 
-export const RoomId = z
-  .string()
-  .check(z.trim(), z.minLength(1), z.maxLength(64), z.regex(/^[\p{L}\p{N}_.~-]+$/u, 'room ids use letters, digits and _ . ~ -'));
+/** Room ids arrive in any form a person may type; they are used in their canonical form (roomId.ts). */
+export const RoomId = z.string().check(
+  z.maxLength(ROOM_INPUT_MAX),
+  z.overwrite(canonicalRoomId),
+  z.superRefine((id, ctx) => {
+    const problem = roomIdProblem(id);
+    if (problem) ctx.addIssue({ code: 'custom', message: describeRoomIdProblem(problem), input: id, params: { room: problem.code } });
+  }),
+);
 export const DisplayName = z
   .string()
   .check(

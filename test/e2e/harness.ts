@@ -3,7 +3,7 @@
  * and drives Debian's Chromium with fake capture devices through playwright-core.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -388,14 +388,53 @@ export function chatMessages(page: Page): Promise<(string | null)[]> {
   return page.$$eval('.msg .msg-text', (els) => els.map((e) => e.textContent));
 }
 
-export async function joinByLink(peer: Peer, baseUrl: string, roomId: string): Promise<void> {
-  await peer.page.goto(`${baseUrl}/r/${encodeURIComponent(roomId)}`);
+export interface PreJoinOptions {
+  /** Typed into the name field; by default the remembered nickname stays. */
+  name?: string;
+  /** Joins with the camera (or microphone) off; by default both are on. */
+  camera?: boolean;
+  mic?: boolean;
+}
+
+/** On the pre-join screen: sets what `options` asks for and clicks Join. */
+export async function passPreJoin(page: Page, options: PreJoinOptions = {}): Promise<void> {
+  await page.waitForSelector('[data-testid="prejoin"]', { timeout: 20_000 });
+  if (options.name !== undefined) await page.fill('[data-testid="prejoin-name"]', options.name);
+  for (const kind of ['camera', 'mic'] as const) {
+    const want = options[kind];
+    if (want === undefined) continue;
+    const toggle = `[data-testid="prejoin-${kind}"]`;
+    // A capture still starting may turn the toggle off by itself (no device): wait for it to settle first.
+    await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('aria-pressed') !== null, toggle);
+    if ((await page.getAttribute(toggle, 'aria-pressed')) !== String(want)) await page.click(toggle);
+    await page.waitForSelector(`${toggle}[aria-pressed="${want}"]`);
+  }
+  await page.click('[data-testid="prejoin-join"]');
+}
+
+export async function inRoom(peer: Peer, options: PreJoinOptions = {}): Promise<void> {
+  await passPreJoin(peer.page, options);
   await peer.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
+}
+
+export async function joinByLink(peer: Peer, baseUrl: string, roomId: string, options: PreJoinOptions = {}): Promise<void> {
+  await peer.page.goto(`${baseUrl}/r/${encodeURIComponent(roomId)}`);
+  await inRoom(peer, options);
 }
 
 export function screenshotPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
   return join(ARTIFACTS, name);
+}
+
+/** Saves a screenshot to artifacts/e2e/, and to docs/screenshots/ with NOOM_UPDATE_SCREENSHOTS=1. */
+export async function saveScreenshot(page: Page, artifact: string, name: string): Promise<void> {
+  const path = screenshotPath(artifact);
+  await page.screenshot({ path });
+  if (process.env.NOOM_UPDATE_SCREENSHOTS !== '1') return;
+  const docs = join(ROOT, 'docs', 'screenshots');
+  mkdirSync(docs, { recursive: true });
+  copyFileSync(path, join(docs, name));
 }
 
 /** Runs a test body and, if it fails, prints what the pages logged. */

@@ -7,19 +7,18 @@
  * room screenshots.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { joinBot, type Bot } from './bots.js';
 import {
   capturedTracks,
+  inRoom,
   inboundTotals,
   joinByLink,
+  passPreJoin,
   launchBrowser,
   newPeer,
-  ROOT,
-  screenshotPath,
+  saveScreenshot,
   startServer,
   tileVideoWidth,
   withDiagnostics,
@@ -34,8 +33,6 @@ const roomCount = (page: Page, roomId: string) =>
 const chatTexts = (page: Page) =>
   page.evaluate(() => [...document.querySelectorAll('[data-testid="chat-log"] > *')].map((el) => el.textContent ?? ''));
 
-const inRoom = (peer: Peer) =>
-  peer.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
 
 const path = (peer: Peer) => new URL(peer.page.url()).pathname;
 
@@ -134,15 +131,14 @@ describe('lobby and chat', () => {
       assert.equal(await bob.page.isHidden('[data-testid="rename-form"]'), true);
       assert.equal(await ownLabel(), 'Bob (you)');
 
-      // The field stops typing at 40 characters; a longer value set by script must still be refused.
+      // A name over 40 characters is not cut as it is typed: the field says so and refuses it.
+      const tooLong = 'Robert, Keeper of the Release Notes and the Doc';
       await bob.page.click('[data-testid="rename"]');
-      assert.equal(await bob.page.getAttribute('[data-testid="rename-input"]', 'maxlength'), '40');
-      await bob.page.$eval('[data-testid="rename-input"]', (input: HTMLInputElement) => {
-        input.value = 'Robert, Keeper of the Release Notes and the Doc';
-      });
-      await bob.page.press('[data-testid="rename-input"]', 'Enter');
+      await bob.page.fill('[data-testid="rename-input"]', tooLong);
       await bob.page.waitForSelector('[data-testid="rename-hint"].error');
-      assert.equal(await bob.page.textContent('[data-testid="rename-hint"]'), 'Names can be at most 40 characters.');
+      assert.equal(await bob.page.inputValue('[data-testid="rename-input"]'), tooLong, 'nothing typed was dropped');
+      await bob.page.press('[data-testid="rename-input"]', 'Enter');
+      assert.equal(await bob.page.textContent('[data-testid="rename-hint"]'), 'Names can be at most 40 characters (this one has 47).');
       assert.equal(await bob.page.isVisible('[data-testid="rename-input"]'), true, 'the field stays open to fix the name');
       assert.equal(await ownLabel(), 'Bob (you)');
       assert.equal(await storedNickname(), 'Bob');
@@ -190,7 +186,8 @@ describe('lobby and chat', () => {
       assert.equal(await carol.page.getAttribute('.room-row[data-room-id="full-house"]', 'data-full'), 'true');
       assert.equal(await carol.page.textContent('.room-row[data-room-id="full-house"] .btn'), 'Full');
       assert.equal(await carol.page.getAttribute('.room-row[data-room-id="board"]', 'data-full'), 'false');
-      await carol.page.fill('[data-testid="nickname"]', 'Carol');
+      await carol.page.fill('[data-testid="room-name"]', 'Design review');
+      assert.match((await carol.page.textContent('[data-testid="room-link-preview"]')) ?? '', /\/r\/design-review$/);
       await saveScreenshot(carol.page, 'lobby.png', 'lobby.png');
     }),
   );
@@ -277,22 +274,23 @@ describe('lobby and chat', () => {
   );
 
   test(
-    'a locked room asks for its password, with the camera still off, and says when it is wrong',
+    'a locked room asks for its password after the pre-join screen, and says when it is wrong',
     withDiagnostics(peers, async () => {
       const dialogGone = () =>
         bob.page.waitForSelector('[data-testid="password-dialog"]', { state: 'detached', timeout: 5000 });
       const askForBoard = async () => {
         await bob.page.click('.room-row[data-room-id="board"]');
+        await passPreJoin(bob.page);
         await bob.page.waitForSelector('[data-testid="password-input"]');
       };
       await askForBoard();
-      assert.equal((await capturedTracks(bob.page)).live, 0, 'no camera or microphone before admission');
 
       // Back closes the dialog and leaves a working lobby.
       await bob.page.goBack();
       await dialogGone();
       await bob.page.waitForSelector('[data-testid="lobby"]');
       assert.equal(path(bob), '/');
+      assert.equal((await capturedTracks(bob.page)).live, 0, 'giving up turns camera and microphone off');
       // Escape gives up, like Cancel.
       await askForBoard();
       await bob.page.keyboard.press('Escape');
@@ -305,15 +303,13 @@ describe('lobby and chat', () => {
       await bob.page.press('[data-testid="password-input"]', 'Enter');
       await bob.page.waitForSelector('.modal .form-error');
       assert.match((await bob.page.textContent('.modal .form-error')) ?? '', /wrong password/i);
-      assert.equal((await capturedTracks(bob.page)).live, 0, 'still no camera or microphone');
       await bob.page.fill('[data-testid="password-input"]', 'hunter2');
       await bob.page.press('[data-testid="password-input"]', 'Enter');
-      await inRoom(bob);
+      await bob.page.waitForSelector('[data-testid="room"][data-status="joined"]');
       assert.equal(await bob.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '2');
       assert.ok(await bob.page.isVisible('[data-testid="room-locked"]'), 'the header shows the room is locked');
-      await eventually('camera and microphone to start once admitted', () => capturedTracks(bob.page), (c) =>
-        c.live === 2,
-      );
+      // The tracks opened on the pre-join screen are the ones the room uses: no second capture.
+      assert.equal((await capturedTracks(bob.page)).live, 2);
     }),
   );
 
@@ -322,11 +318,11 @@ describe('lobby and chat', () => {
     withDiagnostics(peers, async () => {
       await bob.page.click('[data-testid="leave"]');
       await bob.page.waitForSelector('.room-row[data-room-id="full-house"]');
-      const captures = (await capturedTracks(bob.page)).total;
       await bob.page.click('.room-row[data-room-id="full-house"]');
+      await passPreJoin(bob.page);
       await bob.page.waitForSelector('[data-testid="message-screen"]');
       assert.match((await bob.page.textContent('[data-testid="message-screen"]')) ?? '', /full/i);
-      assert.equal((await capturedTracks(bob.page)).total, captures, 'a refused join never starts the camera');
+      assert.equal((await capturedTracks(bob.page)).live, 0, 'a refused join turns camera and microphone off');
     }),
   );
 
@@ -393,16 +389,3 @@ describe('lobby and chat', () => {
     }),
   );
 });
-
-/**
- * Saves the page as a test artifact; with NOOM_UPDATE_SCREENSHOTS=1 also refreshes the copy
- * the README shows (a plain test run leaves tracked files alone).
- */
-async function saveScreenshot(page: Page, artifact: string, name: string): Promise<void> {
-  const path = screenshotPath(artifact);
-  await page.screenshot({ path });
-  if (process.env.NOOM_UPDATE_SCREENSHOTS !== '1') return;
-  const docs = join(ROOT, 'docs', 'screenshots');
-  mkdirSync(docs, { recursive: true });
-  copyFileSync(path, join(docs, name));
-}

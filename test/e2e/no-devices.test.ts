@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import {
   chatMessages,
   inboundTotals,
+  inRoom,
   joinByLink,
   launchBrowser,
   newPeer,
@@ -46,8 +47,19 @@ describe('joining without camera and microphone', () => {
     'a peer denied capture joins receive-only, chats, and shows as muted to others',
     withDiagnostics(peers, async () => {
       await joinByLink(alice, server.url, 'receive-only');
-      await joinByLink(shy, server.url, 'receive-only');
-      // The user is told why their camera and microphone are off (the toast fades after 5 s).
+      await shy.page.goto(`${server.url}/r/receive-only`);
+      // The pre-join screen says why camera and microphone are off, before anything is sent.
+      const notes = await eventually(
+        'the pre-join screen to explain the blocked devices',
+        () => shy.page.$$eval('[data-testid="device-notes"] li', (els) => els.map((e) => e.textContent ?? '')),
+        (texts) => texts.length === 2,
+      );
+      assert.ok(notes.every((t) => /blocked: allow it in the browser's site settings/.test(t)), JSON.stringify(notes));
+      assert.equal(await shy.page.getAttribute('[data-testid="prejoin-camera"]', 'aria-pressed'), 'false');
+      assert.equal(await shy.page.getAttribute('[data-testid="prejoin-mic"]', 'aria-pressed'), 'false');
+      await inRoom(shy);
+      // Asking for the camera in the room is refused again, and a toast says so.
+      await shy.page.click('[data-testid="toggle-camera"]');
       await eventually(
         'a toast saying why the camera is off',
         () => shy.page.$$eval('.toast', (els) => els.map((e) => e.textContent ?? '')),

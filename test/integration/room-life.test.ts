@@ -82,6 +82,24 @@ test('the lobby sees counts change live, and a burst of joins is one coalesced u
   await eventually('room gone from list', () => updates.at(-1)?.rooms.every((r) => r.id !== 'burst') === true);
 });
 
+test('room ids are read in their canonical form: the way a name is written picks no other room', async () => {
+  const [a, b, c] = [await open(), await open(), await open()];
+  const ja = await req(a, 'room:join', { roomId: 'Design Review', displayName: 'Ann' });
+  assert.equal(ja.roomId, 'design-review', 'the answer names the room everyone shares');
+  const jb = await req(b, 'room:join', { roomId: 'ＤＥＳＩＧＮ　ｒｅｖｉｅｗ', displayName: 'Ben' });
+  assert.equal(jb.roomId, 'design-review');
+  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: 'Ann' }]);
+  assert.equal(noom.rooms.get('design-review')?.peers.size, 2);
+  // A look-alike is refused with the reason, not opened as a second room.
+  const lookAlike = await rawAck(c, 'room:join', { roomId: 'dеsign-review' });
+  assert.equal(errorCode(lookAlike), 'INVALID_REQUEST');
+  assert.match(JSON.stringify(lookAlike), /cannot mix Latin and Cyrillic letters/);
+  const { rooms } = await req(c, 'rooms:list', {});
+  assert.deepEqual(rooms.filter((r) => r.id.includes('review')).map((r) => r.id), ['design-review']);
+  await req(a, 'room:leave', {});
+  await req(b, 'room:leave', {});
+});
+
 test('private rooms stay out of the public list', async () => {
   const a = await open();
   await req(a, 'room:join', { roomId: 'secret-room', public: false });

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { JoinRequest, ProduceRequest, SERVER_EVENT_SCHEMAS } from '../../protocol/index.js';
 import { chatText } from '../../server/src/rooms/Room.js';
 
-test('room ids: letters, digits and _ . ~ - only', () => {
+test('room ids: strings only (the naming rule itself is in room-names.test.ts)', () => {
   assert.ok(JoinRequest.safeParse({ roomId: 'team-standup_2' }).success);
-  assert.ok(JoinRequest.safeParse({ roomId: 'réunion' }).success);
-  for (const roomId of ['', 'a b', '../etc', 'x'.repeat(65), 42, null]) {
+  for (const roomId of [42, null, undefined, ['a'], 'x'.repeat(10_000)]) {
     assert.equal(JoinRequest.safeParse({ roomId }).success, false, String(roomId));
   }
 });

@@ -3,14 +3,14 @@
  * links work and the back button leaves a room.
  */
 import { LocalMedia } from '../media/LocalMedia.js';
-import { DisplayName, RequestError } from '../protocol.js';
+import { RequestError, describeRoomIdProblem } from '../protocol.js';
 import { RoomSession } from '../room/RoomSession.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { LobbyView, type LobbyJoin } from '../ui/LobbyView.js';
 import { loadingScreen, messageScreen } from '../ui/MessageScreen.js';
 import { askPassword } from '../ui/PasswordDialog.js';
+import { PreJoinView, type PreJoinChoice } from '../ui/PreJoinView.js';
 import { RoomView } from '../ui/RoomView.js';
-import { loadNickname } from './preferences.js';
 import { roomFromPath, roomPath } from './routes.js';
 
 interface View {
@@ -60,9 +60,9 @@ export class App {
     const page = (this.#pageAbort = new AbortController());
     await this.#closeSession();
     if (nav !== this.#navigation) return;
-    const roomId = roomFromPath(location.pathname);
-    document.title = roomId ? `${roomId} · Noom` : 'Noom';
-    if (!roomId) {
+    const target = roomFromPath(location.pathname);
+    document.title = target?.ok ? `${target.id} · Noom` : 'Noom';
+    if (!target) {
       this.#show(
         new LobbyView(
           this.#signaling,
@@ -75,19 +75,37 @@ export class App {
       );
       return;
     }
+    if (!target.ok) {
+      this.#showElement(
+        messageScreen('Cannot join this room', `“${target.id}” is not a valid room name. ${describeRoomIdProblem(target.problem)}`, {
+          label: 'Back to lobby',
+          run: this.#backToLobby,
+        }),
+      );
+      return;
+    }
+    const roomId = target.id;
+    // `/r/My%20Room` is the room the lobby calls `my-room`: show the link everyone else uses.
+    if (location.pathname !== roomPath(roomId)) history.replaceState(null, '', roomPath(roomId));
     const join = this.#pendingJoin?.roomId === roomId ? this.#pendingJoin : { roomId, public: true };
     this.#pendingJoin = null;
-    await this.#enterRoom(nav, join, page.signal);
+    const localMedia = new LocalMedia();
+    page.signal.addEventListener('abort', () => {
+      if (this.#session === null) localMedia.close();
+    });
+    this.#show(
+      new PreJoinView(roomId, localMedia, (choice) => void this.#enterRoom(nav, join, choice, localMedia, page.signal), this.#backToLobby),
+    );
   }
 
-  async #enterRoom(nav: number, join: LobbyJoin, signal: AbortSignal): Promise<void> {
-    const name = DisplayName.safeParse(loadNickname());
-    const localMedia = new LocalMedia();
+  async #enterRoom(nav: number, join: LobbyJoin, choice: PreJoinChoice, localMedia: LocalMedia, signal: AbortSignal): Promise<void> {
+    if (nav !== this.#navigation) return;
     const session = new RoomSession(this.#signaling, localMedia, {
       ...join,
-      ...(name.success ? { displayName: name.data } : {}),
+      ...(choice.displayName ? { displayName: choice.displayName } : {}),
     });
     this.#session = session;
+    session.publisher.choose(choice);
     this.#showElement(loadingScreen(`Joining ${join.roomId}…`));
 
     let triedPassword = Boolean(join.password);
@@ -120,10 +138,6 @@ export class App {
       );
     });
     this.#show(new RoomView(session, localMedia, this.#backToLobby));
-    // Camera and microphone start only once the room has let us in, so that a password
-    // prompt or a full room never happens with the camera already live. The room shows at
-    // once and the local tile fills in when capture succeeds.
-    void session.publisher.prepare();
   }
 
   #joinFailure(roomId: string, error: unknown): HTMLElement {

@@ -1,23 +1,7 @@
-import { RoomId } from '../protocol.js';
-
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
 export function formatTime(ts: number): string {
   return timeFormat.format(new Date(ts));
-}
-
-/**
- * Turns what a user types as a room name into a room id the server accepts: spaces become
- * dashes, other characters outside the allowed set are dropped. Returns null if nothing
- * usable is left.
- */
-export function toRoomId(name: string): string | null {
-  const candidate = name
-    .trim()
-    .replace(/\s+/g, '-')
-    .replace(/[^\p{L}\p{N}_.~-]/gu, '')
-    .slice(0, 64);
-  return RoomId.safeParse(candidate).success ? candidate : null;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {

@@ -12,7 +12,7 @@ export function nameProblem(name: string): string | null {
   if (parsed.success) return null;
   switch (parsed.error.issues[0]?.code) {
     case 'too_big':
-      return `Names can be at most ${NAME_MAX_LENGTH} characters.`;
+      return `Names can be at most ${NAME_MAX_LENGTH} characters (this one has ${name.trim().length}).`;
     case 'too_small':
       return 'Names cannot be empty.';
     default:

@@ -56,6 +56,8 @@ const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
 export class LocalMedia extends Emitter<LocalMediaEvents> {
   readonly #tracks = new Map<LocalSource, MediaStreamTrack>();
   readonly #deviceIds = new Map<CaptureKind, string>();
+  /** Devices remembered from an earlier visit: used when present, another one otherwise. */
+  readonly #preferred = new Map<CaptureKind, string>();
   #closed = false;
 
   track(source: LocalSource): MediaStreamTrack | null {
@@ -66,12 +68,18 @@ export class LocalMedia extends Emitter<LocalMediaEvents> {
     return this.#tracks.get(kind)?.getSettings().deviceId ?? this.#deviceIds.get(kind);
   }
 
+  prefer(kind: CaptureKind, deviceId: string | undefined): void {
+    if (deviceId) this.#preferred.set(kind, deviceId);
+    else this.#preferred.delete(kind);
+  }
+
   /** Opens (or re-opens, on another device) the microphone or camera. */
   async capture(kind: CaptureKind, deviceId?: string): Promise<MediaStreamTrack> {
     if (!navigator.mediaDevices?.getUserMedia) throw new CaptureError(kind, 'unsupported', null);
     if (deviceId) this.#deviceIds.set(kind, deviceId);
     const wanted = deviceId ?? this.#deviceIds.get(kind);
-    const device = wanted ? { deviceId: { exact: wanted } } : {};
+    const preferred = this.#preferred.get(kind);
+    const device = wanted ? { deviceId: { exact: wanted } } : preferred ? { deviceId: { ideal: preferred } } : {};
     const constraints: MediaStreamConstraints =
       kind === 'mic'
         ? { audio: { ...device, echoCancellation: true, noiseSuppression: true, autoGainControl: true } }

@@ -53,22 +53,16 @@ export class Publisher extends Emitter<PublisherEvents> {
     return { track: this.#media.track(source), enabled: this.#enabled.get(source) ?? false };
   }
 
-  /** Opens mic and camera once the room has admitted us; what fails stays off. */
-  async prepare(): Promise<void> {
-    await Promise.all(
-      (['mic', 'camera'] as const).map(async (kind) => {
-        // On before the capture, so that its 'track' event publishes the source unpaused.
-        this.#enabled.set(kind, true);
-        this.emit('change', kind);
-        try {
-          await this.#media.capture(kind);
-        } catch (error) {
-          this.#enabled.set(kind, false);
-          this.#report(error);
-        }
-        this.emit('change', kind);
-      }),
-    );
+  /**
+   * Whether mic and camera start on, as chosen before joining. Set before the join, so that
+   * the tracks already open publish unpaused; a capture still waiting for permission
+   * publishes when it lands.
+   */
+  choose(wanted: Record<CaptureKind, boolean>): void {
+    for (const kind of ['mic', 'camera'] as const) {
+      this.#enabled.set(kind, wanted[kind]);
+      this.emit('change', kind);
+    }
   }
 
   /** Publishes every enabled source on a freshly joined session. */

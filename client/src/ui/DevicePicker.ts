@@ -4,6 +4,7 @@
  */
 import { h } from '../lib/dom.js';
 import type { CaptureKind, LocalMedia } from '../media/LocalMedia.js';
+import { fillDeviceSelect } from './deviceSelect.js';
 
 export class DevicePicker {
   readonly el: HTMLDivElement;
@@ -16,6 +17,14 @@ export class DevicePicker {
   readonly #onOutside = (e: MouseEvent) => {
     if (e.target instanceof Node && !this.el.contains(e.target) && !this.#anchor.contains(e.target)) this.close();
   };
+  /** On the document, so that Escape works wherever focus is while the picker is open. */
+  readonly #onKey = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape') return;
+    e.preventDefault();
+    const inside = document.activeElement instanceof Node && this.el.contains(document.activeElement);
+    this.close();
+    if (inside) this.#anchor.focus();
+  };
 
   constructor(media: LocalMedia, anchor: HTMLElement, onPick: (kind: CaptureKind, deviceId: string) => void) {
     this.#media = media;
@@ -25,7 +34,7 @@ export class DevicePicker {
     this.#camera.addEventListener('change', () => this.#onPick('camera', this.#camera.value));
     this.el = h(
       'div',
-      { class: 'popover card', hidden: true, role: 'dialog', 'aria-label': 'Devices' },
+      { class: 'popover card', hidden: true, role: 'dialog', 'aria-label': 'Devices', 'data-testid': 'device-picker' },
       h('h3', {}, 'Devices'),
       h('label', { class: 'field' }, h('span', {}, 'Microphone'), this.#mic),
       h('label', { class: 'field' }, h('span', {}, 'Camera'), this.#camera),
@@ -43,24 +52,19 @@ export class DevicePicker {
 
   async show(): Promise<void> {
     const { mics, cameras } = await this.#media.listDevices();
-    this.#fill(this.#mic, mics, this.#media.deviceId('mic'), 'No microphone available');
-    this.#fill(this.#camera, cameras, this.#media.deviceId('camera'), 'No camera available');
+    fillDeviceSelect(this.#mic, mics, this.#media.deviceId('mic'), 'No microphone available');
+    fillDeviceSelect(this.#camera, cameras, this.#media.deviceId('camera'), 'No camera available');
     this.el.hidden = false;
+    this.#anchor.setAttribute('aria-expanded', 'true');
     document.addEventListener('mousedown', this.#onOutside);
+    document.addEventListener('keydown', this.#onKey);
+    this.#mic.focus();
   }
 
   close(): void {
     this.el.hidden = true;
+    this.#anchor.setAttribute('aria-expanded', 'false');
     document.removeEventListener('mousedown', this.#onOutside);
-  }
-
-  #fill(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, empty: string): void {
-    select.replaceChildren(
-      ...devices.map((d, i) =>
-        h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `Device ${i + 1}`),
-      ),
-    );
-    if (devices.length === 0) select.replaceChildren(h('option', { value: '' }, empty));
-    select.disabled = devices.length === 0;
+    document.removeEventListener('keydown', this.#onKey);
   }
 }

@@ -1,14 +1,14 @@
 /**
- * The lobby: nickname, a form to create or join a room, and the live list of public rooms.
+ * The lobby: a form to create or join a room, and the live list of public rooms. Names and
+ * devices are chosen on the pre-join screen that follows.
  */
 import { Subscriptions } from '../lib/Emitter.js';
 import { h } from '../lib/dom.js';
-import { hue, initials, plural, toRoomId } from '../lib/format.js';
+import { hue, initials, plural } from '../lib/format.js';
 import { brandGlyph, icon } from '../lib/icons.js';
-import { NAME_MAX_LENGTH, nameProblem } from '../lib/names.js';
-import { DisplayName, type RoomSummary } from '../protocol.js';
+import { ROOM_INPUT_MAX, describeRoomIdProblem, parseRoomId, type RoomSummary } from '../protocol.js';
 import type { ConnectionState, SignalingClient } from '../signaling/SignalingClient.js';
-import { loadNickname, saveNickname } from '../app/preferences.js';
+import { roomPath } from '../app/routes.js';
 
 export interface LobbyJoin {
   roomId: string;
@@ -25,7 +25,8 @@ export class LobbyView {
   readonly #roomCount = h('span', { class: 'pill', 'data-testid': 'room-count' }, '0');
   readonly #conn = h('span', { class: 'conn' });
   readonly #error = h('div', { class: 'form-error', role: 'alert' });
-  readonly #nickname: HTMLInputElement;
+  /** What the typed name becomes: the room's link, or why it cannot be one. */
+  readonly #link = h('span', { class: 'link-preview', id: 'room-link-preview', 'data-testid': 'room-link-preview' });
   readonly #roomName: HTMLInputElement;
   readonly #password: HTMLInputElement;
   readonly #public: HTMLInputElement;
@@ -33,21 +34,14 @@ export class LobbyView {
   constructor(signaling: SignalingClient, onJoin: (join: LobbyJoin) => void, notice?: string) {
     this.#signaling = signaling;
     this.#onJoin = onJoin;
-    this.#nickname = h('input', {
-      class: 'input',
-      'data-testid': 'nickname',
-      placeholder: 'Anonymous',
-      maxlength: NAME_MAX_LENGTH,
-      value: loadNickname(),
-      autocomplete: 'nickname',
-    });
-    this.#nickname.addEventListener('input', () => saveNickname(this.#nickname.value));
     this.#roomName = h('input', {
       class: 'input',
       'data-testid': 'room-name',
-      placeholder: 'e.g. team-standup',
-      maxlength: 64,
+      placeholder: 'e.g. Team standup',
+      maxlength: ROOM_INPUT_MAX,
       required: true,
+      'aria-describedby': 'room-link-preview',
+      oninput: () => this.#renderLink(),
     });
     this.#password = h('input', {
       class: 'input',
@@ -63,8 +57,7 @@ export class LobbyView {
       'form',
       { class: 'join-card card', onsubmit: (e: Event) => this.#submit(e) },
       h('h2', {}, 'Start or join a meeting'),
-      h('label', { class: 'field' }, h('span', {}, 'Your name'), this.#nickname),
-      h('label', { class: 'field' }, h('span', {}, 'Room name'), this.#roomName),
+      h('label', { class: 'field' }, h('span', {}, 'Room name'), this.#roomName, this.#link),
       h('label', { class: 'field' }, h('span', {}, 'Password'), this.#password),
       h('div', { class: 'join-options' }, h('label', { class: 'check' }, this.#public, 'List in public rooms')),
       this.#error,
@@ -111,12 +104,6 @@ export class LobbyView {
     void this.#refresh();
   }
 
-  /** The nickname to join with; undefined lets the server pick an anonymous name. */
-  get nickname(): string | undefined {
-    const parsed = DisplayName.safeParse(this.#nickname.value);
-    return parsed.success ? parsed.data : undefined;
-  }
-
   destroy(): void {
     this.#subs.clear();
     this.el.remove();
@@ -133,20 +120,26 @@ export class LobbyView {
 
   #submit(event: Event): void {
     event.preventDefault();
-    const roomId = toRoomId(this.#roomName.value);
-    if (!roomId) {
-      this.#error.textContent = 'Room names use letters, digits, spaces and _ . ~ -';
-      return;
-    }
-    // An empty nickname is fine: the server picks an anonymous name.
-    const problem = this.#nickname.value.trim() ? nameProblem(this.#nickname.value) : null;
-    if (problem) {
-      this.#error.textContent = problem;
+    const room = parseRoomId(this.#roomName.value);
+    if (!room.ok) {
+      this.#error.textContent = describeRoomIdProblem(room.problem);
+      this.#roomName.focus();
       return;
     }
     this.#error.textContent = '';
     const password = this.#password.value;
-    this.#onJoin({ roomId, public: this.#public.checked, ...(password ? { password } : {}) });
+    this.#onJoin({ roomId: room.id, public: this.#public.checked, ...(password ? { password } : {}) });
+  }
+
+  #renderLink(): void {
+    const typed = this.#roomName.value;
+    const room = parseRoomId(typed);
+    this.#error.textContent = '';
+    this.#roomName.setAttribute('aria-invalid', String(typed.trim() !== '' && !room.ok));
+    this.#link.classList.toggle('error', typed.trim() !== '' && !room.ok);
+    if (!typed.trim()) this.#link.textContent = '';
+    else if (room.ok) this.#link.textContent = `Link: ${location.host}${roomPath(room.id)}`;
+    else this.#link.textContent = describeRoomIdProblem(room.problem);
   }
 
   #renderConnection(state: ConnectionState): void {

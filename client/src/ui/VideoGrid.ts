@@ -16,8 +16,11 @@ import {
   GAP,
   MAX_VIDEO_TILES,
   PHONE_GRID_WIDTH,
-  bestTileWidth,
+  bestTile,
+  videoWidthFor,
+  fitBox,
   gridVideoBudget,
+  stripBelow,
   stripVideoBudget,
 } from './tileBudget.js';
 import { keepPlaces, rankForVideo, type Candidate } from './tileRanking.js';
@@ -102,7 +105,11 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
     const screen = this.#screens.get(p.id);
     if (p.media.screen) {
       if (screen) screen.update(p);
-      else this.#screens.set(p.id, this.#newTile('screen', p));
+      else {
+        const tile = this.#newTile('screen', p);
+        tile.onContentResize(() => this.#scheduleLayout());
+        this.#screens.set(p.id, tile);
+      }
     } else if (screen) {
       this.#dropTile(screen);
       this.#screens.delete(p.id);
@@ -183,14 +190,15 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
     const sizes = new Map<string, number>();
     for (const tile of this.#shown) {
       const id = tile.el.dataset.peer;
-      if (id) sizes.set(id, Math.round(tile.el.clientWidth * window.devicePixelRatio));
+      const box = { width: tile.el.clientWidth, height: tile.el.clientHeight };
+      if (id) sizes.set(id, Math.round(videoWidthFor(box) * window.devicePixelRatio));
     }
     this.emit('sizes', sizes);
     this.#reportVisible();
   }
 
   #arrangeGrid(): void {
-    this.el.classList.remove('staged');
+    this.el.classList.remove('staged', 'strip-below');
     const { width, height } = this.el.getBoundingClientRect();
     // Hidden (e.g. under the chat on a phone), the grid measures 0: keep the last plan.
     const measured = width > 0 && height > 0;
@@ -207,24 +215,31 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
     placeChildren(this.el, [...this.#shown.map((t) => t.el), ...(names.length > 0 ? [this.#others] : [])]);
     placeChildren(this.#others, names.map((t) => t.el));
     if (!measured) return;
-    const size = bestTileWidth(this.#shown.length, width, videoHeight);
+    const size = bestTile(this.#shown.length, width, videoHeight);
+    this.el.dataset.cols = String(size.cols);
     for (const t of this.#shown) {
-      t.el.style.width = `${size}px`;
-      t.el.style.height = `${size / ASPECT}px`;
+      t.el.style.width = `${size.width}px`;
+      t.el.style.height = `${size.height}px`;
     }
   }
 
   #arrangeStaged(): void {
     this.el.classList.add('staged');
-    placeChildren(this.#stage, [...this.#screens.values()].map((t) => t.el));
+    const screens = [...this.#screens.values()];
+    placeChildren(this.#stage, screens.map((t) => t.el));
     if (this.#stage.parentElement !== this.el) this.el.replaceChildren(this.#stage, this.#strip);
+    const { width, height } = this.el.getBoundingClientRect();
+    const measured = width > 0 && height > 0;
+    const only = screens.length === 1 ? screens[0] : undefined;
+    const aspect = only?.contentAspect ?? ASPECT;
+    if (measured) this.el.classList.toggle('strip-below', stripBelow(width, height, aspect, width < PHONE_GRID_WIDTH));
     // The strip's tiles have a fixed size set by the stylesheet: a column of full-width
-    // tiles beside the stage, or a row of full-height tiles under it on a narrow screen.
+    // tiles beside the stage, or a row of full-height tiles under it.
     const { clientWidth: w, clientHeight: hgt } = this.#strip;
     const horizontal = w > hgt;
     const budget =
       w > 0 && hgt > 0
-        ? stripVideoBudget(horizontal ? w : hgt, horizontal ? hgt * ASPECT : w / ASPECT, this.el.clientWidth < PHONE_GRID_WIDTH)
+        ? stripVideoBudget(horizontal ? w : hgt, horizontal ? hgt * ASPECT : w / ASPECT, width < PHONE_GRID_WIDTH)
         : this.#budget;
     this.#budget = budget;
     const names = this.#choose(budget);
@@ -232,6 +247,18 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
     for (const t of this.#shown) {
       t.el.style.removeProperty('width');
       t.el.style.removeProperty('height');
+    }
+    // One screen fills its stage at its own aspect ratio, without bars; several share it.
+    for (const t of screens) t.el.classList.toggle('fitted', t === only && measured);
+    if (only && measured) {
+      const box = fitBox(this.#stage.clientWidth, this.#stage.clientHeight, aspect);
+      only.el.style.width = `${box.width}px`;
+      only.el.style.height = `${box.height}px`;
+    } else {
+      for (const t of screens) {
+        t.el.style.removeProperty('width');
+        t.el.style.removeProperty('height');
+      }
     }
   }
 

@@ -7,7 +7,7 @@
 import { h } from '../lib/dom.js';
 import { hue, initials } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
-import { NAME_MAX_LENGTH } from '../lib/names.js';
+import { nameProblem } from '../lib/names.js';
 import type { Participant } from '../room/RoomState.js';
 import { pinButton, type PinButton } from './PinButton.js';
 
@@ -95,6 +95,17 @@ export class VideoTile {
   /** The remote producer whose video this tile shows; null on one's own tiles. */
   get producerId(): string | null {
     return this.#producerId;
+  }
+
+  /** The shown video's width / height, once its first frame has told it; null before. */
+  get contentAspect(): number | null {
+    const v = this.#video;
+    return v && v.videoWidth > 0 && v.videoHeight > 0 ? v.videoWidth / v.videoHeight : null;
+  }
+
+  /** Calls `listener` when the shown video changes size (e.g. a shared window is resized). */
+  onContentResize(listener: () => void): void {
+    this.#video?.addEventListener('resize', listener);
   }
 
   setSpeaking(speaking: boolean): void {
@@ -189,7 +200,11 @@ class NameEditor {
       'aria-label': 'Your name',
       autocomplete: 'nickname',
       spellcheck: 'false',
-      maxlength: NAME_MAX_LENGTH,
+    });
+    // Told while typing rather than cut at the limit: nothing typed disappears unseen.
+    this.#input.addEventListener('input', () => {
+      const problem = this.#input.value.trim() ? nameProblem(this.#input.value) : null;
+      this.#showHint(problem ?? 'Enter to save · Esc to cancel', problem !== null);
     });
     this.#input.addEventListener('keydown', (e) => {
       if (e.key !== 'Escape') return;

@@ -2,7 +2,7 @@
  * Last-N in the browser: a page receives and decodes only the remote videos it shows.
  * Alice's page shares a room with three bots that publish video; Cat also talks. A bot's
  * video that leaves the screen (pushed beyond the grid's video tiles by a smaller window or
- * by a pin, covered by the chat on a phone, or in a background tab) has its consumer paused
+ * by a pin, or in a background tab) has its consumer paused
  * on the server, which then forwards nothing to it; shown again, the consumer is resumed and
  * the tile decodes frames again. Audio plays throughout.
  */
@@ -153,13 +153,12 @@ describe('last-N: a page receives and decodes only the videos it shows', () => {
   );
 
   test(
-    'videos under the chat on a phone or in a background tab stop; audio plays on',
+    'videos in a background tab stop, audio plays on; on a phone the chat leaves the videos above it playing',
     withDiagnostics(peers, async () => {
-      // The chat, open since the wide window, covers the whole grid at phone width.
+      // The chat, open since the wide window, is a sheet under the grid at phone width.
       await alice.page.setViewportSize(PHONE);
       assert.ok(await alice.page.isVisible('[data-testid="chat-log"]'), 'the chat is open');
-      for (const name of BOTS) await assertNotReceived(name);
-      await assertAudioFlows('Cat');
+      for (const name of BOTS) await assertReceived(name);
 
       await alice.page.click('[data-testid="toggle-chat"]');
       for (const name of BOTS) await assertReceived(name);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { canonicalRoomId } from '../../protocol/index.js';
 import { RunCollector } from './collector.js';
 import { Fleet } from './fleet.js';
 import { baseUrls, defaultProcesses, metricsUrls, validateOptions, type LoadTestOptions } from './options.js';
@@ -36,7 +37,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   validateOptions(options);
   const { signal } = hooks;
   const log = hooks.log ?? (() => undefined);
-  const roomPrefix = options.roomPrefix ?? `load-${randomBytes(3).toString('hex')}`;
+  // In the server's canonical form, so that the report names the rooms the server has.
+  const roomPrefix = options.roomPrefix !== undefined ? canonicalRoomId(options.roomPrefix) : `load-${randomBytes(3).toString('hex')}`;
   const urls = baseUrls(options);
   const plan = planPeers(options, roomPrefix, urls);
   const processes = Math.min(options.processes ?? defaultProcesses(), plan.length);

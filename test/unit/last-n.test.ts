@@ -6,9 +6,13 @@ import {
   MAX_PHONE_VIDEO_TILES,
   MAX_VIDEO_TILES,
   MIN_TILE_WIDTH,
+  bestTile,
   bestTileWidth,
+  fitBox,
   gridVideoBudget,
+  stripBelow,
   stripVideoBudget,
+  videoWidthFor,
 } from '../../client/src/ui/tileBudget.js';
 import { keepPlaces, rankForVideo, type Candidate } from '../../client/src/ui/tileRanking.js';
 
@@ -18,6 +22,26 @@ test('a grid shows as many videos as fit at the minimum tile width', () => {
   assert.ok(bestTileWidth(n, 912, 597) >= MIN_TILE_WIDTH);
   assert.ok(n === MAX_VIDEO_TILES || bestTileWidth(n + 1, 912, 597) < MIN_TILE_WIDTH);
   assert.equal(gridVideoBudget(472, 105), 2, 'two tiles of 160 px side by side, no room for a third');
+});
+
+test('the grid picks the arrangement with the largest tiles: two people side by side beside the chat', () => {
+  // 912 × 597: strict 16:9 tiles would stack two people at 521 × 293; 1:1…16:9 tiles sit side by side.
+  assert.deepEqual(bestTile(2, 912, 597), { width: 451, height: 451, cols: 2 });
+  assert.deepEqual(bestTile(2, 1252, 597), { width: 621, height: 597, cols: 2 });
+  assert.equal(bestTile(2, 358, 640).cols, 1, 'a phone stacks them');
+  assert.equal(bestTile(3, 912, 597).cols, 2);
+  assert.equal(bestTile(8, 912, 597).cols, 3);
+  // A tile narrower than 16:9 crops the camera's sides: its height decides the video width needed.
+  assert.equal(Math.round(videoWidthFor({ width: 451, height: 451 })), 802);
+  assert.equal(videoWidthFor({ width: 320, height: 180 }), 320);
+});
+
+test('a shared screen takes the larger stage: the strip goes under it beside the chat, beside it without', () => {
+  assert.equal(stripBelow(912, 597, 16 / 9, false), true);
+  assert.equal(stripBelow(1252, 597, 16 / 9, false), false);
+  assert.equal(stripBelow(1252, 597, 4 / 3, false), false);
+  assert.equal(stripBelow(2000, 597, 16 / 9, true), true, 'a phone always stacks');
+  assert.deepEqual(fitBox(912, 467, 16 / 9), { width: 830, height: 467 });
 });
 
 test('a large screen is capped, a phone more so, and a tiny window still shows oneself and one other', () => {

@@ -14,6 +14,7 @@ import {
   launchBrowser,
   newPeer,
   saveScreenshot,
+  screenshotPath,
   setPageHidden,
   startServer,
   withDiagnostics,
@@ -135,7 +136,7 @@ describe('room layout: tile sizes, a shared screen and the chat at 1280 and 390 
       }
       const phone = await settle(PHONE, false, 2, 'two tiles in one column', (l) => distinct(l.people.map((b) => b.left)) === 1);
       assert.ok(phone.people.every((b) => b.width >= 340), JSON.stringify(phone.people));
-      await saveScreenshot(vera.page, 'layout-2-phone.png', 'layout-2-phone.png');
+      await vera.page.screenshot({ path: screenshotPath('layout-2-phone.png') });
     }),
   );
 
@@ -159,7 +160,7 @@ describe('room layout: tile sizes, a shared screen and the chat at 1280 and 390 
         distinct(l.people.map((b) => b.top)) === 3 && l.names === 0,
       );
       assert.ok(laptop.people.every((b) => b.width >= 280), JSON.stringify(laptop.people));
-      await saveScreenshot(vera.page, 'layout-8.png', 'layout-8.png');
+      await vera.page.screenshot({ path: screenshotPath('layout-8.png') });
       const phone = await settle(PHONE, false, 6, 'six videos and two names', (l) =>
         distinct(l.people.map((b) => b.left)) === 2 && l.names === 2,
       );
@@ -220,7 +221,7 @@ describe('room layout: tile sizes, a shared screen and the chat at 1280 and 390 
       );
       assert.equal(covered, 0, 'covered tiles');
       assert.ok(await vera.page.isVisible('[data-testid="chat-input"]'));
-      await saveScreenshot(vera.page, 'layout-chat-phone.png', 'layout-chat-phone.png');
+      await vera.page.screenshot({ path: screenshotPath('layout-chat-phone.png') });
     }),
   );
 });

@@ -2,7 +2,7 @@
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
 #   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux,
-#   redis-server), and with --cluster Debian's redis-server for `npm run cluster`.
+#   redis-server, coturn), and with --cluster Debian's redis-server for `npm run cluster`.
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +35,9 @@ if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
   # util-linux: the private network namespace the tests run in.
   apt_install chromium ffmpeg iproute2 util-linux
+  # coturn: the tests start private TURN servers (loopback, a free port, REST-API secrets);
+  # the machine-wide one the package would start is not wanted.
+  install_stopped coturn coturn
 fi
 if [ "$WANT_REDIS" = 1 ]; then
   # The tests and `npm run cluster` start private redis-server instances of their own; the

@@ -75,11 +75,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr on a terminal)', false)
     .option('--timeout <seconds>', 'per network step', seconds, 5)
     .option('--media-timeout <seconds>', 'for RTP to come back in the round trip', seconds, 15)
-    .option('--insecure', 'go on past an invalid TLS certificate (the TLS check still fails)', false)
     .parse(argv);
-  const opts = program.opts<{ url: string; json: boolean; timeout: number; mediaTimeout: number; insecure: boolean }>();
-  // The media peers' Socket.IO connections use Node's default TLS settings.
-  if (opts.insecure) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const opts = program.opts<{ url: string; json: boolean; timeout: number; mediaTimeout: number }>();
 
   const progressOut = opts.json ? (process.stderr.isTTY ? process.stderr : undefined) : process.stdout;
   const terminal = progressOut ? new Terminal(progressOut) : undefined;
@@ -88,7 +85,6 @@ async function main(argv: string[]): Promise<number> {
     url: opts.url,
     timeoutMs: opts.timeout * 1000,
     mediaTimeoutMs: opts.mediaTimeout * 1000,
-    insecure: opts.insecure,
     onCheck: (event) => (event.phase === 'start' ? terminal?.start(event.title) : terminal?.done(event.result)),
   });
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

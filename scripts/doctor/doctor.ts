@@ -20,12 +20,6 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** For RTP to come back in the round trip. Default 15 s. */
   mediaTimeoutMs?: number;
-  /**
-   * The certificate is not verified for the checks after TLS (the TLS check still fails on
-   * an invalid one). The caller must also have made Node accept such certificates for the
-   * Socket.IO connections (NODE_TLS_REJECT_UNAUTHORIZED=0), as the CLI does.
-   */
-  insecure?: boolean;
   onCheck?: (event: { phase: 'start'; id: CheckId; title: string } | { phase: 'done'; result: CheckResult }) => void;
 }
 
@@ -74,8 +68,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     skipRest(later, 'needs the server to answer HTTP');
     return summarize(origin, startedAt, results);
   }
-  if (tlsInvalid && !options.insecure) {
-    skipRest(later, 'needs a valid certificate (or --insecure to check the rest anyway)');
+  if (tlsInvalid) {
+    // Socket.IO, like a browser, will not connect: nothing after this can be tried.
+    skipRest(later, 'needs a certificate the client accepts (a private CA can be added with NODE_EXTRA_CA_CERTS=ca.pem)');
     return summarize(origin, startedAt, results);
   }
 

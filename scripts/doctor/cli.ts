@@ -1,9 +1,10 @@
 /**
  * `npm run doctor -- --url https://meet.example.org [--json]`: checks a Noom deployment from
  * here (best: on the server host itself) and says how to fix each failure in one line.
- * Exit code 0 when no check failed (warnings and skipped checks do not count), 1 otherwise.
+ * Exit code 0 when no check failed (warnings and skipped checks do not count), 1 when one
+ * did, 2 for a wrong command line or a crash of the doctor itself.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runDoctor } from './doctor.js';
 import { exitCode, type CheckResult, type CheckStatus, type DoctorReport } from './report.js';
 
@@ -75,7 +76,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr on a terminal)', false)
     .option('--timeout <seconds>', 'per network step', seconds, 5)
     .option('--media-timeout <seconds>', 'for RTP to come back in the round trip', seconds, 15)
-    .parse(argv);
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
   const opts = program.opts<{ url: string; json: boolean; timeout: number; mediaTimeout: number }>();
 
   const progressOut = opts.json ? (process.stderr.isTTY ? process.stderr : undefined) : process.stdout;

@@ -309,7 +309,8 @@ export class TurnSession {
         };
       }
     } catch (error) {
-      return { ok: false, reason: 'timeout', message: `CreatePermission for ${target.address}: ${(error as Error).message}` };
+      const reason = error instanceof TurnError && error.reason === 'timeout' ? 'timeout' : 'error';
+      return { ok: false, reason, message: `CreatePermission for ${target.address}: ${(error as Error).message}` };
     }
     const request = bindingRequest(ice);
     const sentAt = performance.now();

@@ -2,7 +2,7 @@
  * `npm run doctor` as a user runs it (the CLI in its own process, exit code and `--json`)
  * against real in-process servers: a good one passes; a wrong ANNOUNCED_IP, RTC ports that
  * are closed at the announced address and an HTTP port nobody listens on each fail, naming
- * the fault; a real coturn allocates and relays with the issued credentials, and refuses
+ * the fault, as does a proxy that drops WebSocket upgrades; a real coturn allocates and relays with the issued credentials, and refuses
  * credentials made with another secret; HTTPS with a CA-signed certificate passes and a
  * self-signed one fails.
  */
@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -150,6 +152,30 @@ test('an HTTP port nobody listens on fails the HTTP check and skips the rest', a
   assert.match(byId.get('http')!.fix!, new RegExp(`TCP port ${port}`));
   for (const c of report.checks.slice(1)) assert.equal(c.status, 'skip', c.id);
   assert.deepEqual(report.counts, { pass: 0, warn: 0, fail: 1, skip: 8 });
+});
+
+test('a proxy that does not pass WebSocket upgrades fails the WebSocket check with the proxy fix', async () => {
+  const noom = await server();
+  const target = new URL(noom.url);
+  // Forwards plain HTTP requests only: Node's server drops an upgrade nobody handles, as a
+  // proxy without the Upgrade and Connection headers does.
+  const proxy = http.createServer((req, res) => {
+    const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  cleanups.push(() => new Promise((resolve) => proxy.close(() => resolve())));
+  const { code, report, byId } = await doctor(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+  assert.equal(code, 1);
+  assert.equal(byId.get('http')?.status, 'pass', 'plain HTTP goes through');
+  assert.deepEqual(failed(report), ['websocket'], statuses(report));
+  assert.match(byId.get('websocket')!.fix!, /pass WebSocket upgrades on \/socket\.io\//);
+  for (const c of report.checks.slice(3)) assert.equal(c.status, 'skip', c.id);
 });
 
 test('TURN: the issued credentials allocate over UDP and TCP and relay to the media server; another secret is refused', async () => {

@@ -18,28 +18,32 @@ apt_install() {
   }
 }
 
-# Installs Debian's redis-server without leaving its system service running. The package's
-# maintainer scripts start and enable a redis on 6379 for the whole machine; Noom only ever
-# runs private instances (loopback, a port of its own, no persistence), so that service is
-# kept from starting while installing (policy-rc.d, which both invoke-rc.d and
-# deb-systemd-invoke obey) and disabled afterwards, with systemd or with sysv-rc.
-redis_install_stopped() {
-  if have_pkgs redis-server; then return 0; fi
+# Installs a Debian package that ships a system service without leaving that service running:
+# `install_stopped <package> <service>`. The maintainer scripts of redis-server and coturn
+# start and enable a machine-wide daemon (redis on 6379, coturn on 3478); Noom only ever runs
+# private instances (loopback, a port of its own), so the service is kept from starting
+# while installing (policy-rc.d, which both invoke-rc.d and deb-systemd-invoke obey) and
+# disabled afterwards, with systemd or with sysv-rc.
+install_stopped() {
+  local pkg=$1 service=$2
+  if have_pkgs "$pkg"; then return 0; fi
   local policy=/usr/sbin/policy-rc.d ours=0
   if [ "$(id -u)" = 0 ] && [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n# installed by Noom setup while installing redis-server\nexit 101\n' > "$policy"
+    printf '#!/bin/sh\n# installed by Noom setup while installing %s\nexit 101\n' "$pkg" > "$policy"
     chmod 755 "$policy"
     ours=1
   fi
   local status=0
-  ( apt_install redis-server ) || status=$?
+  ( apt_install "$pkg" ) || status=$?
   [ "$ours" = 1 ] && rm -f "$policy"
   [ "$status" = 0 ] || exit "$status"
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+    systemctl disable --now "$service.service" >/dev/null 2>&1 || true
   else
-    update-rc.d redis-server disable >/dev/null 2>&1 || true
+    update-rc.d "$service" disable >/dev/null 2>&1 || true
     # A package installed under another init may still have started it; stop that one.
-    invoke-rc.d --force redis-server stop >/dev/null 2>&1 || true
+    invoke-rc.d --force "$service" stop >/dev/null 2>&1 || true
   fi
 }
+
+redis_install_stopped() { install_stopped redis-server redis-server; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
-#   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux,
-#   redis-server), and with --cluster Debian's redis-server for `npm run cluster`.
+#   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux, openssl,
+#   redis-server, coturn), and with --cluster Debian's redis-server for `npm run cluster`.
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,8 +33,11 @@ bash scripts/worker/provision.sh
 
 if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
-  # util-linux: the private network namespace the tests run in.
-  apt_install chromium ffmpeg iproute2 util-linux
+  # util-linux: the private network namespace the tests run in; openssl: test certificates.
+  apt_install chromium ffmpeg iproute2 util-linux openssl
+  # coturn: the tests start private TURN servers (loopback, a free port, REST-API secrets);
+  # the machine-wide one the package would start is not wanted.
+  install_stopped coturn coturn
 fi
 if [ "$WANT_REDIS" = 1 ]; then
   # The tests and `npm run cluster` start private redis-server instances of their own; the

@@ -181,6 +181,12 @@ describe('join experience: pre-join screen and room names', () => {
         assert.match((await page.textContent('[data-testid="message-screen"]')) ?? '', /at most 64 characters \(this one has 200\)/);
         assert.ok((await pageWidth(page)) <= viewport.width, `the page is ${await pageWidth(page)} px wide at ${viewport.width}`);
       }
+      // The longest valid name fits the pre-join screen of a phone.
+      const longest = 'retrospective'.repeat(5).slice(0, 64);
+      await page.goto(`${server.url}/r/${longest}`);
+      await page.waitForSelector('[data-testid="prejoin"]');
+      assert.equal(await page.textContent('[data-testid="prejoin-room"]'), longest);
+      assert.ok((await pageWidth(page)) <= 390, `the pre-join screen is ${await pageWidth(page)} px wide`);
       await page.goto(`${server.url}/r/${encodeURIComponent('!!! ???')}`);
       await page.waitForSelector('[data-testid="message-screen"]');
       assert.match((await page.textContent('[data-testid="message-screen"]')) ?? '', /remove “!” “\?”/);

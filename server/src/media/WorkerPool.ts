@@ -7,11 +7,11 @@
  * own `workerclose` events.
  */
 import { EventEmitter } from 'node:events';
-import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import type { Config } from '../../../config/index.js';
 import type { Logger } from '../logger.js';
 import { MEDIA_CODECS } from './codecs.js';
+import { createWorker } from './workerProcess.js';
 
 export type WorkerPoolOptions = Config['mediasoup'] & {
   /** Delay before a dead worker is replaced; grows while workers keep dying. */
@@ -65,6 +65,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #options: WorkerPoolOptions;
   readonly #log: Logger;
   #closed = false;
+  #stopped: Promise<void> = Promise.resolve();
 
   private constructor(options: WorkerPoolOptions, log: Logger) {
     super();
@@ -115,7 +116,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async #start(index: number): Promise<void> {
     const o = this.#options;
-    const worker = await mediasoup.createWorker({
+    const worker = await createWorker({
       logLevel: o.workerLogLevel,
       logTags: ['ice', 'dtls', 'srtp'],
       rtcMinPort: o.minPort,
@@ -136,6 +137,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     } catch (error) {
       worker.close();
       throw error;
+    }
+    if (this.#closed) {
+      // Closed while this worker was starting (a replacement): it has no place any more.
+      worker.close();
+      return;
     }
     const slot: MutableSlot = { index, worker, webRtcServer, load: 0, routers: new Set() };
     this.#slots[index] = slot;
@@ -181,11 +187,35 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return { router, slot };
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Closes every worker. Resolves once their processes have exited; one that has not after
+   * `graceMs` is killed, so that nothing of the pool outlives it.
+   */
+  close(graceMs = 3000): Promise<void> {
+    if (this.#closed) return this.#stopped;
     this.#closed = true;
-    for (const slot of this.slots) slot.worker.close();
+    const workers = this.slots.map((slot) => slot.worker);
+    for (const worker of workers) worker.close();
     this.#slots.fill(undefined);
     this.removeAllListeners();
+    this.#stopped = Promise.all(workers.map((worker) => exited(worker, graceMs))).then(() => undefined);
+    return this.#stopped;
   }
+}
+
+function exited(worker: types.Worker, graceMs: number): Promise<void> {
+  if (worker.subprocessClosed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(worker.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    worker.once('subprocessclose', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

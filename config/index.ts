@@ -80,6 +80,7 @@ const EnvSchema = z.object({
   NODE_ID: z.string().regex(NODE_ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 . _ : -').optional(),
   PIPE_LISTEN_IP: ip.optional(),
   PIPE_ANNOUNCED_IP: z.string().min(1).optional(),
+  DRAIN_TIMEOUT: int(0, 86_400).default(30),
 });
 
 /** Present only when REDIS_URL is set: this node is then one of several serving one service. */
@@ -122,6 +123,8 @@ export interface Config {
   };
   roomGraceMs: number;
   roomsUpdateMs: number;
+  /** After SIGTERM/SIGINT, calls go on at most this long before the rooms close (0: at once). */
+  drainTimeoutMs: number;
   staticDir?: string;
   cluster?: ClusterConfig;
 }
@@ -218,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     roomGraceMs: e.ROOM_GRACE_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,
+    drainTimeoutMs: e.DRAIN_TIMEOUT * 1000,
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
     ...(e.REDIS_URL
       ? {

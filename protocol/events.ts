@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'INVALID_STATE',
   'INTERNAL',
+  /** This server is shutting down and takes no new joins: join again, on a new connection. */
+  'DRAINING',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -165,6 +167,19 @@ export const ConsumerScoreEvent = z.object({
 });
 /** The room ended under the peer (its media worker died, or the server is shutting down). */
 export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
+/**
+ * This server is shutting down (SIGTERM): it takes no new joins, and calls on it go on until
+ * `deadline` (ms since the epoch, server clock; `remainingMs` from now, for clients whose
+ * clock differs), when its rooms close with `room:closed` reason `shutdown`. `otherNodes`:
+ * how many other nodes of the cluster are up (0 for a single server); when there are, a new
+ * connection to the same address can reach one of them, and a client may move there at once.
+ * Sent to every socket when draining begins and to every socket that connects while it lasts.
+ */
+export const ServerDrainingEvent = z.object({
+  deadline: z.number(),
+  remainingMs: z.int().check(z.minimum(0)),
+  otherNodes: z.int().check(z.minimum(0)),
+});
 
 export interface ServerToClientEvents {
   'rooms:update': (ev: z.infer<typeof RoomsUpdateEvent>) => void;
@@ -179,6 +194,7 @@ export interface ServerToClientEvents {
   'chat:message': (ev: ChatMessage) => void;
   activeSpeaker: (ev: z.infer<typeof ActiveSpeakerEvent>) => void;
   'room:closed': (ev: z.infer<typeof RoomClosedEvent>) => void;
+  'server:draining': (ev: z.infer<typeof ServerDrainingEvent>) => void;
   'producer:demand': (ev: z.infer<typeof ProducerDemandEvent>) => void;
   'producer:score': (ev: z.infer<typeof ProducerScoreEvent>) => void;
   'consumer:score': (ev: z.infer<typeof ConsumerScoreEvent>) => void;
@@ -200,6 +216,7 @@ export const SERVER_EVENT_SCHEMAS = {
   'chat:message': ChatMessageEvent,
   activeSpeaker: ActiveSpeakerEvent,
   'room:closed': RoomClosedEvent,
+  'server:draining': ServerDrainingEvent,
   'producer:demand': ProducerDemandEvent,
   'producer:score': ProducerScoreEvent,
   'consumer:score': ConsumerScoreEvent,

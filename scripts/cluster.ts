@@ -137,11 +137,18 @@ function startNode(plan: NodePlan, quiet: boolean, onListening: (url: string) =>
   return node;
 }
 
+/**
+ * Stops a node at once: a first SIGTERM would drain it (its calls go on for DRAIN_TIMEOUT),
+ * but with every node stopping there is nowhere for them to go, so a second one follows once
+ * the node no longer takes it for a copy of the first.
+ */
 async function stopNode(node: RunningNode, graceMs: number): Promise<void> {
   if (node.done) return;
   node.child.kill('SIGTERM');
+  const again = setTimeout(() => node.child.kill('SIGTERM'), 1500);
   const timer = setTimeout(() => node.child.kill('SIGKILL'), graceMs);
   await node.exited;
+  clearTimeout(again);
   clearTimeout(timer);
 }
 

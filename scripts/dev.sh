@@ -8,6 +8,8 @@ bash scripts/setup.sh
 
 export PORT="${PORT:-3000}"
 export NOOM_SERVER_PORT="$PORT"
+# A reload after an edit restarts the server at once instead of draining its calls.
+export DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-0}"
 VITE_PORT="${NOOM_VITE_PORT:-5173}"
 
 # Job control puts each background job in its own process group, so that stopping a group

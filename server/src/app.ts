@@ -14,6 +14,7 @@ import type { Config } from '../../config/index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRooms } from './cluster/ClusterRooms.js';
+import { Drain, type DrainEnd } from './Drain.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
@@ -32,7 +33,27 @@ export interface NoomServer {
   readonly metrics: Metrics;
   /** Present when REDIS_URL is set: Redis, liveness, broker. */
   readonly cluster?: ClusterNode;
+  /**
+   * Stops taking joins (`/readyz` 503, joins answered DRAINING), tells every client
+   * `server:draining`, and resolves once nobody is left on this node or after `timeoutMs`.
+   * The server keeps serving its calls meanwhile; `close()` ends them.
+   */
+  drain(timeoutMs: number): Promise<DrainEnd>;
   close(): Promise<void>;
+}
+
+/** At shutdown, how long the sockets get to write out their last events (`room:closed`). */
+const SOCKET_FLUSH_MS = 1000;
+
+/**
+ * Disconnects this node's sockets once what was sent to each is written, waiting at most
+ * `maxMs`. `io.close()` alone drops whatever a socket had not written yet (engine.io closes
+ * its clients discarding their buffers), such as the `room:closed` just sent.
+ */
+async function disconnectSockets(io: NoomIo, maxMs: number): Promise<void> {
+  io.local.disconnectSockets(true);
+  const deadline = Date.now() + maxMs;
+  while (io.engine.clientsCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -113,7 +134,21 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
         }
       : undefined,
   );
-  httpApp.use(createHttpApp({ pool, rooms, metrics, staticDir: config.staticDir ?? defaultStaticDir(), isReady: () => ready && (cluster?.ready ?? true) && (clusterRooms?.started ?? true) }));
+  const drain = new Drain({
+    io,
+    rooms,
+    otherNodes: () => (cluster && clusterRooms?.started ? cluster.liveness.nodes.size : 0),
+    log: log.child({ component: 'drain' }),
+  });
+  httpApp.use(
+    createHttpApp({
+      pool,
+      rooms,
+      metrics,
+      staticDir: config.staticDir ?? defaultStaticDir(),
+      isReady: () => ready && !drain.active && (cluster?.ready ?? true) && (clusterRooms?.started ?? true),
+    }),
+  );
 
   // Cluster: every node reads the whole cluster's list and tells its own sockets.
   rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));
@@ -121,6 +156,9 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
     new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }) });
+    // A client that reconnects while this node drains learns it too, and can look elsewhere.
+    const draining = drain.notice();
+    if (draining) socket.emit('server:draining', draining);
   });
 
   try {
@@ -163,19 +201,37 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   const close = () =>
     (closing ??= (async () => {
       ready = false;
+      drain.stop();
       // Leave the cluster first, so the other nodes stop counting on this one at once.
       await clusterRooms?.close();
       await cluster?.leave();
       rooms.close();
-      // io.close() disconnects every socket and closes the HTTP server.
-      await new Promise<void>((resolve) => {
+      await disconnectSockets(io, SOCKET_FLUSH_MS);
+      // io.close() disconnects every socket and closes the HTTP server, whose callback waits
+      // for every HTTP connection to end: a keep-alive one, or one with a request half sent,
+      // would hold it (and the process) for minutes. They are cut at once instead.
+      const httpClosed = new Promise<void>((resolve) => {
         void io.close(() => resolve());
       });
-      server.closeAllConnections?.();
-      pool.close();
+      server.closeAllConnections();
+      await httpClosed;
+      await pool.close();
       await cluster?.close();
       log.info('noom stopped');
     })());
 
-  return { url, port, pool, rooms, io, metrics, ...(cluster ? { cluster } : {}), close };
+  return {
+    url,
+    port,
+    pool,
+    rooms,
+    io,
+    metrics,
+    ...(cluster ? { cluster } : {}),
+    drain: (timeoutMs) => {
+      ready = false;
+      return drain.start(timeoutMs);
+    },
+    close,
+  };
 }

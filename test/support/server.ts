@@ -18,6 +18,8 @@ export const TEST_ENV = {
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   ROOM_GRACE_MS: '200',
   ROOMS_UPDATE_MS: '50',
+  // A test process stops at once when signalled; the drain tests set their own.
+  DRAIN_TIMEOUT: '0',
 } as const;
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<NoomServer> {

@@ -43,6 +43,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   #clusterList: RoomSummary[] = [];
   #reading = false;
   #again = false;
+  #draining = false;
   #closed = false;
 
   constructor(pool: WorkerPool, options: RoomRegistryOptions, log: Logger) {
@@ -54,6 +55,18 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
 
   get rooms(): ReadonlyMap<string, Room> {
     return this.#rooms;
+  }
+
+  /** Members on this node, in every room. */
+  get localPeerCount(): number {
+    let n = 0;
+    for (const room of this.#rooms.values()) if (!room.closed) n += room.peerCount;
+    return n;
+  }
+
+  /** From now on joins are refused with DRAINING; the rooms and their calls go on. */
+  drain(): void {
+    this.#draining = true;
   }
 
   get(id: string): Room | undefined {
@@ -73,6 +86,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   /** The room with this id, created with these settings if it does not exist. */
   async getOrCreate(id: string, settings: { password?: string; isPublic: boolean }): Promise<Room> {
     if (this.#closed) throw new AppError('INVALID_STATE', 'server is shutting down');
+    if (this.#draining) throw new AppError('DRAINING', 'this server is shutting down; join again on a new connection');
     const existing = this.get(id);
     if (existing) return existing;
     const pending = this.#creating.get(id);

@@ -152,6 +152,11 @@ export class App {
           );
         case 'INVALID_REQUEST':
           return messageScreen('Cannot join this room', `“${roomId}” is not a valid room name.`, back);
+        case 'DRAINING':
+          return messageScreen('The server is restarting', 'It takes no new calls for a moment. Try again shortly.', {
+            label: 'Retry',
+            run: () => void this.#route(),
+          });
         case 'TIMEOUT':
           return messageScreen('Server unreachable', 'The server did not answer. Check your connection.', {
             label: 'Retry',

@@ -40,6 +40,7 @@ const FINAL_CODES = new Set(['FORBIDDEN', 'ROOM_FULL', 'INVALID_REQUEST']);
 const CONNECTION_LOST = 'Connection lost — reconnecting…';
 const MEDIA_RESTARTED = 'Media server restarted — rejoining…';
 const SERVER_RESTARTING = 'The server is restarting — reconnecting…';
+const MOVING = 'The server is restarting — moving the call to another one…';
 /**
  * A server that is shutting down closes the connection right after `room:closed`, and the
  * reconnect then rejoins; a rejoin is tried on the same connection only if it is still up
@@ -300,6 +301,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       s.listen('chat:message', (message) => this.state.addMessage(message)),
       s.listen('activeSpeaker', ({ peerId }) => this.state.setSpeaker(peerId)),
       s.listen('room:closed', ({ reason }) => this.#onRoomClosed(reason)),
+      s.listen('server:draining', (ev) => this.#onDraining(ev)),
       // Not queued behind room events: it concerns our own producers, never a consume.
       s.listen('producer:demand', ({ producerId, maxSpatialLayer }) =>
         this.publisher.setDemand(producerId, maxSpatialLayer),
@@ -383,7 +385,18 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   }
 
   #onConnectionLost(): void {
-    this.#interrupt(CONNECTION_LOST);
+    this.#interrupt(this.#signaling.moving ? MOVING : CONNECTION_LOST);
+  }
+
+  /** The server will close the room for a restart; where other servers are up the connection moves. */
+  #onDraining({ remainingMs, otherNodes }: ServerEventPayload<'server:draining'>): void {
+    if (this.#status !== 'joined' && this.#status !== 'joining') return;
+    const text =
+      otherNodes > 0
+        ? 'The server is restarting: the call moves to another server in a moment.'
+        : `The server is restarting: the call ends in about ${Math.max(1, Math.round(remainingMs / 1000))} s, then reconnects.`;
+    this.state.addNotice(text);
+    this.emit('problem', text);
   }
 
   /**

@@ -2,8 +2,14 @@
  * Typed signaling over the shared protocol: requests resolve to the server's ack data or
  * reject with a RequestError; server events are validated with the protocol's zod schemas
  * before any listener sees them.
+ *
+ * When the server says it is draining (`server:draining`) and other nodes of its cluster are
+ * up, the client moves: it opens a second connection to the same address (a load balancer
+ * sends it to a node that is not draining), and only if that one reaches such a node does it
+ * switch to it, closing the old one. Listeners see that as `reconnecting` then `connected`,
+ * as after a lost connection, so the room session rejoins there.
  */
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { Emitter } from '../lib/Emitter.js';
 import {
   request,
@@ -30,29 +36,32 @@ type SignalingEvents = {
 };
 
 type Handler<E extends ServerEventName> = (payload: ServerEventPayload<E>) => void;
+type RawListener = (raw: unknown) => void;
+/** Socket.IO's typed `on` cannot be expressed generically over the event name. */
+type UntypedSocket = { on(ev: string, fn: RawListener): void; off(ev: string, fn: RawListener): void };
+
+/** How long a connection to another node may take to open and answer before it is given up. */
+const MOVE_PROBE_MS = 5000;
+/** Attempts to move are this far apart (each drawn up to twice this), so a roomful does not move in step. */
+const MOVE_RETRY_MS = 1500;
+/** No attempt to move this close to the deadline: the rooms close then, and the reconnect follows. */
+const MOVE_CUTOFF_MS = 1000;
 
 export class SignalingClient extends Emitter<SignalingEvents> {
-  readonly #socket: ProtocolSocket;
+  readonly #url: string | undefined;
+  #socket: ProtocolSocket;
   #state: ConnectionState = 'connecting';
+  /** Every `listen()`er by event, so that a move can attach them to the new connection. */
+  readonly #listeners = new Map<string, Set<RawListener>>();
+  #moving = false;
+  #moveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(url?: string) {
     super();
-    const options = {
-      // Every supported browser speaks WebSocket; skipping long-polling keeps the dev
-      // proxy and reverse proxies simple.
-      transports: ['websocket'],
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 3000,
-    };
-    this.#socket = url ? io(url, options) : io(options);
-    this.#socket.on('connect', () => this.#setState('connected'));
-    this.#socket.on('disconnect', (reason) => {
-      if (this.#state === 'closed') return;
-      this.#setState('reconnecting');
-      // Socket.IO retries by itself except when the server closed the socket on purpose
-      // (e.g. while shutting down for a restart); a conferencing client should retry then too.
-      if (reason === 'io server disconnect') this.#socket.connect();
-    });
+    this.#url = url;
+    this.#socket = this.#open();
+    this.#attach(this.#socket);
+    this.#listenInternal();
   }
 
   get state(): ConnectionState {
@@ -63,6 +72,11 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return this.#state === 'connected';
   }
 
+  /** True while the connection is being switched to another server (during `reconnecting`). */
+  get moving(): boolean {
+    return this.#moving;
+  }
+
   request<E extends RequestName>(name: E, payload: RequestPayload<E>): Promise<ResponseData<E>> {
     return request(this.#socket, name, payload);
   }
@@ -70,7 +84,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   /** Listens to a server event; malformed payloads are reported and dropped. */
   listen<E extends ServerEventName>(event: E, handler: Handler<E>): () => void {
     const schema = SERVER_EVENT_SCHEMAS[event];
-    const listener = (raw: unknown): void => {
+    const listener: RawListener = (raw) => {
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
         console.warn(`dropping malformed "${event}" event`, parsed.error.issues);
@@ -78,20 +92,110 @@ export class SignalingClient extends Emitter<SignalingEvents> {
       }
       handler(parsed.data as ServerEventPayload<E>);
     };
-    // Socket.IO's typed `on` cannot be expressed generically over E; the schema map above
-    // ties each event to its payload type.
-    const socket = this.#socket as unknown as {
-      on(ev: string, fn: (raw: unknown) => void): void;
-      off(ev: string, fn: (raw: unknown) => void): void;
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+    (this.#socket as unknown as UntypedSocket).on(event, listener);
+    return () => {
+      set.delete(listener);
+      (this.#socket as unknown as UntypedSocket).off(event, listener);
     };
-    socket.on(event, listener);
-    return () => socket.off(event, listener);
   }
 
   close(): void {
     if (this.#state === 'closed') return;
+    clearTimeout(this.#moveTimer);
     this.#setState('closed');
     this.#socket.disconnect();
+  }
+
+  #open(extra: Partial<ManagerOptions & SocketOptions> = {}): ProtocolSocket {
+    const options = {
+      // Every supported browser speaks WebSocket; skipping long-polling keeps the dev
+      // proxy and reverse proxies simple.
+      transports: ['websocket'],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+      ...extra,
+    };
+    return this.#url ? io(this.#url, options) : io(options);
+  }
+
+  /** The connection's own handlers: its state, and the listeners of `listen()`. */
+  #attach(socket: ProtocolSocket): void {
+    socket.on('connect', () => this.#setState('connected'));
+    socket.on('disconnect', (reason) => {
+      if (this.#state === 'closed' || socket !== this.#socket) return;
+      this.#setState('reconnecting');
+      // Socket.IO retries by itself except when the server closed the socket on purpose
+      // (e.g. while shutting down for a restart); a conferencing client should retry then too.
+      if (reason === 'io server disconnect') socket.connect();
+    });
+    for (const [event, set] of this.#listeners) {
+      for (const listener of set) (socket as unknown as UntypedSocket).on(event, listener);
+    }
+  }
+
+  #listenInternal(): void {
+    this.listen('server:draining', ({ remainingMs, otherNodes }) => {
+      if (otherNodes > 0) this.#scheduleMove(Date.now() + remainingMs, Math.random() * MOVE_RETRY_MS);
+    });
+  }
+
+  #scheduleMove(deadline: number, delayMs: number): void {
+    clearTimeout(this.#moveTimer);
+    if (Date.now() + delayMs > deadline - MOVE_CUTOFF_MS || this.#state === 'closed') return;
+    this.#moveTimer = setTimeout(() => {
+      void this.#tryMove().then((moved) => {
+        if (!moved) this.#scheduleMove(deadline, MOVE_RETRY_MS * (1 + Math.random()));
+      });
+    }, delayMs);
+  }
+
+  /**
+   * Opens a connection to the same address and switches to it if it reached a server that is
+   * not draining (one that is tells every socket so on connecting, before any answer).
+   */
+  async #tryMove(): Promise<boolean> {
+    if (this.#state !== 'connected') return false;
+    const probe = this.#open({ forceNew: true, reconnection: false, timeout: MOVE_PROBE_MS });
+    let draining = false;
+    probe.on('server:draining', () => (draining = true));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        probe.once('connect', () => resolve());
+        probe.once('connect_error', reject);
+      });
+      await request(probe, 'rooms:list', {}, MOVE_PROBE_MS);
+    } catch {
+      probe.disconnect();
+      return false;
+    }
+    if (draining || this.#state !== 'connected') {
+      probe.disconnect();
+      return false;
+    }
+    this.#switchTo(probe);
+    return true;
+  }
+
+  #switchTo(next: ProtocolSocket): void {
+    const previous = this.#socket;
+    this.#moving = true;
+    try {
+      // The session drops its membership as after a lost connection; the old server sees the
+      // old socket go, which takes our peer out of the room there.
+      this.#setState('reconnecting');
+      this.#socket = next;
+      previous.removeAllListeners();
+      previous.disconnect();
+      next.off('server:draining');
+      next.io.reconnection(true);
+      this.#attach(next);
+      this.#setState('connected');
+    } finally {
+      this.#moving = false;
+    }
   }
 
   #setState(state: ConnectionState): void {

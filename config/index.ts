@@ -21,6 +21,17 @@ const IceServer = z.object({
 
 const NODE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** `turn:` or `turns:` URLs, comma-separated (RFC 7065: host, optional port and transport). */
+const turnUrls = z.string().transform((text, ctx) => {
+  const urls = text.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const bad = urls.find((u) => !/^turns?:[^\s?]+(\?transport=(udp|tcp))?$/.test(u));
+  if (urls.length === 0 || bad !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `must be turn: or turns: URLs separated by commas${bad ? ` (not "${bad}")` : ''}` });
+    return z.NEVER;
+  }
+  return urls;
+});
+
 /** redis:// or rediss:// with a host; the value itself never appears in a message (it may hold a password). */
 const redisUrl = z.string().superRefine((text, ctx) => {
   let url: URL;
@@ -81,6 +92,9 @@ const EnvSchema = z.object({
   PIPE_LISTEN_IP: ip.optional(),
   PIPE_ANNOUNCED_IP: z.string().min(1).optional(),
   DRAIN_TIMEOUT: int(0, 86_400).default(30),
+  TURN_URLS: turnUrls.pipe(z.array(z.string()).max(8)).optional(),
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with coturn)').optional(),
+  TURN_TTL: int(60, 7 * 86_400).default(86_400),
 });
 
 /** Present only when REDIS_URL is set: this node is then one of several serving one service. */
@@ -127,6 +141,16 @@ export interface Config {
   drainTimeoutMs: number;
   staticDir?: string;
   cluster?: ClusterConfig;
+  /** Present when TURN_URLS and TURN_SECRET are set: each join gets its own TURN credentials. */
+  turn?: TurnConfig;
+}
+
+/** A TURN server (coturn with `use-auth-secret`) that shares a secret with this server. */
+export interface TurnConfig {
+  urls: string[];
+  secret: string;
+  /** Lifetime of the credentials handed out, in seconds. */
+  ttlS: number;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +210,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError(e.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together');
   }
+  if (Boolean(e.TURN_URLS) !== Boolean(e.TURN_SECRET)) {
+    throw new ConfigError(e.TURN_URLS ? 'TURN_SECRET' : 'TURN_URLS', 'TURN_URLS and TURN_SECRET go together');
+  }
   const workers = e.WORKERS ?? availableParallelism();
   if (e.RTC_PORT_BASE !== 0 && e.RTC_PORT_BASE + workers - 1 > 65535) {
     throw new ConfigError('RTC_PORT_BASE', `needs ${workers} consecutive ports`);
@@ -222,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     roomGraceMs: e.ROOM_GRACE_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT * 1000,
+    ...(e.TURN_URLS && e.TURN_SECRET ? { turn: { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlS: e.TURN_TTL } } : {}),
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
     ...(e.REDIS_URL
       ? {
@@ -244,5 +272,6 @@ export function redact(config: Config): unknown {
     ...config,
     iceServers: config.iceServers.map((s) => ({ ...s, ...(s.credential ? { credential: '***' } : {}) })),
     ...(config.cluster ? { cluster: { ...config.cluster, redisUrl: redactRedisUrl(config.cluster.redisUrl) } } : {}),
+    ...(config.turn ? { turn: { ...config.turn, secret: '***' } } : {}),
   };
 }

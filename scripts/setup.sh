@@ -2,17 +2,20 @@
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
 #   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux, openssl,
-#   redis-server, coturn), and with --cluster Debian's redis-server for `npm run cluster`.
+#   redis-server, coturn), with --cluster Debian's redis-server for `npm run cluster`, and
+#   with --turn Debian's coturn for `npm run turn`.
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WANT_TEST=0
 WANT_REDIS=0
+WANT_TURN=0
 for arg in "$@"; do
   case "$arg" in
     --test) WANT_TEST=1; WANT_REDIS=1 ;;
     --cluster) WANT_REDIS=1 ;;
-    *) printf '[setup] unknown option: %s (use --test and/or --cluster)\n' "$arg" >&2; exit 2 ;;
+    --turn) WANT_TURN=1 ;;
+    *) printf '[setup] unknown option: %s (use --test, --cluster and/or --turn)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 say() { printf '[setup] %s\n' "$*"; }
@@ -42,6 +45,10 @@ fi
 if [ "$WANT_REDIS" = 1 ]; then
   # The tests and `npm run cluster` start private redis-server instances of their own; the
   # system service Debian's package would start on 6379 is not wanted.
-  redis_install_stopped
+  install_stopped redis-server redis-server
+fi
+if [ "$WANT_TURN" = 1 ]; then
+  # `npm run turn` starts a private coturn of its own, as the tests do.
+  install_stopped coturn coturn
 fi
 say "ready"

@@ -33,6 +33,7 @@ import type { Metrics } from '../http/metrics.js';
 import { anonymousName } from '../rooms/names.js';
 import type { Peer } from '../rooms/Peer.js';
 import { RateLimiter } from '../rooms/RateLimiter.js';
+import { iceServersFor } from '../turn/credentials.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import { Commit, ackOf, sendAck, wrap, type Handler } from './handle.js';
@@ -249,7 +250,7 @@ export class Connection {
           metrics.joins.inc({ result: 'ok' });
           const speaker = room.activeSpeaker;
           return {
-            data: { ...data, iceServers: config.iceServers },
+            data: { ...data, iceServers: iceServersFor(config, peer.id) },
             afterAck: () => {
               if (speaker !== null) peer.notify('activeSpeaker', { peerId: speaker });
             },

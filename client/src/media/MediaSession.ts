@@ -30,6 +30,7 @@ export class MediaSession {
   readonly #device: ms.Device;
   readonly #iceServers: RTCIceServer[];
   #send: ms.Transport | null = null;
+  #sending: Promise<ms.Transport> | null = null;
   #recv: ms.Transport | null = null;
   #closed = false;
 
@@ -56,7 +57,19 @@ export class MediaSession {
   }
 
   async produce(source: ProducerSource, track: MediaStreamTrack, paused: boolean): Promise<ms.Producer> {
-    const transport = this.#send ?? (this.#send = await this.#createTransport('send'));
+    // One send transport, however many sources start producing at once (mic and camera do).
+    this.#sending ??= this.#createTransport('send').then(
+      (transport) => {
+        // Closed while it was being made: close() found nothing to close.
+        if (this.#closed) transport.close();
+        return (this.#send = transport);
+      },
+      (error: unknown) => {
+        this.#sending = null;
+        throw error;
+      },
+    );
+    const transport = await this.#sending;
     const appData: ProduceAppData = { source, paused };
     const producer = await transport.produce({
       track,

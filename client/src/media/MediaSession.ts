@@ -7,6 +7,7 @@ import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import type { JoinData, ProducerInfo } from '../protocol.js';
+import { ICE_TRANSPORT_POLICY } from './icePolicy.js';
 
 export type ProducerSource = ProducerInfo['source'];
 
@@ -135,6 +136,7 @@ export class MediaSession {
       iceCandidates: data.iceCandidates,
       dtlsParameters: data.dtlsParameters,
       iceServers: this.#iceServers,
+      iceTransportPolicy: ICE_TRANSPORT_POLICY,
       ...(data.sctpParameters ? { sctpParameters: data.sctpParameters } : {}),
     };
     const transport =

@@ -101,6 +101,10 @@ export class Peer {
   get transportCount(): number {
     return this.#transports.size;
   }
+  /** The peer's WebRTC transports, for reading (e.g. which path their media takes). */
+  get transports(): types.WebRtcTransport[] {
+    return [...this.#transports.values()].map((t) => t.transport);
+  }
 
   producerInfo(p: PeerProducer): ProducerInfo {
     return { producerId: p.producer.id, peerId: this.id, kind: p.producer.kind, source: p.source, paused: p.producer.paused };

@@ -3,7 +3,8 @@
  * balancer that sends new connections to the first node whose /readyz answers 200). Alice
  * and Bob are in a call on node A; node A drains. Both pages show the notice, move to node B
  * by themselves (no reload), decode each other's camera again there, and node A's drain
- * ends early because nobody is left on it.
+ * ends early because nobody is left on it. Behind a balancer that knows only the draining
+ * node, the pages' attempts to move land on it again: they keep their call there instead.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,6 +85,45 @@ test(
     for (const p of people) {
       assert.equal(await p.page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true, `${p.name}'s page reloaded`);
       assert.equal(await p.page.getAttribute('[data-testid="room"]', 'data-status'), 'joined');
+    }
+  }),
+);
+
+test(
+  'attempts to move that reach the draining node again leave the call where it is',
+  withDiagnostics(() => people, async () => {
+    // Node B only (A is still draining from the test above): every new connection reaches B,
+    // draining or not, as behind a balancer that has not noticed yet.
+    const stuck = await startBalancer([b.port], 60_000);
+    try {
+      people.splice(0);
+      for (const name of ['Carol', 'Dave']) {
+        const peer = await newPeer(browser, name);
+        people.push(peer);
+        await joinByLink(peer, stuck.url, 'staying');
+      }
+      const [carol, dave] = people as [Peer, Peer];
+      for (const [viewer, other] of [[carol, dave], [dave, carol]] as const) {
+        await eventually(`${other.name}'s camera on ${viewer.name}'s page`, () => tileFramesDecoded(viewer.page, other.name), (f) => (f ?? 0) >= 10, {
+          timeoutMs: 30_000,
+        });
+      }
+      const sockets = () => b.noom.io.engine.clientsCount;
+      const before = sockets();
+      const frames = await Promise.all(people.map((p, i) => tileFramesDecoded(p.page, people[1 - i]!.name)));
+      const drained = b.noom.drain(8000);
+      // Both pages try (another connection opens), find the node draining, and stay.
+      await eventually('an attempt to move', () => sockets(), (n) => n > before, { timeoutMs: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      assert.equal(b.noom.rooms.get('staying')?.peerCount, 2, 'the callers left the draining node for nowhere');
+      for (const [i, p] of people.entries()) {
+        assert.equal(await p.page.getAttribute('[data-testid="room"]', 'data-status'), 'joined', `${p.name} lost the call`);
+        const now = await tileFramesDecoded(p.page, people[1 - i]!.name);
+        assert.ok((now ?? 0) > (frames[i] ?? 0) + 30, `${p.name}: video stalled during the drain (${frames[i]} → ${now})`);
+      }
+      assert.equal(await drained, 'timeout');
+    } finally {
+      await stuck.close();
     }
   }),
 );

@@ -21,7 +21,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { DoctorReport, type CheckId, type CheckResult } from '../../scripts/doctor/report.js';
 import { freePort } from '../../scripts/cluster/redisServer.js';
 import { startTestServer } from '../support/server.js';
-import { startTurnServer, turnCredentials, type TestTurnServer } from '../support/turnServer.js';
+import { startTurnServer, type TestTurnServer } from '../support/turnServer.js';
 
 const CLI = fileURLToPath(new URL('../../scripts/doctor/cli.ts', import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
@@ -182,10 +182,8 @@ test('TURN: the issued credentials allocate over UDP and TCP and relay to the me
   const secret = 'doctor-test-secret';
   const turn: TestTurnServer = await startTurnServer(secret);
   cleanups.push(() => turn.stop());
-  const iceServers = (key: string) =>
-    JSON.stringify([{ urls: [turn.url('udp'), turn.url('tcp')], ...turnCredentials(key, 'doctor-test') }]);
-
-  const good = await server({ ICE_SERVERS: iceServers(secret) });
+  // Noom issues the credentials (TURN_URLS + TURN_SECRET), as a deployment would.
+  const good = await server(turn.env);
   const ok = await doctor(good.url);
   assert.equal(ok.code, 0, `${statuses(ok.report)}\n${turn.log()}`);
   const allocation = ok.byId.get('turn')!;
@@ -194,7 +192,7 @@ test('TURN: the issued credentials allocate over UDP and TCP and relay to the me
   assert.match(allocation.detail, /allocated 127\.0\.0\.1:\d+.*allocated 127\.0\.0\.1:\d+/);
   assert.equal(ok.byId.get('turn-relay')?.status, 'pass', ok.byId.get('turn-relay')?.detail);
 
-  const wrong = await server({ ICE_SERVERS: iceServers('not-the-secret') });
+  const wrong = await server({ ...turn.env, TURN_SECRET: 'not-the-secret-of-this-coturn' });
   const refused = await doctor(wrong.url);
   assert.equal(refused.code, 1, statuses(refused.report));
   assert.deepEqual(failed(refused.report), ['turn'], statuses(refused.report));

@@ -1,84 +1,49 @@
 /**
- * A private coturn (Debian's `turnserver`) for a test: loopback only, a free port for UDP
- * and TCP, coturn's REST-API credentials (`use-auth-secret`), relaying to loopback peers so
- * that a test server announcing 127.0.0.1 can be reached through it.
+ * A private coturn for a test: scripts/turn/coturn.ts (Debian's `turnserver` in coturn's
+ * REST-API mode, `use-auth-secret`) on a free loopback port for UDP and TCP, its files in a
+ * temporary directory, relaying to loopback peers so that a test server announcing 127.0.0.1
+ * can be reached through it. Its log records each allocation's traffic when it ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/cluster/redisServer.js';
+import { coturn } from '../../scripts/turn/coturn.js';
 
 export interface TestTurnServer {
   readonly port: number;
+  /** Its static-auth-secret (Noom's TURN_SECRET). */
+  readonly secret: string;
+  /** UDP ports of the addresses it relays from. */
+  readonly relayPorts: { min: number; max: number };
+  /** Noom's environment for it: TURN_URLS (UDP and TCP) and TURN_SECRET. */
+  readonly env: { TURN_URLS: string; TURN_SECRET: string };
   /** `turn:127.0.0.1:<port>?transport=<transport>` */
   url(transport: 'udp' | 'tcp'): string;
-  /** What coturn's log said so far, for failure messages. */
+  /** What coturn's log said so far. */
   log(): string;
   stop(): Promise<void>;
 }
 
-/** coturn's REST-API credentials: username `<expiry>:<peerId>`, credential base64(HMAC-SHA1(secret, username)). */
-export function turnCredentials(secret: string, peerId: string, ttlSec = 3600): { username: string; credential: string } {
-  const username = `${Math.floor(Date.now() / 1000) + ttlSec}:${peerId}`;
-  return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
-}
-
-async function listening(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`turnserver exited with code ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > until) throw new Error(`turnserver not listening on ${port} after ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export async function startTurnServer(secret: string): Promise<TestTurnServer> {
-  const port = await freePort();
+/** Starts one; with no `secret`, a random one. */
+export async function startTurnServer(secret?: string): Promise<TestTurnServer> {
   const dir = mkdtempSync(join(tmpdir(), 'noom-turn-'));
-  const child = spawn(
-    'turnserver',
-    [
-      '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=noom.test',
-      '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-      '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls', '--no-multicast-peers',
-      '--log-file=stdout', '--simple-log', `--pidfile=${join(dir, 'turnserver.pid')}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (error) =>
-      reject(new Error(`cannot start turnserver (Debian package coturn; scripts/setup.sh --test installs it): ${error.message}`)),
-    );
-  });
-  await listening(port, child, 5000).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${log}`);
-  });
+  const server = coturn({ port: await freePort(), dir, verbose: true, ...(secret ? { secret } : {}) });
+  try {
+    await server.start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
-    port,
-    url: (transport) => `turn:127.0.0.1:${port}?transport=${transport}`,
-    log: () => log,
+    port: server.port,
+    secret: server.secret,
+    relayPorts: server.relayPorts,
+    env: { TURN_URLS: server.urls.join(','), TURN_SECRET: server.secret },
+    url: (transport) => `turn:127.0.0.1:${server.port}?transport=${transport}`,
+    log: () => server.log(),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -49,4 +49,8 @@ test('server event schemas accept what the server sends', () => {
   assert.ok(SERVER_EVENT_SCHEMAS['activeSpeaker'].safeParse({ peerId: null }).success);
   assert.ok(SERVER_EVENT_SCHEMAS['chat:message'].safeParse({ id: 'm', peerId: 'p', displayName: 'A', text: 'hi', ts: 1 }).success);
   assert.equal(SERVER_EVENT_SCHEMAS['peer:left'].safeParse({}).success, false);
+  const draining = SERVER_EVENT_SCHEMAS['server:draining'];
+  assert.ok(draining.safeParse({ deadline: 1_700_000_030_000, remainingMs: 30_000, otherNodes: 0 }).success);
+  assert.equal(draining.safeParse({ deadline: 1_700_000_030_000, remainingMs: -1, otherNodes: 0 }).success, false);
+  assert.equal(draining.safeParse({ deadline: 1_700_000_030_000, remainingMs: 30_000 }).success, false);
 });

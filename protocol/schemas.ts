@@ -49,9 +49,21 @@ const PayloadType = z.int().check(z.minimum(0), z.maximum(127));
 const ExtensionId = z.int().check(z.minimum(1), z.maximum(255));
 const Int32OrDouble = z.number().check(z.minimum(-0x8000_0000), z.maximum(0x7fff_ffff));
 const Channels = z.int().check(z.minimum(1), z.maximum(8));
-const SmallRecord = z.record(
-  z.string().check(z.minLength(1), z.maxLength(64)),
-  z.union([z.string().check(z.maxLength(1024)), Int32OrDouble, z.boolean()]),
+/** Keys of a codec's or header extension's `parameters`: real ones have fewer than ten. */
+export const PARAMETERS_MAX_KEYS = 32;
+/**
+ * Codec parameters are echoed to every consumer of a producer, so they are bounded in key
+ * count (checked before any key is parsed) and in size: at most ~10 KB per codec.
+ */
+const SmallRecord = z.pipe(
+  z.custom<object>(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length <= PARAMETERS_MAX_KEYS,
+    { message: `an object of at most ${PARAMETERS_MAX_KEYS} keys` },
+  ),
+  z.record(
+    z.string().check(z.minLength(1), z.maxLength(64)),
+    z.union([z.string().check(z.maxLength(256)), Int32OrDouble, z.boolean()]),
+  ),
 );
 
 const RtcpFeedback = z.object({

@@ -55,6 +55,16 @@ export class Peer {
   readonly #producers = new Map<string, PeerProducer>();
   readonly #consumers = new Map<string, types.Consumer>();
   readonly #onClose: (() => void)[] = [];
+  /**
+   * Places taken by requests still waiting on the worker. Every limit counts them, and they
+   * are taken before the first await: a client that sends many requests without waiting for
+   * answers meets the same limits as one that waits.
+   */
+  readonly #pending = { transports: 0, producers: 0, consumers: 0 };
+  /** `source:kind` of producers, made or being made: one of each per peer. */
+  readonly #producerSlots = new Set<string>();
+  /** `transportId:producerId` of consumers, made or being made: each producer once per transport. */
+  readonly #consumed = new Set<string>();
   #closed = false;
 
   constructor(o: {
@@ -112,16 +122,22 @@ export class Peer {
 
   async createTransport(direction: Direction): Promise<TransportData> {
     this.#assertOpen();
-    if (this.#transports.size >= this.#limits.maxTransports) {
+    if (this.#transports.size + this.#pending.transports >= this.#limits.maxTransports) {
       throw forbidden(`at most ${this.#limits.maxTransports} transports per peer`);
     }
-    const transport = await mediaCall(() =>
-      this.#placement.router.createWebRtcTransport({
-        webRtcServer: this.#placement.webRtcServer,
-        ...WEBRTC_TRANSPORT_OPTIONS,
-        appData: { peerId: this.id, direction },
-      }),
-    );
+    this.#pending.transports++;
+    let transport: types.WebRtcTransport;
+    try {
+      transport = await mediaCall(() =>
+        this.#placement.router.createWebRtcTransport({
+          webRtcServer: this.#placement.webRtcServer,
+          ...WEBRTC_TRANSPORT_OPTIONS,
+          appData: { peerId: this.id, direction },
+        }),
+      );
+    } finally {
+      this.#pending.transports--;
+    }
     // The peer may have closed while the worker was creating the transport.
     if (this.#closed) {
       transport.close();
@@ -213,30 +229,40 @@ export class Peer {
   /** Creates a producer on one of the peer's send transports; the room announces it. */
   async produce(transportId: string, options: ProduceOptions): Promise<PeerProducer> {
     const transport = this.#transport(transportId, 'send');
-    if (this.#producers.size >= this.#limits.maxProducers) {
+    if (this.#producers.size + this.#pending.producers >= this.#limits.maxProducers) {
       throw forbidden(`at most ${this.#limits.maxProducers} producers per peer`);
     }
-    for (const p of this.#producers.values()) {
-      if (p.source === options.source && p.producer.kind === options.kind) {
-        throw invalidState(`a ${options.source} ${options.kind} producer already exists`);
-      }
+    const slot = `${options.source}:${options.kind}`;
+    if (this.#producerSlots.has(slot)) throw invalidState(`a ${options.source} ${options.kind} producer already exists`);
+    this.#producerSlots.add(slot);
+    this.#pending.producers++;
+    let producer: types.Producer;
+    try {
+      producer = await mediaCall(() =>
+        transport.produce({
+          kind: options.kind,
+          rtpParameters: options.rtpParameters,
+          paused: options.paused,
+          ...(options.kind === 'video' ? { keyFrameRequestDelay: this.#limits.keyFrameRequestDelayMs } : {}),
+          appData: { peerId: this.id, source: options.source },
+        }),
+      );
+    } catch (error) {
+      this.#producerSlots.delete(slot);
+      throw error;
+    } finally {
+      this.#pending.producers--;
     }
-    const producer = await mediaCall(() =>
-      transport.produce({
-        kind: options.kind,
-        rtpParameters: options.rtpParameters,
-        paused: options.paused,
-        ...(options.kind === 'video' ? { keyFrameRequestDelay: this.#limits.keyFrameRequestDelayMs } : {}),
-        appData: { peerId: this.id, source: options.source },
-      }),
-    );
     if (this.#closed) {
       producer.close();
       throw invalidState('peer left');
     }
     const entry = { producer, source: options.source };
     this.#producers.set(producer.id, entry);
-    producer.observer.once('close', () => this.#producers.delete(producer.id));
+    producer.observer.once('close', () => {
+      this.#producers.delete(producer.id);
+      this.#producerSlots.delete(slot);
+    });
     this.#media.addProducer({ producer, peerId: this.id, source: options.source, router: this.#placement.router });
     return entry;
   }
@@ -249,15 +275,22 @@ export class Peer {
   async consume(transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumeData> {
     if (!this.#media.has(producerId)) throw notFound('producer', producerId);
     const transport = this.#transport(transportId, 'recv');
-    if (this.#consumers.size >= this.#limits.maxConsumers) {
+    if (this.#consumers.size + this.#pending.consumers >= this.#limits.maxConsumers) {
       throw forbidden(`at most ${this.#limits.maxConsumers} consumers per peer`);
     }
+    // One consumer of a producer per transport: more would only multiply what the worker
+    // sends to this one client.
+    const pair = `${transportId}:${producerId}`;
+    if (this.#consumed.has(pair)) throw invalidState(`producer ${producerId} is already consumed on transport ${transportId}`);
+    this.#consumed.add(pair);
+    this.#pending.consumers++;
     const router = this.#placement.router;
-    // A producer of another node is piped in here first (cluster), so it is known after this.
-    const giveBack = await this.#media.route(producerId, router);
     let consumer: types.Consumer;
     let target: { peerId: string; source: Source };
+    let giveBack = (): void => {};
     try {
+      // A producer of another node is piped in here first (cluster), so it is known after this.
+      giveBack = await this.#media.route(producerId, router);
       target = this.#media.producer(producerId);
       if (!router.canConsume({ producerId, rtpCapabilities })) {
         throw new AppError('INVALID_REQUEST', 'rtpCapabilities cannot consume this producer');
@@ -265,9 +298,13 @@ export class Peer {
       consumer = await mediaCall(() => transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId: this.id } }));
     } catch (error) {
       giveBack();
+      this.#consumed.delete(pair);
       throw error;
+    } finally {
+      this.#pending.consumers--;
     }
     consumer.observer.once('close', giveBack);
+    consumer.observer.once('close', () => this.#consumed.delete(pair));
     if (this.#closed) {
       consumer.close();
       throw invalidState('peer left');

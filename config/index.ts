@@ -61,6 +61,22 @@ const jsonList = z.string().transform((text, ctx) => {
   }
 });
 
+/** An address list in proxy-addr's syntax: addresses, CIDR subnets, `loopback`, `linklocal`, `uniquelocal`. */
+const ADDRESS_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const addressList = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine(
+    (list) => list.every((a) => ADDRESS_NAMES.has(a) || isIP(a.split('/')[0] ?? '') !== 0),
+    'must be addresses, subnets (a.b.c.d/n) or loopback, linklocal, uniquelocal, separated by commas',
+  );
+/** Express's `trust proxy`: true, false, a hop count, or the proxies' addresses. */
+const trustProxy = z.union([
+  z.enum(['true', 'false']).transform((v) => v === 'true'),
+  z.string().regex(/^\d{1,3}$/).transform(Number),
+  addressList,
+]);
+
 /** Environment variables, by name, with their parsers and defaults. */
 const EnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -95,6 +111,15 @@ const EnvSchema = z.object({
   TURN_URLS: turnUrls.pipe(z.array(z.string()).max(8)).optional(),
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with coturn)').optional(),
   TURN_TTL: int(60, 7 * 86_400).default(86_400),
+  TRUST_PROXY: trustProxy.default(false),
+  RATE_LIMIT_EXEMPT: addressList.default([]),
+  JOINS_PER_MIN: int(1, 1_000_000).default(60),
+  ROOM_CREATIONS_PER_MIN: int(1, 1_000_000).default(10),
+  PASSWORD_ATTEMPTS: int(1, 1000).default(5),
+  RENAMES_PER_MIN: int(1, 1_000_000).default(10),
+  TRANSPORTS_PER_MIN: int(1, 1_000_000).default(60),
+  PRODUCERS_PER_MIN: int(1, 1_000_000).default(60),
+  CONSUMERS_PER_MIN: int(1, 1_000_000).default(2000),
 });
 
 /** Present only when REDIS_URL is set: this node is then one of several serving one service. */
@@ -134,6 +159,19 @@ export interface Config {
     maxProducersPerPeer: number;
     maxRooms: number;
     chatPer10s: number;
+  };
+  /** Where X-Forwarded-For is believed (Express's `trust proxy`). */
+  trustProxy: boolean | number | string[];
+  /** Limits per client address (server/src/limits/AbuseLimits.ts). */
+  abuse: {
+    exempt: string[];
+    joinsPerMin: number;
+    roomCreationsPerMin: number;
+    passwordAttempts: number;
+    renamesPerMin: number;
+    transportsPerMin: number;
+    producersPerMin: number;
+    consumersPerMin: number;
   };
   roomGraceMs: number;
   roomsUpdateMs: number;
@@ -245,6 +283,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxProducersPerPeer: e.MAX_PRODUCERS_PER_PEER,
       maxRooms: e.MAX_ROOMS,
       chatPer10s: e.CHAT_RATE_PER_10S,
+    },
+    trustProxy: e.TRUST_PROXY,
+    abuse: {
+      exempt: e.RATE_LIMIT_EXEMPT,
+      joinsPerMin: e.JOINS_PER_MIN,
+      roomCreationsPerMin: e.ROOM_CREATIONS_PER_MIN,
+      passwordAttempts: e.PASSWORD_ATTEMPTS,
+      renamesPerMin: e.RENAMES_PER_MIN,
+      transportsPerMin: e.TRANSPORTS_PER_MIN,
+      producersPerMin: e.PRODUCERS_PER_MIN,
+      consumersPerMin: e.CONSUMERS_PER_MIN,
     },
     roomGraceMs: e.ROOM_GRACE_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,

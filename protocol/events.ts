@@ -41,6 +41,8 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface ProtocolError {
   code: ErrorCode;
   message: string;
+  /** With RATE_LIMITED: milliseconds until the same request may succeed. */
+  retryAfterMs?: number;
 }
 export type AckResponse<T> = { ok: true; data: T } | { ok: false; error: ProtocolError };
 export type Ack<T> = (response: AckResponse<T>) => void;
@@ -61,6 +63,12 @@ export interface JoinData {
   iceServers: RTCIceServerLike[];
   /** The room asks a password of those who join. */
   locked: boolean;
+  /**
+   * The room is in the public list. With `locked`, the room's real settings: a join that
+   * asked for a password or privacy on a room that already existed learns here whether it
+   * got them (only a room's creator sets them).
+   */
+  public: boolean;
 }
 export interface RTCIceServerLike {
   urls: string | string[];

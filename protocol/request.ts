@@ -14,7 +14,7 @@ export interface RequestSocket {
   timeout(ms: number): unknown;
 }
 
-type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string } };
+type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string; retryAfterMs?: number } };
 
 export class RequestError extends Error {
   constructor(
@@ -22,6 +22,8 @@ export class RequestError extends Error {
     /** The server's own words, for showing to people. */
     readonly reason: string,
     readonly request: string,
+    /** RATE_LIMITED: how long to wait before asking again. */
+    readonly retryAfterMs?: number,
   ) {
     super(`${request}: ${code}: ${reason}`);
     this.name = 'RequestError';
@@ -43,7 +45,7 @@ export function request<E extends RequestName>(
       if (err) return reject(new RequestError('TIMEOUT', `no answer in ${timeoutMs} ms`, name));
       if (res.ok) return resolve(res.data as ResponseData<E>);
       const e = res.error ?? { code: 'INTERNAL' as const, message: 'malformed answer' };
-      reject(new RequestError(e.code, e.message, name));
+      reject(new RequestError(e.code, e.message, name, 'retryAfterMs' in e && typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined));
     });
   });
 }

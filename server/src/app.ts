@@ -15,6 +15,8 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/
 import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRooms } from './cluster/ClusterRooms.js';
 import { Drain, type DrainEnd } from './Drain.js';
+import { AbuseLimits } from './limits/AbuseLimits.js';
+import { addressMatcher, clientAddress, trustFunction } from './limits/clientAddress.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
@@ -84,6 +86,9 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   let ready = true;
   const httpApp = express();
   httpApp.disable('x-powered-by');
+  const trust = trustFunction(config.trustProxy);
+  httpApp.set('trust proxy', trust);
+  const abuse = new AbuseLimits({ ...config.abuse, chatPer10s: config.limits.chatPer10s, isExempt: addressMatcher(config.abuse.exempt) });
   const server = config.http.tls
     ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, httpApp)
     : http.createServer(httpApp);
@@ -155,7 +160,8 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
-    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }) });
+    const client = abuse.forClient(clientAddress(socket.request, trust));
+    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }), client });
     // A client that reconnects while this node drains learns it too, and can look elsewhere.
     const draining = drain.notice();
     if (draining) socket.emit('server:draining', draining);

@@ -8,6 +8,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly details: { retryAfterMs?: number } = {},
   ) {
     super(message);
     this.name = 'AppError';
@@ -19,5 +20,11 @@ export const invalidState = (message: string) => new AppError('INVALID_STATE', m
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 /** A locked room refusing a join: no password given, or the wrong one. */
 export const roomLocked = (passwordGiven: boolean) =>
-  forbidden(passwordGiven ? 'wrong password' : 'room is locked: password required');
+  passwordGiven ? new WrongPasswordError() : forbidden('room is locked: password required');
+/** A join with a password that is not the room's: counted against the client's address. */
+export class WrongPasswordError extends AppError {
+  constructor() {
+    super('FORBIDDEN', 'wrong password');
+  }
+}
 export const roomFull = (maxPeers: number) => new AppError('ROOM_FULL', `room is full (${maxPeers} peers)`);

@@ -75,6 +75,7 @@ export async function startServer(options: { port?: number; env?: Record<string,
     STATIC_DIR: ensureClientBuilt(),
     // Rooms disappear from the lobby as soon as they empty, which the tests watch for.
     ROOM_GRACE_MS: '0',
+    RATE_LIMIT_EXEMPT: 'loopback',
     ...options.env,
   });
   const noom = await startNoom(config);

@@ -28,6 +28,7 @@ import {
   type ServerEventPayload,
 } from '../../../protocol/index.js';
 import { AppError, invalidState, notFound, roomFull, roomLocked } from '../errors.js';
+import { samePassword } from '../limits/samePassword.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { RoomMedia } from '../media/RoomMedia.js';
@@ -230,7 +231,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed) throw invalidState('room is closing');
     // In a cluster the directory decides, for every node at once.
     if (this.#link) return;
-    if (this.#password !== undefined && password !== this.#password) throw roomLocked(password !== undefined);
+    if (this.#password !== undefined && !samePassword(password, this.#password)) throw roomLocked(password !== undefined);
     if (this.#peers.size >= this.#maxPeers) throw roomFull(this.#maxPeers);
   }
 
@@ -283,6 +284,7 @@ export class Room extends EventEmitter<RoomEvents> {
       producers: this.producerInfos(),
       chat: [...this.#chat],
       locked: this.locked,
+      public: this.isPublic,
     };
     const placement = this.media.place(id);
     const peer = new Peer({

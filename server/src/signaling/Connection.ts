@@ -27,12 +27,12 @@ import {
   type RequestName,
   type ServerToClientEvents,
 } from '../../../protocol/index.js';
-import { AppError, invalidState } from '../errors.js';
+import { AppError, WrongPasswordError, invalidState } from '../errors.js';
+import type { ClientLimits } from '../limits/AbuseLimits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../http/metrics.js';
 import { anonymousName } from '../rooms/names.js';
 import type { Peer } from '../rooms/Peer.js';
-import { RateLimiter } from '../rooms/RateLimiter.js';
 import { iceServersFor } from '../turn/credentials.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
@@ -46,6 +46,8 @@ export interface ConnectionDeps {
   config: Config;
   metrics: Metrics;
   log: Logger;
+  /** The abuse limits of this connection's client address. */
+  client: ClientLimits;
 }
 
 const EMPTY: EmptyData = {};
@@ -54,7 +56,6 @@ export class Connection {
   readonly #socket: NoomSocket;
   readonly #deps: ConnectionDeps;
   readonly #log: Logger;
-  readonly #chatLimiter: RateLimiter;
   #room: Room | undefined;
   #peer: Peer | undefined;
   /** Set while a join is in flight, so a second join or a disconnect can be told apart. */
@@ -65,7 +66,6 @@ export class Connection {
     this.#socket = socket;
     this.#deps = deps;
     this.#log = deps.log.child({ socket: socket.id });
-    this.#chatLimiter = new RateLimiter(deps.config.limits.chatPer10s, 10_000);
     this.#register();
     socket.onAny((event: unknown, ...args: unknown[]) => this.#answerUnknown(event, args));
     socket.on('disconnect', (reason) => {
@@ -103,7 +103,7 @@ export class Connection {
   }
 
   #register(): void {
-    const { rooms, config } = this.#deps;
+    const { rooms, client } = this.#deps;
 
     this.#on('rooms:list', Empty, () => ({ rooms: rooms.publicList() }));
 
@@ -117,13 +117,18 @@ export class Connection {
       return EMPTY;
     });
 
-    this.#on('peer:rename', RenameRequest, ({ displayName }) => {
+    this.#on('peer:rename', RenameRequest, async ({ displayName }) => {
       const { peer, room } = this.#member();
+      await client.take('rename');
       room.rename(peer, displayName);
       return EMPTY;
     });
 
-    this.#on('transport:create', CreateTransportRequest, ({ direction }) => this.#member().peer.createTransport(direction));
+    this.#on('transport:create', CreateTransportRequest, async ({ direction }) => {
+      const { peer } = this.#member();
+      await client.take('transport');
+      return peer.createTransport(direction);
+    });
 
     this.#on('transport:connect', ConnectTransportRequest, async ({ transportId, dtlsParameters }) => {
       await this.#member().peer.connectTransport(transportId, dtlsParameters as types.DtlsParameters);
@@ -141,6 +146,7 @@ export class Connection {
 
     this.#on('producer:create', ProduceRequest, async (req) => {
       const { peer, room } = this.#member();
+      await client.take('producer');
       const producerId = await room.produce(peer, req.transportId, {
         kind: req.kind,
         rtpParameters: req.rtpParameters as types.RtpParameters,
@@ -165,9 +171,11 @@ export class Connection {
       return EMPTY;
     });
 
-    this.#on('consumer:create', ConsumeRequest, (req): Promise<ConsumeData> =>
-      this.#member().peer.consume(req.transportId, req.producerId, req.rtpCapabilities as types.RtpCapabilities),
-    );
+    this.#on('consumer:create', ConsumeRequest, async (req): Promise<ConsumeData> => {
+      const { peer } = this.#member();
+      await client.take('consumer');
+      return peer.consume(req.transportId, req.producerId, req.rtpCapabilities as types.RtpCapabilities);
+    });
 
     this.#on('consumer:resume', ConsumerRequest, async ({ consumerId }) => {
       await this.#member().peer.resumeConsumer(consumerId);
@@ -196,9 +204,7 @@ export class Connection {
       const { peer, room } = this.#member();
       // Cleaned first, so that a bad message is refused before it costs a token.
       const clean = chatText(text);
-      if (!this.#chatLimiter.tryTake()) {
-        throw new AppError('RATE_LIMITED', `at most ${config.limits.chatPer10s} messages per 10 s`);
-      }
+      await client.takeChat(peer.displayName);
       const message = await room.chat(peer, clean);
       this.#deps.metrics.chatMessages.inc();
       return { message };
@@ -211,7 +217,11 @@ export class Connection {
     this.#joining = true;
     const stopTimer = metrics.joinSeconds.startTimer();
     const count = (error: unknown) => metrics.joins.inc({ result: error instanceof AppError ? error.code : 'INTERNAL' });
+    const { client } = this.#deps;
     try {
+      await client.take('join');
+      if (!rooms.get(req.roomId)) await client.take('roomCreation');
+      if (req.password !== undefined) await client.checkPassword(req.roomId);
       const room = await rooms.getOrCreate(req.roomId, {
         isPublic: req.public ?? true,
         ...(req.password !== undefined ? { password: req.password } : {}),
@@ -264,6 +274,7 @@ export class Connection {
     } catch (error) {
       this.#joining = false;
       count(error);
+      if (error instanceof WrongPasswordError) await client.passwordFailed(req.roomId);
       throw error;
     } finally {
       stopTimer();

@@ -28,7 +28,10 @@ export class Commit<T> {
 export type Handler<S extends z.ZodMiniType, T> = (req: z.infer<S>) => Promise<T | Commit<T>> | T | Commit<T>;
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
-  if (error instanceof AppError) return { code: error.code, message: error.message };
+  if (error instanceof AppError) {
+    const { retryAfterMs } = error.details;
+    return { code: error.code, message: error.message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
   log.error({ err: error, event }, 'request failed');
   return { code: 'INTERNAL', message: 'internal error' };
 }

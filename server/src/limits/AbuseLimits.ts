@@ -1,0 +1,162 @@
+/**
+ * Abuse limits that hold per client address, not per connection: reconnecting does not
+ * refill them. Counters live in rate-limiter-flexible's memory store (one node's view;
+ * a cluster node counts what reaches it). Every refusal is a RATE_LIMITED error that says
+ * when to retry.
+ *
+ * - joins and room creations per address, so one client cannot fill MAX_ROOMS;
+ * - wrong room passwords per address and room, with a block that doubles each time
+ *   (1 min, 2, 4 … at most 1 h) once the free attempts are used up;
+ * - chat per identity (address + display name) and, five times looser, per address, so that
+ *   a new name does not buy a new allowance; renames per address;
+ * - transport, producer and consumer creations per address, as bursts over a minute.
+ *
+ * Exempt addresses (RATE_LIMIT_EXEMPT: a load tester, a trusted gateway) skip all of these
+ * but chat and renames, which they keep per connection.
+ */
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError } from '../errors.js';
+
+export interface AbuseLimitsConfig {
+  joinsPerMin: number;
+  roomCreationsPerMin: number;
+  /** Wrong passwords per address and room before the first block. */
+  passwordAttempts: number;
+  /** Chat messages per identity per 10 s; five times as many per address. */
+  chatPer10s: number;
+  renamesPerMin: number;
+  transportsPerMin: number;
+  producersPerMin: number;
+  consumersPerMin: number;
+  /** Addresses the limits do not apply to (a load tester, a trusted gateway). */
+  isExempt: (address: string) => boolean;
+}
+
+export type LimitedAction = 'join' | 'roomCreation' | 'rename' | 'transport' | 'producer' | 'consumer';
+
+const PASSWORD_WINDOW_S = 600;
+const FIRST_BLOCK_S = 60;
+const LONGEST_BLOCK_S = 3600;
+/** How long a block is remembered for the doubling. */
+const STRIKES_WINDOW_S = 86_400;
+export const CHAT_ADDRESS_FACTOR = 5;
+
+const WHAT: Record<LimitedAction, string> = {
+  join: 'joins',
+  roomCreation: 'new rooms',
+  rename: 'renames',
+  transport: 'transports',
+  producer: 'producers',
+  consumer: 'consumers',
+};
+
+export function rateLimited(what: string, msBeforeNext: number): AppError {
+  const retryAfterMs = Math.max(1, Math.ceil(msBeforeNext));
+  return new AppError('RATE_LIMITED', `too many ${what}: retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
+}
+
+export class AbuseLimits {
+  readonly #config: AbuseLimitsConfig;
+  readonly #perAction: Record<LimitedAction, RateLimiterMemory>;
+  readonly #chatIdentity: RateLimiterMemory;
+  readonly #chatAddress: RateLimiterMemory;
+  readonly #passwords: RateLimiterMemory;
+  readonly #strikes: RateLimiterMemory;
+
+  constructor(config: AbuseLimitsConfig) {
+    this.#config = config;
+    const perMin = (points: number) => new RateLimiterMemory({ points, duration: 60 });
+    this.#perAction = {
+      join: perMin(config.joinsPerMin),
+      roomCreation: perMin(config.roomCreationsPerMin),
+      rename: perMin(config.renamesPerMin),
+      transport: perMin(config.transportsPerMin),
+      producer: perMin(config.producersPerMin),
+      consumer: perMin(config.consumersPerMin),
+    };
+    this.#chatIdentity = new RateLimiterMemory({ points: config.chatPer10s, duration: 10 });
+    this.#chatAddress = new RateLimiterMemory({ points: config.chatPer10s * CHAT_ADDRESS_FACTOR, duration: 10 });
+    this.#passwords = new RateLimiterMemory({ points: config.passwordAttempts, duration: PASSWORD_WINDOW_S });
+    this.#strikes = new RateLimiterMemory({ points: 1_000_000, duration: STRIKES_WINDOW_S });
+  }
+
+  #connections = 0;
+
+  /**
+   * The limits of one client address. An exempt address keeps chat and rename limits per
+   * connection, as if each connection were an address of its own.
+   */
+  forClient(address: string): ClientLimits {
+    const exempt = this.#config.isExempt(address);
+    return new ClientLimits(this, exempt ? `${address}#${++this.#connections}` : address, exempt);
+  }
+
+  /** @internal */
+  async take(action: LimitedAction, address: string): Promise<void> {
+    await consume(this.#perAction[action], address, WHAT[action]);
+  }
+
+  /** @internal */
+  async takeChat(address: string, identity: string): Promise<void> {
+    // The identity first: a message it refuses costs the address nothing.
+    await consume(this.#chatIdentity, `${address}\0${identity}`, 'messages');
+    await consume(this.#chatAddress, address, 'messages');
+  }
+
+  /** @internal Refuses a password attempt while the address is blocked for this room. */
+  async checkPassword(address: string, roomId: string): Promise<void> {
+    const res = await this.#passwords.get(passwordKey(address, roomId));
+    if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) throw rateLimited('wrong passwords', res.msBeforeNext);
+  }
+
+  /** @internal Counts a wrong password; the last free attempt starts a block, longer each time. */
+  async passwordFailed(address: string, roomId: string): Promise<void> {
+    const key = passwordKey(address, roomId);
+    let remaining: number;
+    try {
+      remaining = (await this.#passwords.consume(key)).remainingPoints;
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      remaining = 0;
+    }
+    if (remaining > 0) return;
+    const strikes = (await this.#strikes.consume(key)).consumedPoints;
+    await this.#passwords.block(key, Math.min(FIRST_BLOCK_S * 2 ** (strikes - 1), LONGEST_BLOCK_S));
+  }
+}
+
+export class ClientLimits {
+  constructor(
+    readonly limits: AbuseLimits,
+    readonly address: string,
+    readonly exempt: boolean,
+  ) {}
+
+  async take(action: LimitedAction): Promise<void> {
+    if (!this.exempt || action === 'rename') await this.limits.take(action, this.address);
+  }
+
+  /** `identity`: the sender's display name; the address is part of it already. */
+  async takeChat(identity: string): Promise<void> {
+    await this.limits.takeChat(this.address, identity);
+  }
+
+  async checkPassword(roomId: string): Promise<void> {
+    if (!this.exempt) await this.limits.checkPassword(this.address, roomId);
+  }
+
+  async passwordFailed(roomId: string): Promise<void> {
+    if (!this.exempt) await this.limits.passwordFailed(this.address, roomId);
+  }
+}
+
+const passwordKey = (address: string, roomId: string) => `${address}\0${roomId}`;
+
+async function consume(limiter: RateLimiterMemory, key: string, what: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (error) {
+    if (error instanceof RateLimiterRes) throw rateLimited(what, error.msBeforeNext);
+    throw error;
+  }
+}

@@ -112,6 +112,12 @@ const EnvSchema = z.object({
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with coturn)').optional(),
   TURN_TTL: int(60, 7 * 86_400).default(86_400),
   TRUST_PROXY: trustProxy.default(false),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((text) => text.split(',').map((s) => s.trim().replace(/\/$/, '')).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be origins such as https://meet.example.org, or *')
+    .default([]),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   RATE_LIMIT_EXEMPT: addressList.default([]),
   JOINS_PER_MIN: int(1, 1_000_000).default(60),
   ROOM_CREATIONS_PER_MIN: int(1, 1_000_000).default(10),
@@ -160,6 +166,10 @@ export interface Config {
     maxRooms: number;
     chatPer10s: number;
   };
+  /** Browser origins besides the server's own that may use HTTP and Socket.IO; `*` for any. */
+  allowedOrigins: string[];
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** Where X-Forwarded-For is believed (Express's `trust proxy`). */
   trustProxy: boolean | number | string[];
   /** Limits per client address (server/src/limits/AbuseLimits.ts). */
@@ -285,6 +295,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       chatPer10s: e.CHAT_RATE_PER_10S,
     },
     trustProxy: e.TRUST_PROXY,
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     abuse: {
       exempt: e.RATE_LIMIT_EXEMPT,
       joinsPerMin: e.JOINS_PER_MIN,
@@ -319,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function redact(config: Config): unknown {
   return {
     ...config,
+    ...(config.metricsToken ? { metricsToken: '***' } : {}),
     iceServers: config.iceServers.map((s) => ({ ...s, ...(s.credential ? { credential: '***' } : {}) })),
     ...(config.cluster ? { cluster: { ...config.cluster, redisUrl: redactRedisUrl(config.cluster.redisUrl) } } : {}),
     ...(config.turn ? { turn: { ...config.turn, secret: '***' } } : {}),

@@ -107,7 +107,12 @@ export class ServerMetricsScraper {
   }
 
   async #scrape(): Promise<void> {
-    const res = await fetch(this.#url, { signal: AbortSignal.timeout(Math.max(1000, this.#intervalMs)) });
+    // A server with METRICS_TOKEN wants it; the tester reads the same variable.
+    const token = process.env.METRICS_TOKEN;
+    const res = await fetch(this.#url, {
+      signal: AbortSignal.timeout(Math.max(1000, this.#intervalMs)),
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
     if (res.status === 404) {
       this.#absent = true;
       throw new Error(`${this.#url}: 404, the server exposes no metrics`);

@@ -22,6 +22,7 @@ import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
 import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
+import { originPolicy, plainErrors, refuseForeignOrigins, securityHeaders } from './http/hardening.js';
 import { Connection } from './signaling/Connection.js';
 import { ioFanout, type NoomIo } from './signaling/fanout.js';
 
@@ -88,6 +89,9 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   httpApp.disable('x-powered-by');
   const trust = trustFunction(config.trustProxy);
   httpApp.set('trust proxy', trust);
+  const originAllowed = originPolicy(config.allowedOrigins);
+  httpApp.use(securityHeaders());
+  httpApp.use(refuseForeignOrigins(originAllowed));
   const abuse = new AbuseLimits({ ...config.abuse, chatPer10s: config.limits.chatPer10s, isExempt: addressMatcher(config.abuse.exempt) });
   const server = config.http.tls
     ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, httpApp)
@@ -95,7 +99,8 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   const io: NoomIo = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
     // SDP-sized payloads at most; anything larger is hostile.
     maxHttpBufferSize: 256 * 1024,
-    cors: { origin: true },
+    // Browsers do not apply CORS to WebSockets: the origin rule is checked on every handshake.
+    allowRequest: (req, callback) => callback(null, originAllowed(req)),
     // Cluster: `io.to(channel).emit` reaches the channel's sockets on every node.
     ...(cluster ? { adapter: cluster.socketIoAdapter() } : {}),
   });
@@ -151,9 +156,12 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       rooms,
       metrics,
       staticDir: config.staticDir ?? defaultStaticDir(),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
       isReady: () => ready && !drain.active && (cluster?.ready ?? true) && (clusterRooms?.started ?? true),
     }),
   );
+
+  httpApp.use(plainErrors((error) => log.error({ err: error }, 'http request failed')));
 
   // Cluster: every node reads the whole cluster's list and tells its own sockets.
   rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));

@@ -8,12 +8,17 @@ import express, { type Express } from 'express';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import type { Metrics } from './metrics.js';
+import { samePassword } from '../limits/samePassword.js';
+
+const bearer = (header: string | undefined) => (header?.startsWith('Bearer ') ? header.slice(7) : undefined);
 
 export interface HttpDeps {
   pool: WorkerPool;
   rooms: RoomRegistry;
   metrics: Metrics;
   staticDir: string | undefined;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** False while shutting down, so load balancers stop sending new users. */
   isReady: () => boolean;
 }
@@ -32,7 +37,11 @@ export function createHttpApp(deps: HttpDeps): Express {
     res.status(ready ? 200 : 503).json({ ready });
   });
 
-  app.get('/metrics', async (_req, res, next) => {
+  app.get('/metrics', async (req, res, next) => {
+    if (deps.metricsToken !== undefined && !samePassword(bearer(req.headers.authorization), deps.metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').type('text').send('Unauthorized\n');
+      return;
+    }
     try {
       const body = await deps.metrics.render();
       res.type(deps.metrics.registry.contentType).send(body);

@@ -100,6 +100,7 @@ const EnvSchema = z.object({
   CHAT_RATE_PER_10S: int(1, 10_000).default(20),
   STATIC_DIR: z.string().min(1).optional(),
   ROOMS_UPDATE_MS: int(0, 60_000).default(250),
+  ROOMS_PAGE_SIZE: int(1, 10_000).default(50),
   ROOM_PEERS_PER_ROUTER: int(1, 10_000).default(24),
   KEYFRAME_REQUEST_DELAY_MS: int(0, 10_000).default(500),
   DYNACAST_HOLD_MS: int(0, 60_000).default(2000),
@@ -185,6 +186,8 @@ export interface Config {
   };
   roomGraceMs: number;
   roomsUpdateMs: number;
+  /** Rooms in a `rooms:update` push (the busiest first); `rooms:list` pages through the rest. */
+  roomsPageSize: number;
   /** After SIGTERM/SIGINT, calls go on at most this long before the rooms close (0: at once). */
   drainTimeoutMs: number;
   staticDir?: string;
@@ -309,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     roomGraceMs: e.ROOM_GRACE_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,
+    roomsPageSize: e.ROOMS_PAGE_SIZE,
     drainTimeoutMs: e.DRAIN_TIMEOUT * 1000,
     ...(e.TURN_URLS && e.TURN_SECRET ? { turn: { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlS: e.TURN_TTL } } : {}),
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),

@@ -23,6 +23,7 @@ import {
   type ProducerRequest,
   type RenameRequest,
   type RestartIceRequest,
+  type RoomsListRequest,
 } from './schemas.js';
 
 export const ERROR_CODES = [
@@ -49,7 +50,10 @@ export type Ack<T> = (response: AckResponse<T>) => void;
 
 // ---------------------------------------------------------------- response data
 export interface RoomsListData {
+  /** One page of the public rooms, busiest first. */
   rooms: RoomSummary[];
+  /** How many public rooms there are in all. */
+  total: number;
 }
 export interface JoinData {
   peerId: string;
@@ -115,7 +119,7 @@ export type ConnectTransportPayload = Omit<ConnectTransportRequest, 'dtlsParamet
 };
 
 export interface ClientToServerEvents {
-  'rooms:list': (req: unknown, ack: Ack<RoomsListData>) => void;
+  'rooms:list': (req: RoomsListRequest, ack: Ack<RoomsListData>) => void;
   'room:join': (req: JoinRequest, ack: Ack<JoinData>) => void;
   'room:leave': (req: unknown, ack: Ack<EmptyData>) => void;
   'peer:rename': (req: RenameRequest, ack: Ack<EmptyData>) => void;
@@ -142,7 +146,8 @@ export type ResponseData<E extends RequestName> =
   Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
 
 // ---------------------------------------------------------------- server → client
-export const RoomsUpdateEvent = z.object({ rooms: z.array(RoomSummary) });
+/** The first page of the public rooms (ROOMS_PAGE_SIZE, busiest first) and how many there are. */
+export const RoomsUpdateEvent = z.object({ rooms: z.array(RoomSummary), total: z.int() });
 export const PeerJoinedEvent = PeerInfo;
 export const PeerLeftEvent = z.object({ peerId: z.string() });
 export const PeerUpdatedEvent = z.object({ peerId: z.string(), displayName: z.string() });

@@ -183,6 +183,11 @@ export const JoinRequest = z.object({
   /** Public rooms appear in `rooms:list`; set by the first joiner only. */
   public: z.optional(z.boolean()),
 });
+/** A page of the public list; without arguments, the first page of the server's page size. */
+export const RoomsListRequest = z.object({
+  offset: z.optional(z.int().check(z.minimum(0), z.maximum(1_000_000))),
+  limit: z.optional(z.int().check(z.minimum(1), z.maximum(500))),
+});
 export const RenameRequest = z.object({ displayName: DisplayName });
 export const CreateTransportRequest = z.object({ direction: TransportDirection });
 export const ConnectTransportRequest = z.object({ transportId: Id, dtlsParameters: DtlsParameters });
@@ -219,6 +224,7 @@ export const ChatSendRequest = z.object({ text: z.string().check(z.maxLength(100
 
 export type JoinRequest = z.infer<typeof JoinRequest>;
 export type RenameRequest = z.infer<typeof RenameRequest>;
+export type RoomsListRequest = z.infer<typeof RoomsListRequest>;
 export type CreateTransportRequest = z.infer<typeof CreateTransportRequest>;
 export type ConnectTransportRequest = z.infer<typeof ConnectTransportRequest>;
 export type RestartIceRequest = z.infer<typeof RestartIceRequest>;

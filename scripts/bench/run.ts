@@ -13,6 +13,7 @@ import { forwarding } from './suites/forwarding.js';
 import { joinFirstRtp } from './suites/joinFirstRtp.js';
 import { joinLatency } from './suites/joinLatency.js';
 import { keyframes } from './suites/keyframes.js';
+import { lobbyList } from './suites/lobbyList.js';
 import { pipeJoin } from './suites/pipeJoin.js';
 import { signaling } from './suites/signaling.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
@@ -24,6 +25,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'pipe-join': pipeJoin,
   keyframes,
   signaling,
+  'lobby-list': lobbyList,
   capacity,
   cluster,
 };

@@ -24,7 +24,7 @@ import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
 import { originPolicy, plainErrors, refuseForeignOrigins, securityHeaders } from './http/hardening.js';
 import { Connection } from './signaling/Connection.js';
-import { ioFanout, type NoomIo } from './signaling/fanout.js';
+import { IN_ROOM_CHANNEL, ioFanout, type NoomIo } from './signaling/fanout.js';
 
 export interface NoomServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the bound port, useful with PORT=0). */
@@ -127,6 +127,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       dynacastHoldMs: config.mediasoup.dynacastHoldMs,
       fanout: (roomId) => ioFanout(io, roomId, clusterRooms && ((...args) => clusterRooms.relay(...args))),
       updateMs: config.roomsUpdateMs,
+      pageSize: config.roomsPageSize,
       ...(clusterRooms
         ? { link: (roomId, settings) => clusterRooms.link(roomId, settings), publicRooms: () => clusterRooms.directory.publicRooms() }
         : {}),
@@ -163,8 +164,9 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
 
   httpApp.use(plainErrors((error) => log.error({ err: error }, 'http request failed')));
 
-  // Cluster: every node reads the whole cluster's list and tells its own sockets.
-  rooms.on('roomsupdate', (list) => (cluster ? io.local : io).emit('rooms:update', { rooms: list }));
+  // Cluster: every node reads the whole cluster's list and tells its own sockets; only those
+  // outside a room, which are the ones showing a lobby.
+  rooms.on('roomsupdate', (page) => (cluster ? io.local : io).except(IN_ROOM_CHANNEL).emit('rooms:update', page));
   io.on('connection', (socket) => {
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());

@@ -46,7 +46,8 @@ describe('lobby and chat', () => {
   const peers = () => [alice, bob, carol];
 
   before(async () => {
-    server = await startServer({ env: { MAX_PEERS_PER_ROOM: '3' } });
+    // A first page of three rooms: the fourth is behind "Show more".
+    server = await startServer({ env: { MAX_PEERS_PER_ROOM: '3', ROOMS_PAGE_SIZE: '3' } });
     browser = await launchBrowser();
     alice = await newPeer(browser, 'Alice');
     bob = await newPeer(browser, 'Bob');
@@ -181,6 +182,12 @@ describe('lobby and chat', () => {
         () => carol.page.getAttribute('[data-testid="room-count"]', 'data-count'),
         (c) => c === '4',
       );
+      // The busiest three come first; the quietest needs "Show more", and stays after later pushes.
+      assert.equal(await carol.page.locator('.room-row').count(), 3);
+      assert.match((await carol.page.textContent('[data-testid="more-rooms"]')) ?? '', /1 more room/);
+      await carol.page.click('[data-testid="more-rooms"]');
+      await eventually('all four rooms shown', () => carol.page.locator('.room-row').count(), (n) => n === 4);
+      assert.equal(await carol.page.locator('[data-testid="more-rooms"]').count(), 0);
       assert.equal(await carol.page.locator('.room-row[data-room-id="board"] .room-name svg').count(), 1, 'lock icon');
       // MAX_PEERS_PER_ROOM is 3 here: the lobby says which room is full before anyone tries it.
       assert.equal(await carol.page.getAttribute('.room-row[data-room-id="full-house"]', 'data-full'), 'true');
@@ -370,6 +377,8 @@ describe('lobby and chat', () => {
       bots.push(await joinBot(server.url, { roomId, displayName: 'Ivy', public: true }));
       await bob.page.setViewportSize({ width: 390, height: 844 });
       await bob.page.goto(server.url);
+      // One of the quiet rooms: past the first page.
+      await bob.page.click('[data-testid="more-rooms"]');
       await bob.page.waitForSelector(`.room-row[data-room-id="${roomId}"]`);
       const pageWidth = () => bob.page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok((await pageWidth()) <= 390, `the lobby is ${await pageWidth()}px wide`);

@@ -10,6 +10,9 @@ import { ROOM_INPUT_MAX, describeRoomIdProblem, parseRoomId, type RoomSummary } 
 import type { ConnectionState, SignalingClient } from '../signaling/SignalingClient.js';
 import { roomPath } from '../app/routes.js';
 
+/** Rooms added by each "Show more". */
+const ROOMS_MORE = 50;
+
 export interface LobbyJoin {
   roomId: string;
   password?: string;
@@ -22,6 +25,9 @@ export class LobbyView {
   readonly #onJoin: (join: LobbyJoin) => void;
   readonly #subs = new Subscriptions();
   readonly #list = h('ul', { class: 'room-list', 'data-testid': 'room-list' });
+  /** Rooms the user asked to see with "Show more"; 0: the server's first page. */
+  #wanted = 0;
+  #shown = 0;
   readonly #roomCount = h('span', { class: 'pill', 'data-testid': 'room-count' }, '0');
   readonly #conn = h('span', { class: 'conn' });
   readonly #error = h('div', { class: 'form-error', role: 'alert' });
@@ -92,10 +98,14 @@ export class LobbyView {
     );
     if (notice) this.#error.textContent = notice;
 
-    this.#renderRooms([]);
+    this.#renderRooms([], 0);
     this.#renderConnection(signaling.state);
     this.#subs.add(
-      signaling.listen('rooms:update', ({ rooms }) => this.#renderRooms(rooms)),
+      signaling.listen('rooms:update', (page) => {
+        // The push carries the first page; someone who asked for more keeps seeing it.
+        if (this.#wanted > page.rooms.length && page.total > page.rooms.length) void this.#refresh();
+        else this.#renderRooms(page.rooms, page.total);
+      }),
       signaling.on('state', (state) => {
         this.#renderConnection(state);
         if (state === 'connected') void this.#refresh();
@@ -111,8 +121,8 @@ export class LobbyView {
 
   async #refresh(): Promise<void> {
     try {
-      const { rooms } = await this.#signaling.request('rooms:list', {});
-      this.#renderRooms(rooms);
+      const { rooms, total } = await this.#signaling.request('rooms:list', this.#wanted > 0 ? { limit: this.#wanted } : {});
+      this.#renderRooms(rooms, total);
     } catch (error) {
       console.warn('rooms:list failed', error);
     }
@@ -147,17 +157,30 @@ export class LobbyView {
     this.#conn.textContent = state === 'connected' ? 'Live' : 'Connecting…';
   }
 
-  #renderRooms(rooms: RoomSummary[]): void {
+  #renderRooms(rooms: RoomSummary[], total: number): void {
     const sorted = [...rooms].sort((a, b) => b.peerCount - a.peerCount || a.name.localeCompare(b.name));
-    this.#roomCount.textContent = String(rooms.length);
-    this.#roomCount.dataset.count = String(rooms.length);
+    this.#roomCount.textContent = String(total);
+    this.#roomCount.dataset.count = String(total);
+    this.#shown = sorted.length;
     if (sorted.length === 0) {
       this.#list.replaceChildren(
         h('li', { class: 'empty' }, h('strong', {}, 'No public rooms yet'), 'Create one and it will show up here.'),
       );
       return;
     }
-    this.#list.replaceChildren(...sorted.map((room) => this.#row(room)));
+    const more = total - sorted.length;
+    const rows: HTMLLIElement[] = sorted.map((room) => this.#row(room));
+    if (more > 0) {
+      const label = `Show more (${more} more ${more === 1 ? 'room' : 'rooms'})`;
+      const button = h('button', { class: 'btn ghost small', type: 'button', 'data-testid': 'more-rooms', onclick: () => void this.#showMore() }, label);
+      rows.push(h('li', { class: 'more' }, button));
+    }
+    this.#list.replaceChildren(...rows);
+  }
+
+  async #showMore(): Promise<void> {
+    this.#wanted = this.#shown + ROOMS_MORE;
+    await this.#refresh();
   }
 
   #row(room: RoomSummary): HTMLLIElement {

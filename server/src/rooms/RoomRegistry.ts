@@ -21,6 +21,8 @@ export interface RoomRegistryOptions {
   fanout: (roomId: string) => RoomFanout;
   /** Coalescing window for `roomsupdate`. */
   updateMs: number;
+  /** Rooms in a `rooms:update` push and in a `rooms:list` answer without a limit. */
+  pageSize: number;
   /** Cluster: the link of a room this node takes a share of, with the settings it would create it with. */
   link?: (roomId: string, settings: { isPublic: boolean; maxPeers: number }) => RoomLink;
   /** Cluster: the whole cluster's public list (this node's rooms are only part of it). */
@@ -28,7 +30,7 @@ export interface RoomRegistryOptions {
 }
 
 export type RoomRegistryEvents = {
-  roomsupdate: [rooms: RoomSummary[]];
+  roomsupdate: [page: { rooms: RoomSummary[]; total: number }];
 };
 
 export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
@@ -72,6 +74,12 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   get(id: string): Room | undefined {
     const room = this.#rooms.get(id);
     return room && !room.closed ? room : undefined;
+  }
+
+  /** One page of publicList() and the length of the whole list. */
+  publicPage(offset = 0, limit = this.#options.pageSize): { rooms: RoomSummary[]; total: number } {
+    const all = this.publicList();
+    return { rooms: all.slice(offset, offset + limit), total: all.length };
   }
 
   /** The public rooms that have someone in them, busiest first (cluster: on every node, as last read). */
@@ -158,11 +166,12 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
       }
     }
     if (this.#closed) return;
-    const rooms = this.publicList();
-    const serialized = JSON.stringify(rooms);
+    // Only the first page goes out: churn further down the list changes the total at most.
+    const page = this.publicPage();
+    const serialized = JSON.stringify(page);
     if (serialized === this.#lastSent) return;
     this.#lastSent = serialized;
-    this.emit('roomsupdate', rooms);
+    this.emit('roomsupdate', page);
   }
 
   close(): void {

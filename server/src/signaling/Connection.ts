@@ -20,6 +20,7 @@ import {
   ProducerRequest,
   RenameRequest,
   RestartIceRequest,
+  RoomsListRequest,
   type ClientToServerEvents,
   type ConsumeData,
   type EmptyData,
@@ -37,7 +38,7 @@ import { iceServersFor } from '../turn/credentials.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import { Commit, ackOf, sendAck, wrap, type Handler } from './handle.js';
-import { peerChannel, roomChannel } from './fanout.js';
+import { IN_ROOM_CHANNEL, peerChannel, roomChannel } from './fanout.js';
 
 export type NoomSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -105,7 +106,7 @@ export class Connection {
   #register(): void {
     const { rooms, client } = this.#deps;
 
-    this.#on('rooms:list', Empty, () => ({ rooms: rooms.publicList() }));
+    this.#on('rooms:list', RoomsListRequest, (req) => rooms.publicPage(req.offset, req.limit));
 
     this.#on('room:join', JoinRequest, (req) => this.#join(req));
 
@@ -246,10 +247,11 @@ export class Connection {
             },
           });
           // Room events reach the socket from now on, after the answer that this ack carries.
-          void this.#socket.join([roomChannel(room.id), peerChannel(peer.id)]);
+          void this.#socket.join([roomChannel(room.id), peerChannel(peer.id), IN_ROOM_CHANNEL]);
           peer.onClose(() => {
             void this.#socket.leave(roomChannel(room.id));
             void this.#socket.leave(peerChannel(peer.id));
+            void this.#socket.leave(IN_ROOM_CHANNEL);
             if (this.#peer === peer) {
               this.#peer = undefined;
               this.#room = undefined;

@@ -10,6 +10,8 @@ import type { RoomFanout } from '../rooms/Room.js';
 export type NoomIo = Server<ClientToServerEvents, ServerToClientEvents>;
 
 export const roomChannel = (roomId: string) => `room:${roomId}`;
+/** Every socket that is in some room: lobby pushes skip them. */
+export const IN_ROOM_CHANNEL = 'in-room';
 export const peerChannel = (peerId: string) => `peer:${peerId}`;
 
 /** Carries a room event to the other nodes (cluster), which hand it to their own members. */

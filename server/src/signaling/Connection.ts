@@ -229,7 +229,9 @@ export class Connection {
 
   /** Who a joining client is, for keeping a removed one out: its token's subject, or its address and the name it asked for. */
   #identity(req: z.infer<typeof JoinRequest>): string {
-    return `addr:${this.#deps.client.address}|name:${(req.displayName ?? '').normalize('NFKC').toLowerCase()}`;
+    // An exempt address is told apart per connection ("<address>#<n>"): a removal holds for the address itself.
+    const address = this.#deps.client.address.split('#')[0];
+    return `addr:${address}|name:${(req.displayName ?? '').normalize('NFKC').toLowerCase()}`;
   }
 
   async #join(req: z.infer<typeof JoinRequest>): Promise<Commit<JoinData>> {

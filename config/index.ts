@@ -3,6 +3,7 @@
  * only code that reads `process.env`; everything else receives a validated {@link Config}.
  * Every variable is documented in config/.env.example and the README's configuration table.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -76,6 +77,8 @@ const trustProxy = z.union([
   z.string().regex(/^\d{1,3}$/).transform(Number),
   addressList,
 ]);
+/** Signature algorithms a join token signed with a private key may use (AUTH_PUBLIC_KEY). */
+export const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 /** Environment variables, by name, with their parsers and defaults. */
 const EnvSchema = z.object({
@@ -127,6 +130,10 @@ const EnvSchema = z.object({
   TRANSPORTS_PER_MIN: int(1, 1_000_000).default(60),
   PRODUCERS_PER_MIN: int(1, 1_000_000).default(60),
   CONSUMERS_PER_MIN: int(1, 1_000_000).default(2000),
+  AUTH_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional(),
+  AUTH_PUBLIC_KEY: z.string().min(1).optional(),
+  AUTH_PUBLIC_KEY_ALG: z.enum(PUBLIC_KEY_ALGORITHMS).default('RS256'),
+  KICK_BAN_SECONDS: int(0, 86_400).default(600),
 });
 
 /** Present only when REDIS_URL is set: this node is then one of several serving one service. */
@@ -138,6 +145,14 @@ export interface ClusterConfig {
   pipeListenIp: string;
   /** Address the other nodes send piped media to. */
   pipeAnnouncedIp: string;
+}
+
+/** Present when joins need a signed token; either key or both. */
+export interface AuthConfig {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** A PEM public key (SPKI) and the algorithm tokens are signed with. */
+  publicKey?: { pem: string; algorithm: (typeof PUBLIC_KEY_ALGORITHMS)[number] };
 }
 
 export interface Config {
@@ -190,6 +205,12 @@ export interface Config {
   roomsPageSize: number;
   /** After SIGTERM/SIGINT, calls go on at most this long before the rooms close (0: at once). */
   drainTimeoutMs: number;
+  /** Unset: Noom is open, anyone may join any room, and a room's first peer is its host. */
+  auth?: AuthConfig;
+  moderation: {
+    /** How long a removed identity cannot rejoin the room it was removed from (0: it can at once). */
+    kickBanSeconds: number;
+  };
   staticDir?: string;
   cluster?: ClusterConfig;
   /** Present when TURN_URLS and TURN_SECRET are set: each join gets its own TURN credentials. */
@@ -270,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const announcedAddress = e.ANNOUNCED_IP ?? (isUnspecified(e.RTC_LISTEN_IP) ? detectAddress() : e.RTC_LISTEN_IP);
   const pipeListenIp = e.PIPE_LISTEN_IP ?? e.RTC_LISTEN_IP;
+  const publicKeyPem = e.AUTH_PUBLIC_KEY ? readPublicKey(e.AUTH_PUBLIC_KEY) : undefined;
   return {
     http: {
       host: e.HOST,
@@ -315,6 +337,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     roomsPageSize: e.ROOMS_PAGE_SIZE,
     drainTimeoutMs: e.DRAIN_TIMEOUT * 1000,
     ...(e.TURN_URLS && e.TURN_SECRET ? { turn: { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlS: e.TURN_TTL } } : {}),
+    ...(e.AUTH_SECRET || publicKeyPem
+      ? {
+          auth: {
+            ...(e.AUTH_SECRET ? { secret: e.AUTH_SECRET } : {}),
+            ...(publicKeyPem ? { publicKey: { pem: publicKeyPem, algorithm: e.AUTH_PUBLIC_KEY_ALG } } : {}),
+          },
+        }
+      : {}),
+    moderation: { kickBanSeconds: e.KICK_BAN_SECONDS },
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
     ...(e.REDIS_URL
       ? {
@@ -331,11 +362,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** AUTH_PUBLIC_KEY is the PEM text itself or the path of a file holding it. */
+function readPublicKey(value: string): string {
+  if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n');
+  try {
+    const pem = readFileSync(value, 'utf8');
+    if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new ConfigError('AUTH_PUBLIC_KEY', 'the file holds no PEM public key');
+    return pem;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('AUTH_PUBLIC_KEY', 'must be a PEM public key or the path of a readable file holding one');
+  }
+}
+
 /** The configuration with secrets masked, for the startup log line. */
 export function redact(config: Config): unknown {
   return {
     ...config,
     ...(config.metricsToken ? { metricsToken: '***' } : {}),
+    ...(config.auth ? { auth: { ...config.auth, ...(config.auth.secret ? { secret: '***' } : {}) } } : {}),
     iceServers: config.iceServers.map((s) => ({ ...s, ...(s.credential ? { credential: '***' } : {}) })),
     ...(config.cluster ? { cluster: { ...config.cluster, redisUrl: redactRedisUrl(config.cluster.redisUrl) } } : {}),
     ...(config.turn ? { turn: { ...config.turn, secret: '***' } } : {}),

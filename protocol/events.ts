@@ -11,8 +11,14 @@ import {
   PeerInfo,
   ProducerInfo,
   ProducerSource,
+  Role,
   RoomSummary,
   type ChatSendRequest,
+  type LobbyDecisionRequest,
+  type PeerKickRequest,
+  type PeerMuteRequest,
+  type RoomLobbyRequest,
+  type RoomLockRequest,
   type ConnectTransportRequest,
   type ConsumeRequest,
   type ConsumerRequest,
@@ -30,6 +36,8 @@ export const ERROR_CODES = [
   'INVALID_REQUEST',
   'NOT_FOUND',
   'FORBIDDEN',
+  /** A join without the token this server requires, or with one that is tampered, expired or for another room. */
+  'UNAUTHORIZED',
   'ROOM_FULL',
   'RATE_LIMITED',
   'INVALID_STATE',
@@ -73,6 +81,16 @@ export interface JoinData {
    * got them (only a room's creator sets them).
    */
   public: boolean;
+  /** What this peer may do in the room (from its join token, or: the room's first peer is its host, a moderator). */
+  role: Role;
+  /** Newcomers wait in the lobby until a moderator admits them. */
+  lobby: boolean;
+  /** Who waits in the lobby now: filled for moderators only. */
+  waiting: WaitingPeer[];
+}
+export interface WaitingPeer {
+  peerId: string;
+  displayName: string;
 }
 export interface RTCIceServerLike {
   urls: string | string[];
@@ -139,6 +157,16 @@ export interface ClientToServerEvents {
   'chat:send': (req: ChatSendRequest, ack: Ack<ChatSendData>) => void;
   /** Closes one of the peer's own transports (and what runs on it), e.g. before recreating it. */
   'transport:close': (req: RestartIceRequest, ack: Ack<EmptyData>) => void;
+  // Moderation: FORBIDDEN unless the peer is a moderator.
+  'peer:mute': (req: PeerMuteRequest, ack: Ack<EmptyData>) => void;
+  'peer:kick': (req: PeerKickRequest, ack: Ack<EmptyData>) => void;
+  'room:lock': (req: RoomLockRequest, ack: Ack<EmptyData>) => void;
+  'room:unlock': (req: unknown, ack: Ack<EmptyData>) => void;
+  /** Ends the meeting: every member gets `room:closed { reason: 'ended' }`. */
+  'room:end': (req: unknown, ack: Ack<EmptyData>) => void;
+  'room:lobby': (req: RoomLobbyRequest, ack: Ack<EmptyData>) => void;
+  'lobby:admit': (req: LobbyDecisionRequest, ack: Ack<EmptyData>) => void;
+  'lobby:deny': (req: LobbyDecisionRequest, ack: Ack<EmptyData>) => void;
 }
 export type RequestName = keyof ClientToServerEvents;
 export type RequestPayload<E extends RequestName> = Parameters<ClientToServerEvents[E]>[0];
@@ -150,7 +178,8 @@ export type ResponseData<E extends RequestName> =
 export const RoomsUpdateEvent = z.object({ rooms: z.array(RoomSummary), total: z.int() });
 export const PeerJoinedEvent = PeerInfo;
 export const PeerLeftEvent = z.object({ peerId: z.string() });
-export const PeerUpdatedEvent = z.object({ peerId: z.string(), displayName: z.string() });
+/** A rename, or a role change (the host role passing on when the host leaves). */
+export const PeerUpdatedEvent = z.object({ peerId: z.string(), displayName: z.string(), role: z.optional(Role) });
 export const ProducerNewEvent = ProducerInfo;
 export const ProducerRefEvent = z.object({ producerId: z.string(), peerId: z.string() });
 export const ConsumerClosedEvent = z.object({ consumerId: z.string(), producerId: z.string() });
@@ -178,8 +207,6 @@ export const ConsumerScoreEvent = z.object({
   producerId: z.string(),
   score: z.int().check(z.minimum(0), z.maximum(10)),
 });
-/** The room ended under the peer (its media worker died, or the server is shutting down). */
-export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown']) });
 /**
  * This server is shutting down (SIGTERM): it takes no new joins, and calls on it go on until
  * `deadline` (ms since the epoch, server clock; `remainingMs` from now, for clients whose
@@ -193,6 +220,20 @@ export const ServerDrainingEvent = z.object({
   remainingMs: z.int().check(z.minimum(0)),
   otherNodes: z.int().check(z.minimum(0)),
 });
+/** The room ended under the peer (its media worker died, the server is shutting down, or a moderator ended it). */
+export const RoomClosedEvent = z.object({ reason: z.enum(['empty', 'workerclose', 'shutdown', 'ended']) });
+/** To a peer a moderator muted: its producers of that source are paused. It may resume them itself. */
+export const PeerMutedEvent = z.object({ source: ProducerSource });
+/** To a peer a moderator removed: it is out of the room and cannot rejoin it for `retryAfterS` seconds. */
+export const RoomKickedEvent = z.object({ retryAfterS: z.int().check(z.minimum(0)) });
+/** To the room: its settings changed (a moderator locked or unlocked it, or turned the lobby on or off). */
+export const RoomUpdatedEvent = z.object({ locked: z.boolean(), lobby: z.boolean() });
+/** To a joining peer: it waits in the lobby; its `room:join` is answered once a moderator decides. */
+export const RoomWaitingEvent = z.object({ roomId: z.string() });
+/** To moderators: someone waits in the lobby. */
+export const LobbyWaitingEvent = z.object({ peerId: z.string(), displayName: z.string() });
+/** To moderators: someone left the lobby (admitted, denied, or gone). */
+export const LobbyLeftEvent = z.object({ peerId: z.string(), outcome: z.enum(['admitted', 'denied', 'gone']) });
 
 export interface ServerToClientEvents {
   'rooms:update': (ev: z.infer<typeof RoomsUpdateEvent>) => void;
@@ -211,6 +252,12 @@ export interface ServerToClientEvents {
   'producer:demand': (ev: z.infer<typeof ProducerDemandEvent>) => void;
   'producer:score': (ev: z.infer<typeof ProducerScoreEvent>) => void;
   'consumer:score': (ev: z.infer<typeof ConsumerScoreEvent>) => void;
+  'peer:muted': (ev: z.infer<typeof PeerMutedEvent>) => void;
+  'room:kicked': (ev: z.infer<typeof RoomKickedEvent>) => void;
+  'room:updated': (ev: z.infer<typeof RoomUpdatedEvent>) => void;
+  'room:waiting': (ev: z.infer<typeof RoomWaitingEvent>) => void;
+  'lobby:waiting': (ev: z.infer<typeof LobbyWaitingEvent>) => void;
+  'lobby:left': (ev: z.infer<typeof LobbyLeftEvent>) => void;
 }
 export type ServerEventName = keyof ServerToClientEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
@@ -233,6 +280,12 @@ export const SERVER_EVENT_SCHEMAS = {
   'producer:demand': ProducerDemandEvent,
   'producer:score': ProducerScoreEvent,
   'consumer:score': ConsumerScoreEvent,
+  'peer:muted': PeerMutedEvent,
+  'room:kicked': RoomKickedEvent,
+  'room:updated': RoomUpdatedEvent,
+  'room:waiting': RoomWaitingEvent,
+  'lobby:waiting': LobbyWaitingEvent,
+  'lobby:left': LobbyLeftEvent,
 } as const satisfies { [E in ServerEventName]: z.ZodMiniType<ServerEventPayload<E>> };
 
 export { MediaKind };

@@ -151,7 +151,15 @@ export const ChatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
-export const PeerInfo = z.object({ id: z.string(), displayName: z.string() });
+/**
+ * What a member may do: `viewer` receives and chats, `participant` also publishes,
+ * `moderator` also moderates (mute, remove, lock, lobby, end).
+ */
+export const Role = z.enum(['moderator', 'participant', 'viewer']);
+export type Role = z.infer<typeof Role>;
+
+/** `role` is absent only in messages from servers older than roles. */
+export const PeerInfo = z.object({ id: z.string(), displayName: z.string(), role: z.optional(Role) });
 export type PeerInfo = z.infer<typeof PeerInfo>;
 
 export const ProducerInfo = z.object({
@@ -176,12 +184,19 @@ export type RoomSummary = z.infer<typeof RoomSummary>;
 // ---------------------------------------------------------------- requests
 export const Empty = z.looseObject({});
 
+/** Longest join token accepted, in characters: a JWT with the documented claims is a few hundred. */
+export const JOIN_TOKEN_MAX = 4096;
+/** Longest room password, in characters. */
+export const PASSWORD_MAX = 128;
+
 export const JoinRequest = z.object({
   roomId: RoomId,
   displayName: z.optional(DisplayName),
-  password: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  password: z.optional(z.string().check(z.minLength(1), z.maxLength(PASSWORD_MAX))),
   /** Public rooms appear in `rooms:list`; set by the first joiner only. */
   public: z.optional(z.boolean()),
+  /** A signed join token (JWT); required when the server is configured with AUTH_SECRET / AUTH_PUBLIC_KEY. */
+  token: z.optional(z.string().check(z.minLength(1), z.maxLength(JOIN_TOKEN_MAX))),
 });
 /** A page of the public list; without arguments, the first page of the server's page size. */
 export const RoomsListRequest = z.object({
@@ -222,6 +237,18 @@ export const PreferredLayersRequest = z.object({
 });
 export const ChatSendRequest = z.object({ text: z.string().check(z.maxLength(100_000)) });
 
+// Moderation (moderators only; anyone else is answered FORBIDDEN).
+/** Pauses the target's producers of that source; the target is told with `peer:muted`. */
+export const PeerMuteRequest = z.object({ peerId: Id, source: ProducerSource });
+/** Sends the target out of the room; the same identity cannot rejoin it for a while. */
+export const PeerKickRequest = z.object({ peerId: Id });
+/** Sets (or changes) the password that joins need from now on; members stay. */
+export const RoomLockRequest = z.object({ password: z.string().check(z.minLength(1), z.maxLength(PASSWORD_MAX)) });
+/** Turns the waiting room on or off; turning it off admits whoever waits. */
+export const RoomLobbyRequest = z.object({ enabled: z.boolean() });
+/** Admits or denies one peer waiting in the lobby (its id from `lobby:waiting`). */
+export const LobbyDecisionRequest = z.object({ peerId: Id });
+
 export type JoinRequest = z.infer<typeof JoinRequest>;
 export type RenameRequest = z.infer<typeof RenameRequest>;
 export type RoomsListRequest = z.infer<typeof RoomsListRequest>;
@@ -234,6 +261,11 @@ export type ConsumeRequest = z.infer<typeof ConsumeRequest>;
 export type ConsumerRequest = z.infer<typeof ConsumerRequest>;
 export type PreferredLayersRequest = z.infer<typeof PreferredLayersRequest>;
 export type ChatSendRequest = z.infer<typeof ChatSendRequest>;
+export type PeerMuteRequest = z.infer<typeof PeerMuteRequest>;
+export type PeerKickRequest = z.infer<typeof PeerKickRequest>;
+export type RoomLockRequest = z.infer<typeof RoomLockRequest>;
+export type RoomLobbyRequest = z.infer<typeof RoomLobbyRequest>;
+export type LobbyDecisionRequest = z.infer<typeof LobbyDecisionRequest>;
 
 /** Chat text limit (characters after trimming); longer messages are refused, not cut. */
 export const CHAT_MAX_LENGTH = 1000;

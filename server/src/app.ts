@@ -12,6 +12,7 @@ import express from 'express';
 import { Server } from 'socket.io';
 import type { Config } from '../../config/index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../protocol/index.js';
+import { JoinTokens } from './auth/JoinTokens.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRooms } from './cluster/ClusterRooms.js';
 import { Drain, type DrainEnd } from './Drain.js';
@@ -20,6 +21,7 @@ import { addressMatcher, clientAddress, trustFunction } from './limits/clientAdd
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
+import { KickBans } from './rooms/moderation/KickBans.js';
 import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
 import { originPolicy, plainErrors, refuseForeignOrigins, securityHeaders } from './http/hardening.js';
@@ -75,6 +77,9 @@ function defaultStaticDir(): string | undefined {
 }
 
 export async function startNoom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<NoomServer> {
+  // A key that does not parse stops the server before anything starts.
+  const tokens = config.auth ? await JoinTokens.create(config.auth) : undefined;
+  const bans = new KickBans(config.moderation.kickBanSeconds);
   // Redis first: a cluster node that cannot reach it fails before starting any worker.
   const cluster = config.cluster ? await ClusterNode.connect(config.cluster, log) : undefined;
   let pool: WorkerPool;
@@ -171,7 +176,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
     const client = abuse.forClient(clientAddress(socket.request, trust));
-    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }), client });
+    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }), client, bans, ...(tokens ? { tokens } : {}) });
     // A client that reconnects while this node drains learns it too, and can look elsewhere.
     const draining = drain.notice();
     if (draining) socket.emit('server:draining', draining);

@@ -33,9 +33,9 @@ test('anonymous names, join and leave notices, rename seen by others', async () 
   const updated = collect(a, 'peer:updated');
   const left = collect(a, 'peer:left');
   const jb = await req(b, 'room:join', { roomId: 'names', displayName: 'Bea' });
-  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: ja.displayName }]);
+  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: ja.displayName, role: 'moderator' }]);
   await eventually('peer:joined', () => joined.length === 1);
-  assert.deepEqual(joined[0], { id: jb.peerId, displayName: 'Bea' });
+  assert.deepEqual(joined[0], { id: jb.peerId, displayName: 'Bea', role: 'participant' });
   await req(b, 'peer:rename', { displayName: 'Beatrix' });
   await eventually('peer:updated', () => updated.length === 1);
   assert.deepEqual(updated[0], { peerId: jb.peerId, displayName: 'Beatrix' });
@@ -88,7 +88,7 @@ test('room ids are read in their canonical form: the way a name is written picks
   assert.equal(ja.roomId, 'design-review', 'the answer names the room everyone shares');
   const jb = await req(b, 'room:join', { roomId: 'ＤＥＳＩＧＮ　ｒｅｖｉｅｗ', displayName: 'Ben' });
   assert.equal(jb.roomId, 'design-review');
-  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: 'Ann' }]);
+  assert.deepEqual(jb.peers, [{ id: ja.peerId, displayName: 'Ann', role: 'moderator' }]);
   assert.equal(noom.rooms.get('design-review')?.peers.size, 2);
   // A look-alike is refused with the reason, not opened as a second room.
   const lookAlike = await rawAck(c, 'room:join', { roomId: 'dеsign-review' });

@@ -25,6 +25,8 @@ export interface SyntheticPeerOptions {
   roomId: string;
   displayName?: string;
   password?: string;
+  /** A join token, for servers that require one (AUTH_SECRET). */
+  token?: string;
   /** Default: publish nothing. */
   publish?: { audio?: boolean; video?: boolean };
   /** Default true: consume every existing and every new producer of the room. */
@@ -168,6 +170,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
           roomId: opts.roomId,
           ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
           ...(opts.password !== undefined ? { password: opts.password } : {}),
+          ...(opts.token !== undefined ? { token: opts.token } : {}),
         },
         timeout,
       );

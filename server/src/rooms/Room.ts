@@ -23,6 +23,7 @@ import {
   type ChatMessage,
   type JoinData,
   type ProducerInfo,
+  type Role,
   type RoomSummary,
   type ServerEventName,
   type ServerEventPayload,
@@ -32,8 +33,9 @@ import { samePassword } from '../limits/samePassword.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { RoomMedia } from '../media/RoomMedia.js';
-import { Peer, type PeerLimits, type ProduceOptions } from './Peer.js';
+import { Peer, type PeerLimits, type ProduceOptions, type Source } from './Peer.js';
 import type { RemoteMember, RemoteProducer, RoomLink, SharedRoom } from './RoomLink.js';
+import { RoomModeration } from './moderation/RoomModeration.js';
 
 export interface RoomOptions {
   id: string;
@@ -120,19 +122,24 @@ export function chatText(raw: string): string {
 export type RoomEvents = {
   /** Peer count changed. */
   peers: [];
-  close: [reason: 'empty' | 'workerclose' | 'shutdown'];
+  close: [reason: 'empty' | 'workerclose' | 'shutdown' | 'ended'];
 };
 
 export interface Admission {
   password: string | undefined;
   limits: PeerLimits;
+  /** The role a join token gives; absent on an open server (the room's first peer is its host). */
+  role?: Role;
+  /** Who the peer is, for keeping a removed identity out for a while. */
+  identity: string;
 }
 
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
   readonly media: RoomMedia;
+  readonly moderation: RoomModeration;
   #isPublic: boolean;
-  readonly #password: string | undefined;
+  #password: string | undefined;
   /** Cluster: the room's password as the directory keeps it ('' when open). */
   #sharedPasswordHash = '';
   #maxPeers: number;
@@ -169,6 +176,16 @@ export class Room extends EventEmitter<RoomEvents> {
     this.media = media;
     this.#fanout = fanout;
     this.#log = log;
+    this.moderation = new RoomModeration(
+      {
+        localPeers: () => this.#peers.values(),
+        remoteRoles: () => [...this.#remotePeers.values()].map((m) => m.role),
+        memberCount: () => this.#peers.size + this.#remotePeers.size,
+        notify: (peerId, event, payload) => this.#peers.get(peerId)?.notify(event, payload),
+        broadcast: (event, payload) => this.broadcast(event, payload),
+      },
+      o.maxPeers,
+    );
     media.on('close', () => this.close('workerclose'));
     media.on('routerclose', (peerIds) => this.#evict(peerIds));
     media.on('demand', (peerId, producerId, maxSpatialLayer) => {
@@ -239,9 +256,8 @@ export class Room extends EventEmitter<RoomEvents> {
    * The part of a join that waits: admission (in a cluster, by the directory, which records
    * the member at once) and a router with room for one more peer.
    */
-  async prepareJoin(displayName: string, password: string | undefined): Promise<JoinTicket> {
+  async prepareJoin(displayName: string, password: string | undefined, peerId: string = randomUUID()): Promise<JoinTicket> {
     this.checkAdmission(password);
-    const peerId = randomUUID();
     /** Whether the directory may hold the member: not after a plain refusal. */
     let recorded = this.#link !== undefined;
     this.#joining++;
@@ -272,19 +288,23 @@ export class Room extends EventEmitter<RoomEvents> {
     this.checkAdmission(a.password);
     const id = ticket.peerId;
     ticket.admitted();
+    const role = this.moderation.admitted(id, a.role, a.identity);
     const data = {
       peerId: id,
       roomId: this.id,
       displayName: ticket.displayName,
       rtpCapabilities: this.media.rtpCapabilities as JoinData['rtpCapabilities'],
       peers: [
-        ...[...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName })),
-        ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName })),
+        ...[...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName, role: this.moderation.roleOf(p.id) })),
+        ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName, ...(m.role ? { role: m.role } : {}) })),
       ],
       producers: this.producerInfos(),
       chat: [...this.#chat],
       locked: this.locked,
       public: this.isPublic,
+      role,
+      lobby: this.moderation.lobby,
+      waiting: role === 'moderator' ? this.moderation.waitingList() : [],
     };
     const placement = this.media.place(id);
     const peer = new Peer({
@@ -298,7 +318,7 @@ export class Room extends EventEmitter<RoomEvents> {
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#peers.set(peer.id, peer);
-    this.broadcast('peer:joined', { id: peer.id, displayName: peer.displayName }, peer.id);
+    this.broadcast('peer:joined', { id: peer.id, displayName: peer.displayName, role }, peer.id);
     this.#log.info({ peer: peer.id, count: this.#peers.size, slot: placement.slotIndex }, 'peer joined');
     this.emit('peers');
     return { peer, data };
@@ -317,6 +337,7 @@ export class Room extends EventEmitter<RoomEvents> {
     // The directory first: a node that hears of the departure then reads a count without it.
     this.#link?.left(peer.id);
     this.broadcast('peer:left', { peerId: peer.id });
+    this.moderation.removed(peer.id);
     this.#speakerGone(peer.id);
     this.#log.info({ peer: peer.id, count: this.#peers.size }, 'peer left');
     this.emit('peers');
@@ -396,7 +417,7 @@ export class Room extends EventEmitter<RoomEvents> {
       case 'peer:joined': {
         const p = payload as ServerEventPayload<'peer:joined'>;
         if (this.#peers.has(p.id) || this.#remotePeers.has(p.id)) return false;
-        this.#remotePeers.set(p.id, { displayName: p.displayName, nodeId: fromNode });
+        this.#remotePeers.set(p.id, { displayName: p.displayName, nodeId: fromNode, ...(p.role ? { role: p.role } : {}) });
         this.#missing.delete(p.id);
         this.emit('peers');
         return true;
@@ -415,10 +436,11 @@ export class Room extends EventEmitter<RoomEvents> {
         return true;
       }
       case 'peer:updated': {
-        const { peerId, displayName } = payload as ServerEventPayload<'peer:updated'>;
+        const { peerId, displayName, role } = payload as ServerEventPayload<'peer:updated'>;
         const m = this.#remotePeers.get(peerId);
-        if (!m || m.displayName === displayName) return false;
+        if (!m || (m.displayName === displayName && (role === undefined || m.role === role))) return false;
         m.displayName = displayName;
+        if (role) m.role = role;
         return true;
       }
       case 'producer:new': {
@@ -446,6 +468,11 @@ export class Room extends EventEmitter<RoomEvents> {
         const m = payload as ChatMessage;
         if (this.#chat.some((c) => c.id === m.id)) return false;
         this.#remember(m);
+        return true;
+      }
+      case 'room:closed': {
+        // A moderator on another node ended the meeting: it ends here too, after this node's members are told.
+        if ((payload as ServerEventPayload<'room:closed'>).reason === 'ended') queueMicrotask(() => this.close('ended', true));
         return true;
       }
       default:
@@ -589,12 +616,67 @@ export class Room extends EventEmitter<RoomEvents> {
     this.broadcast('peer:updated', { peerId: peer.id, displayName }, peer.id);
   }
 
-  close(reason: RoomEvents['close'][0] = 'shutdown'): void {
+  // ---------------------------------------------------------------- moderation
+  /**
+   * Pauses the member's producers of that source (the others see `producer:paused` as for
+   * any pause) and tells the member. Only members on this node can be reached.
+   */
+  async mute(peerId: string, source: Source): Promise<void> {
+    const target = this.#localMember(peerId);
+    await Promise.all(
+      [...target.producers.values()].filter((p) => p.source === source).map((p) => target.pauseProducer(p.producer.id)),
+    );
+    target.notify('peer:muted', { source });
+  }
+
+  /** Sends the member out: it hears `room:kicked`, the others `peer:left`. */
+  kick(peerId: string, retryAfterS: number): void {
+    const target = this.#localMember(peerId);
+    target.notify('room:kicked', { retryAfterS });
+    this.removePeer(target);
+  }
+
+  #localMember(peerId: string): Peer {
+    const peer = this.#peers.get(peerId);
+    if (peer) return peer;
+    if (this.#remotePeers.has(peerId)) throw invalidState('that peer is connected to another node of the cluster');
+    throw notFound('peer', peerId);
+  }
+
+  /** Sets or clears the password that joins need from now on; members stay. */
+  setPassword(password: string | undefined): void {
+    // The directory keeps a cluster room's password; changing it there is not supported yet.
+    if (this.#link) throw invalidState('locking a room is not available in cluster mode');
+    this.#password = password;
+    this.#settingsChanged();
+  }
+
+  setLobby(enabled: boolean): void {
+    this.moderation.setLobby(enabled);
+    this.#settingsChanged();
+  }
+
+  #settingsChanged(): void {
+    this.broadcast('room:updated', { locked: this.locked, lobby: this.moderation.lobby });
+    this.emit('peers');
+  }
+
+  /** Ends the meeting for everyone: each member gets `room:closed { reason: 'ended' }`. */
+  end(): void {
+    // Other nodes' members hear it relayed and their share of the room ends too.
+    if (!this.#link) return this.close('ended');
+    this.#fanout.toRoom('room:closed', { reason: 'ended' });
+    this.close('ended', true);
+  }
+
+  /** `told`: the members have already heard `room:closed` (a relayed end). */
+  close(reason: RoomEvents['close'][0] = 'shutdown', told = false): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#graceTimer);
+    this.moderation.close();
     for (const peer of [...this.#peers.values()]) {
-      peer.notify('room:closed', { reason });
+      if (!told) peer.notify('room:closed', { reason });
       peer.close();
       // Members on other nodes hear of each departure; on shutdown they hear of the node's instead.
       if (this.#link && reason !== 'shutdown') {

@@ -4,12 +4,14 @@
  * nodes piped in for local viewers. Absent on a single node, where the room alone decides.
  */
 import type { types } from 'mediasoup';
-import type { ChatMessage, ProducerInfo } from '../../../protocol/index.js';
+import type { ChatMessage, ProducerInfo, Role } from '../../../protocol/index.js';
 import type { Source } from '../media/RoomMedia.js';
 
 export interface RemoteMember {
   displayName: string;
   nodeId: string;
+  /** Known from the member's relayed `peer:joined` / `peer:updated`; not kept by the directory. */
+  role?: Role;
 }
 
 export interface RemoteProducer extends ProducerInfo {

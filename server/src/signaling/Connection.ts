@@ -28,7 +28,8 @@ import {
   type RequestName,
   type ServerToClientEvents,
 } from '../../../protocol/index.js';
-import { AppError, WrongPasswordError, invalidState } from '../errors.js';
+import type { JoinTokens } from '../auth/JoinTokens.js';
+import { AppError, WrongPasswordError, forbidden, invalidState } from '../errors.js';
 import type { ClientLimits } from '../limits/AbuseLimits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../http/metrics.js';
@@ -37,6 +38,9 @@ import type { Peer } from '../rooms/Peer.js';
 import { iceServersFor } from '../turn/credentials.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
+import type { KickBans } from '../rooms/moderation/KickBans.js';
+import type { LobbyPlace } from '../rooms/moderation/RoomModeration.js';
+import { registerModeration } from './moderationRequests.js';
 import { Commit, ackOf, sendAck, wrap, type Handler } from './handle.js';
 import { IN_ROOM_CHANNEL, peerChannel, roomChannel } from './fanout.js';
 
@@ -49,6 +53,9 @@ export interface ConnectionDeps {
   log: Logger;
   /** The abuse limits of this connection's client address. */
   client: ClientLimits;
+  /** Present when joins need a signed token (AUTH_SECRET / AUTH_PUBLIC_KEY). */
+  tokens?: JoinTokens;
+  bans: KickBans;
 }
 
 const EMPTY: EmptyData = {};
@@ -61,6 +68,10 @@ export class Connection {
   #peer: Peer | undefined;
   /** Set while a join is in flight, so a second join or a disconnect can be told apart. */
   #joining = false;
+  /** Set while a join waits in a room's lobby. */
+  #lobbyPlace: LobbyPlace | undefined;
+  /** The member's name comes from its join token and cannot be changed. */
+  #nameFromToken = false;
   #closed = false;
 
   constructor(socket: NoomSocket, deps: ConnectionDeps) {
@@ -120,13 +131,15 @@ export class Connection {
 
     this.#on('peer:rename', RenameRequest, async ({ displayName }) => {
       const { peer, room } = this.#member();
+      if (this.#nameFromToken) throw forbidden('the display name comes from the join token');
       await client.take('rename');
       room.rename(peer, displayName);
       return EMPTY;
     });
 
     this.#on('transport:create', CreateTransportRequest, async ({ direction }) => {
-      const { peer } = this.#member();
+      const { peer, room } = this.#member();
+      if (direction === 'send') room.moderation.assertMayPublish(peer.id);
       await client.take('transport');
       return peer.createTransport(direction);
     });
@@ -147,6 +160,7 @@ export class Connection {
 
     this.#on('producer:create', ProduceRequest, async (req) => {
       const { peer, room } = this.#member();
+      room.moderation.assertMayPublish(peer.id);
       await client.take('producer');
       const producerId = await room.produce(peer, req.transportId, {
         kind: req.kind,
@@ -210,6 +224,15 @@ export class Connection {
       this.#deps.metrics.chatMessages.inc();
       return { message };
     });
+
+    registerModeration((event, schema, handler) => this.#on(event, schema, handler), () => this.#member(), this.#deps.bans);
+  }
+
+  /** Who a joining client is, for keeping a removed one out: its token's subject, or its address and the name it asked for. */
+  #identity(req: z.infer<typeof JoinRequest>): string {
+    // An exempt address is told apart per connection ("<address>#<n>"): a removal holds for the address itself.
+    const address = this.#deps.client.address.split('#')[0];
+    return `addr:${address}|name:${(req.displayName ?? '').normalize('NFKC').toLowerCase()}`;
   }
 
   async #join(req: z.infer<typeof JoinRequest>): Promise<Commit<JoinData>> {
@@ -221,13 +244,19 @@ export class Connection {
     const { client } = this.#deps;
     try {
       await client.take('join');
+      const grant = this.#deps.tokens ? await this.#deps.tokens.verify(req.token, req.roomId) : undefined;
+      const identity = grant?.identity ?? this.#identity(req);
+      const banned = this.#deps.bans.retryAfterS(req.roomId, identity);
+      if (banned > 0) throw forbidden(`a moderator removed you from this room: try again in ${banned} s`);
+      const displayName = grant?.displayName ?? req.displayName ?? anonymousName();
       if (!rooms.get(req.roomId)) await client.take('roomCreation');
       if (req.password !== undefined) await client.checkPassword(req.roomId);
       const room = await rooms.getOrCreate(req.roomId, {
         isPublic: req.public ?? true,
         ...(req.password !== undefined ? { password: req.password } : {}),
       });
-      const ticket = await room.prepareJoin(req.displayName ?? anonymousName(), req.password);
+      const peerId = room.moderation.lobby && grant?.role !== 'moderator' ? await this.#waitInLobby(room, displayName, req.password) : undefined;
+      const ticket = await room.prepareJoin(displayName, req.password, peerId);
       // The socket may have gone while the room was being prepared.
       if (this.#closed) {
         ticket.cancel();
@@ -239,6 +268,8 @@ export class Connection {
           if (this.#closed) throw invalidState('connection closed');
           const { peer, data } = room.admit(ticket, {
             password: req.password,
+            identity,
+            ...(grant ? { role: grant.role } : {}),
             limits: {
               maxProducers: config.limits.maxProducersPerPeer,
               maxTransports: 4,
@@ -259,6 +290,7 @@ export class Connection {
           });
           this.#peer = peer;
           this.#room = room;
+          this.#nameFromToken = grant !== undefined;
           metrics.joins.inc({ result: 'ok' });
           const speaker = room.activeSpeaker;
           return {
@@ -283,9 +315,30 @@ export class Connection {
     }
   }
 
+  /**
+   * Holds a join in the room's lobby until a moderator decides: the client hears
+   * `room:waiting` now and its `room:join` answer later (FORBIDDEN if denied).
+   * The peer id it waited under is the one it joins with.
+   */
+  async #waitInLobby(room: Room, displayName: string, password: string | undefined): Promise<string> {
+    // A wrong password is refused before anyone is asked to let the newcomer in.
+    room.checkAdmission(password);
+    const place = room.moderation.enterLobby(displayName);
+    this.#lobbyPlace = place;
+    this.#socket.emit('room:waiting', { roomId: room.id });
+    try {
+      await place.admitted;
+    } finally {
+      this.#lobbyPlace = undefined;
+    }
+    if (this.#closed) throw invalidState('connection closed');
+    return place.peerId;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#lobbyPlace?.leave();
     if (this.#peer && this.#room) this.#room.removePeer(this.#peer);
     this.#peer = undefined;
     this.#room = undefined;

@@ -1,0 +1,169 @@
+/**
+ * A room's roles and its waiting room. Roles come from join tokens; on an open server (no
+ * AUTH_SECRET) the room's first peer is its host, a moderator, and when the last moderator
+ * leaves the host role passes to the member who has been in the room longest (the room is
+ * told with `peer:updated { role }`). The lobby holds newcomers until a moderator admits or
+ * denies them; moderators hear of each one (`lobby:waiting`, `lobby:left`).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Role, ServerEventName, ServerEventPayload, WaitingPeer } from '../../../../protocol/index.js';
+import { AppError, forbidden, invalidState, notFound } from '../../errors.js';
+
+export interface ModerationHost {
+  /** Local members, oldest first. */
+  localPeers(): Iterable<{ id: string; displayName: string }>;
+  /** Roles of members on other nodes, as far as this node knows them. */
+  remoteRoles(): Iterable<Role | undefined>;
+  /** How many members the room has here and elsewhere. */
+  memberCount(): number;
+  notify<E extends ServerEventName>(peerId: string, event: E, payload: ServerEventPayload<E>): void;
+  broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>): void;
+}
+
+interface Waiter {
+  displayName: string;
+  admit: () => void;
+  deny: (error: AppError) => void;
+}
+
+/** A newcomer's place in the lobby: resolves when admitted, rejects when denied or the room goes. */
+export interface LobbyPlace {
+  readonly peerId: string;
+  readonly admitted: Promise<void>;
+  /** The newcomer went (socket closed): moderators are told. */
+  leave(): void;
+}
+
+export class RoomModeration {
+  readonly #host: ModerationHost;
+  readonly #lobbyMax: number;
+  readonly #roles = new Map<string, Role>();
+  readonly #identities = new Map<string, string>();
+  readonly #waiting = new Map<string, Waiter>();
+  /** Open server: roles are not given by tokens, and the host role passes on. */
+  #hosted = false;
+  #lobby = false;
+
+  constructor(host: ModerationHost, lobbyMax: number) {
+    this.#host = host;
+    this.#lobbyMax = lobbyMax;
+  }
+
+  get lobby(): boolean {
+    return this.#lobby;
+  }
+
+  roleOf(peerId: string): Role {
+    return this.#roles.get(peerId) ?? 'participant';
+  }
+
+  identityOf(peerId: string): string | undefined {
+    return this.#identities.get(peerId);
+  }
+
+  /** Throws FORBIDDEN unless the peer moderates the room. */
+  assertModerator(peerId: string): void {
+    if (this.roleOf(peerId) !== 'moderator') throw forbidden('only moderators may do that');
+  }
+
+  /** Throws FORBIDDEN unless the peer may send media. */
+  assertMayPublish(peerId: string): void {
+    if (this.roleOf(peerId) === 'viewer') throw forbidden('viewers cannot publish');
+  }
+
+  #hasModerator(): boolean {
+    for (const role of this.#roles.values()) if (role === 'moderator') return true;
+    for (const role of this.#host.remoteRoles()) if (role === 'moderator') return true;
+    return false;
+  }
+
+  /**
+   * The role a peer joins with: the token's, or (open server) moderator for the room's
+   * first peer and participant for the others. Called synchronously with the admission.
+   */
+  admitted(peerId: string, granted: Role | undefined, identity: string): Role {
+    if (granted === undefined) this.#hosted = true;
+    const role = granted ?? (this.#host.memberCount() === 0 && !this.#hasModerator() ? 'moderator' : 'participant');
+    this.#roles.set(peerId, role);
+    this.#identities.set(peerId, identity);
+    return role;
+  }
+
+  /** A member left: on an open server the host role passes on if no moderator remains. */
+  removed(peerId: string): void {
+    this.#roles.delete(peerId);
+    this.#identities.delete(peerId);
+    if (!this.#hosted || this.#hasModerator()) return;
+    const next = this.#host.localPeers()[Symbol.iterator]().next();
+    if (next.done) return;
+    this.#roles.set(next.value.id, 'moderator');
+    this.#host.broadcast('peer:updated', { peerId: next.value.id, displayName: next.value.displayName, role: 'moderator' });
+    // A new host hears of whoever is already waiting.
+    for (const w of this.waitingList()) this.#host.notify(next.value.id, 'lobby:waiting', w);
+  }
+
+  /** Who waits in the lobby now, oldest first. */
+  waitingList(): WaitingPeer[] {
+    return [...this.#waiting].map(([peerId, w]) => ({ peerId, displayName: w.displayName }));
+  }
+
+  #toModerators<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>): void {
+    for (const p of this.#host.localPeers()) if (this.roleOf(p.id) === 'moderator') this.#host.notify(p.id, event, payload);
+  }
+
+  setLobby(enabled: boolean): void {
+    this.#lobby = enabled;
+    // Turned off: whoever waits comes in.
+    if (!enabled) for (const id of [...this.#waiting.keys()]) this.admit(id);
+  }
+
+  /** Puts a newcomer in the lobby. */
+  enterLobby(displayName: string): LobbyPlace {
+    if (this.#waiting.size >= this.#lobbyMax) throw new AppError('ROOM_FULL', `the lobby is full (${this.#lobbyMax} waiting)`);
+    const peerId = randomUUID();
+    let settle: { admit: () => void; deny: (e: AppError) => void } | undefined;
+    const admitted = new Promise<void>((resolve, reject) => {
+      settle = { admit: resolve, deny: reject };
+    });
+    // Nobody may be listening yet when the room closes under the newcomer: no unhandled rejection.
+    admitted.catch(() => undefined);
+    this.#waiting.set(peerId, { displayName, ...settle! });
+    this.#toModerators('lobby:waiting', { peerId, displayName });
+    return {
+      peerId,
+      admitted,
+      leave: () => {
+        const w = this.#waiting.get(peerId);
+        if (!w) return;
+        this.#waiting.delete(peerId);
+        this.#toModerators('lobby:left', { peerId, outcome: 'gone' });
+        w.deny(invalidState('left the lobby'));
+      },
+    };
+  }
+
+  admit(peerId: string): void {
+    const w = this.#take(peerId);
+    this.#toModerators('lobby:left', { peerId, outcome: 'admitted' });
+    w.admit();
+  }
+
+  deny(peerId: string): void {
+    const w = this.#take(peerId);
+    this.#toModerators('lobby:left', { peerId, outcome: 'denied' });
+    w.deny(forbidden('a moderator denied entry to the room'));
+  }
+
+  #take(peerId: string): Waiter {
+    const w = this.#waiting.get(peerId);
+    if (!w) throw notFound('waiting peer', peerId);
+    this.#waiting.delete(peerId);
+    return w;
+  }
+
+  /** The room closed: whoever waits is sent away. */
+  close(): void {
+    for (const w of this.#waiting.values()) w.deny(invalidState('the room closed'));
+    this.#waiting.clear();
+  }
+}

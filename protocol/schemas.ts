@@ -28,13 +28,22 @@ export const RoomId = z.string().check(
     if (problem) ctx.addIssue({ code: 'custom', message: describeRoomIdProblem(problem), input: id, params: { room: problem.code } });
   }),
 );
+/**
+ * Display names in NFKC (full-width and other compatibility forms read as their plain
+ * letters), with something visible in them and no direction overrides, embeddings or
+ * isolates (U+202A–U+202E, U+2066–U+2069), which can make a name read as another.
+ */
 export const DisplayName = z
   .string()
   .check(
+    z.maxLength(DISPLAY_NAME_MAX * 4),
+    z.overwrite((s) => s.normalize('NFKC')),
     z.trim(),
     z.minLength(1),
     z.maxLength(DISPLAY_NAME_MAX),
-    z.refine((s) => !/\p{Cc}/u.test(s), 'no control characters'),
+    z.refine((s) => !/\p{Cc}/u.test(s), { message: 'no control characters', params: { name: 'control' } }),
+    z.refine((s) => !/[\u202a-\u202e\u2066-\u2069]/u.test(s), { message: 'no direction overrides', params: { name: 'bidi' } }),
+    z.refine((s) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(s), { message: 'nothing visible', params: { name: 'invisible' } }),
   );
 export const MediaKind = z.enum(['audio', 'video']);
 export const ProducerSource = z.enum(['mic', 'camera', 'screen']);

@@ -100,6 +100,23 @@ test('room ids are read in their canonical form: the way a name is written picks
   await req(b, 'room:leave', {});
 });
 
+test('two people of one name are told apart, on joining and on renaming', async () => {
+  const [a, b, c] = [await open(), await open(), await open()];
+  const ja = await req(a, 'room:join', { roomId: 'twins', displayName: 'Alex' });
+  const jb = await req(b, 'room:join', { roomId: 'twins', displayName: 'ALEX' });
+  assert.equal(ja.displayName, 'Alex');
+  assert.equal(jb.displayName, 'ALEX (2)', 'the join answer gives the name everyone sees');
+  assert.deepEqual(jb.peers.map((p) => p.displayName), ['Alex']);
+  const jc = await req(c, 'room:join', { roomId: 'twins', displayName: 'Casey' });
+  const seenByRenamer = collect(c, 'peer:updated');
+  const seenByA = collect(a, 'peer:updated');
+  await req(c, 'peer:rename', { displayName: 'alex' });
+  await eventually('the rename, told apart, to reach both', () => seenByRenamer.length === 1 && seenByA.length === 1);
+  assert.deepEqual(seenByRenamer[0], { peerId: jc.peerId, displayName: 'alex (3)' });
+  assert.deepEqual(seenByA[0], { peerId: jc.peerId, displayName: 'alex (3)' });
+  for (const s of [a, b, c]) await req(s, 'room:leave', {});
+});
+
 test('private rooms stay out of the public list', async () => {
   const a = await open();
   await req(a, 'room:join', { roomId: 'secret-room', public: false });

@@ -10,12 +10,11 @@ export const NAME_MAX_LENGTH = DISPLAY_NAME_MAX;
 export function nameProblem(name: string): string | null {
   const parsed = DisplayName.safeParse(name);
   if (parsed.success) return null;
-  switch (parsed.error.issues[0]?.code) {
-    case 'too_big':
-      return `Names can be at most ${NAME_MAX_LENGTH} characters (this one has ${name.trim().length}).`;
-    case 'too_small':
-      return 'Names cannot be empty.';
-    default:
-      return 'Names cannot contain control characters.';
-  }
+  const issue = parsed.error.issues[0];
+  if (issue?.code === 'too_big') return `Names can be at most ${NAME_MAX_LENGTH} characters (this one has ${name.trim().length}).`;
+  if (issue?.code === 'too_small') return 'Names cannot be empty.';
+  const kind = issue?.code === 'custom' ? (issue.params as { name?: string } | undefined)?.name : undefined;
+  if (kind === 'bidi') return 'Names cannot contain characters that reverse the text direction.';
+  if (kind === 'invisible') return 'Names need at least one visible letter, digit or sign.';
+  return 'Names cannot contain control characters.';
 }

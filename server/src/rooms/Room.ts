@@ -32,6 +32,7 @@ import { AppError, invalidState, notFound, roomFull, roomLocked } from '../error
 import { samePassword } from '../limits/samePassword.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
+import { distinctName, nameKey } from './names.js';
 import { RoomMedia } from '../media/RoomMedia.js';
 import { Peer, type PeerLimits, type ProduceOptions, type Source } from './Peer.js';
 import type { RemoteMember, RemoteProducer, RoomLink, SharedRoom } from './RoomLink.js';
@@ -160,6 +161,8 @@ export class Room extends EventEmitter<RoomEvents> {
   #graceTimer: NodeJS.Timeout | undefined;
   /** Joins under way (admitted by the rules, not yet members): they keep an empty room open. */
   #joining = 0;
+  /** Names of the joins under way, so that two at once with one name are told apart too. */
+  readonly #joiningNames = new Set<string>();
   #speakerPeerId: string | null = null;
   #closed = false;
 
@@ -261,14 +264,17 @@ export class Room extends EventEmitter<RoomEvents> {
     /** Whether the directory may hold the member: not after a plain refusal. */
     let recorded = this.#link !== undefined;
     this.#joining++;
-    const ticket = new JoinTicket(peerId, displayName, (admitted) => {
+    const name = this.#distinctName(displayName);
+    this.#joiningNames.add(name);
+    const ticket = new JoinTicket(peerId, name, (admitted) => {
       this.#joining--;
+      this.#joiningNames.delete(name);
       if (admitted) return;
       if (recorded) this.#link?.left(peerId);
       this.#scheduleEmptyCheck();
     });
     try {
-      if (this.#link) this.#seed(await this.#link.join({ id: peerId, displayName }, password));
+      if (this.#link) this.#seed(await this.#link.join({ id: peerId, displayName: name }, password));
       await this.media.reserve();
     } catch (error) {
       // A refused join recorded nothing; one that failed otherwise (Redis slow or away) may
@@ -611,9 +617,19 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   rename(peer: Peer, displayName: string): void {
-    peer.displayName = displayName;
-    this.#link?.renamed(peer.id, displayName);
-    this.broadcast('peer:updated', { peerId: peer.id, displayName }, peer.id);
+    const name = this.#distinctName(displayName, peer.id);
+    peer.displayName = name;
+    this.#link?.renamed(peer.id, name);
+    // A name told apart from someone else's is news to its bearer too.
+    this.broadcast('peer:updated', { peerId: peer.id, displayName: name }, name === displayName ? peer.id : undefined);
+  }
+
+  /** `displayName`, or with a number if someone else here (or joining) goes by it. */
+  #distinctName(displayName: string, self?: string): string {
+    const taken = new Set<string>([...this.#joiningNames].map(nameKey));
+    for (const p of this.#peers.values()) if (p.id !== self) taken.add(nameKey(p.displayName));
+    for (const [id, m] of this.#remotePeers) if (id !== self) taken.add(nameKey(m.displayName));
+    return distinctName(displayName, (key) => taken.has(key));
   }
 
   // ---------------------------------------------------------------- moderation

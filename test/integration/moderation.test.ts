@@ -208,10 +208,21 @@ test('lobby: newcomers wait until a moderator admits or denies them; one who lea
   assert.deepEqual(leftLobby[2], { peerId: waitingAtMod[2]!.peerId, outcome: 'gone' });
   assert.deepEqual(waitingAtWendy, []);
 
+  // Gone too: a newcomer who gives up with room:leave, and may then join elsewhere on the same connection.
+  const gia = await sockets.open(noom.url);
+  const giaJoin = rawAck(gia, 'room:join', { roomId: 'lobby', displayName: 'Gia' });
+  await eventually('the moderator to see Gia wait', () => waitingAtMod.length === 4);
+  await req(gia, 'room:leave', {});
+  assert.equal(errorCode(await giaJoin), 'INVALID_STATE');
+  await eventually('Gia to be reported gone', () => leftLobby.length === 4);
+  assert.deepEqual(leftLobby[3], { peerId: waitingAtMod[3]!.peerId, outcome: 'gone' });
+  await req(gia, 'room:join', { roomId: 'elsewhere', displayName: 'Gia' });
+  await req(gia, 'room:leave', {});
+
   // Turning the lobby off lets whoever waits in.
   const olive = await sockets.open(noom.url);
   const oliveJoin = req(olive, 'room:join', { roomId: 'lobby', displayName: 'Olive' });
-  await eventually('the moderator to see Olive wait', () => waitingAtMod.length === 4);
+  await eventually('the moderator to see Olive wait', () => waitingAtMod.length === 5);
   await req(mod, 'room:lobby', { enabled: false });
   assert.equal((await oliveJoin).lobby, false);
   assert.equal(noom.rooms.get('lobby')!.peerCount, 3);

@@ -122,6 +122,11 @@ export class Connection {
     this.#on('room:join', JoinRequest, (req) => this.#join(req));
 
     this.#on('room:leave', Empty, () => {
+      // A newcomer waiting in the lobby gives up: its join is answered INVALID_STATE.
+      if (this.#lobbyPlace) {
+        this.#lobbyPlace.leave();
+        return EMPTY;
+      }
       const { peer, room } = this.#member();
       room.removePeer(peer);
       this.#peer = undefined;

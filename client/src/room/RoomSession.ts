@@ -12,7 +12,8 @@ import { MediaSession, type RemoteMedia } from '../media/MediaSession.js';
 import { RequestError, type JoinData, type ProducerInfo, type ServerEventPayload } from '../protocol.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { Publisher } from './Publisher.js';
-import { RoomState } from './RoomState.js';
+import { Moderation } from './Moderation.js';
+import { RoomState, type Source } from './RoomState.js';
 import { VideoReception } from './VideoReception.js';
 
 export interface JoinOptions {
@@ -21,21 +22,40 @@ export interface JoinOptions {
   password?: string;
   /** List the room in the lobby if this join creates it. */
   public: boolean;
+  /** A join token from the invitation link, for servers that require one. */
+  token?: string;
+}
+
+/**
+ * Why the session is over for good: `kicked` (a moderator removed us), `ended` (a moderator
+ * ended the meeting), `refused` (a rejoin was refused, e.g. the room got a password).
+ */
+export interface SessionEnd {
+  reason: 'kicked' | 'ended' | 'refused';
+  message: string;
 }
 
 export type SessionStatus = 'idle' | 'joining' | 'joined' | 'reconnecting' | 'left';
 
 type RoomSessionEvents = {
   status: [SessionStatus];
-  /** The room can no longer be (re)joined; the message says why. */
-  ended: [string];
+  /** The room can no longer be (re)joined, and no rejoin is tried. */
+  ended: [SessionEnd];
   problem: [string];
+  /** The join waits in the room's lobby until a moderator lets us in. */
+  waiting: [];
+  /** A moderator muted one of our sources (it is now off here too; we may turn it on again). */
+  muted: [Source];
 };
 
 type RoomClosedReason = ServerEventPayload<'room:closed'>['reason'];
 
 /** Join failures that retrying will not fix. */
-const FINAL_CODES = new Set(['FORBIDDEN', 'ROOM_FULL', 'INVALID_REQUEST']);
+const FINAL_CODES = new Set(['FORBIDDEN', 'UNAUTHORIZED', 'ROOM_FULL', 'INVALID_REQUEST']);
+/** A join the server has not answered in this long has failed, unless it is waiting in the lobby. */
+const JOIN_ANSWER_MS = 10_000;
+/** How long a join may wait in a room's lobby for a moderator. */
+const LOBBY_WAIT_MS = 60 * 60_000;
 
 const CONNECTION_LOST = 'Connection lost — reconnecting…';
 const MEDIA_RESTARTED = 'Media server restarted — rejoining…';
@@ -60,6 +80,8 @@ function rejoinDelay(failures: number): number {
 export class RoomSession extends Emitter<RoomSessionEvents> {
   readonly state: RoomState;
   readonly publisher: Publisher;
+  /** Moderator requests; the server refuses them (FORBIDDEN) to anyone else. */
+  readonly moderation: Moderation;
   readonly #signaling: SignalingClient;
   readonly #localMedia: LocalMedia;
   readonly #options: JoinOptions;
@@ -79,6 +101,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   /** Rejoin attempts that failed since the last successful join. */
   #failedRejoins = 0;
   #interruption = CONNECTION_LOST;
+  /** The join is held in the room's lobby. */
+  #waiting = false;
+  /** Removed, or the meeting ended: nothing more is sent and nothing rejoins. */
+  #over = false;
 
   constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
     super();
@@ -87,6 +113,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#options = { ...options };
     this.state = new RoomState(options.roomId);
     this.publisher = new Publisher(signaling, localMedia);
+    this.moderation = new Moderation(signaling);
     this.#reception = new VideoReception(signaling);
     this.#listen();
   }
@@ -134,7 +161,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   async #joinOnce(epoch: number): Promise<void> {
     let data: JoinData;
     try {
-      data = await this.#signaling.request('room:join', this.#joinRequest());
+      data = await this.#requestJoin(epoch);
     } catch (error) {
       // A newer join (after a reconnect) has taken over; its outcome is what counts.
       if (epoch !== this.#epoch) return;
@@ -211,7 +238,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   async leave(): Promise<void> {
     if (this.#status === 'left') return;
-    const wasInRoom = this.#status === 'joined';
+    // A join waiting in the lobby gives up its place there, which answers the join.
+    const wasInRoom = (this.#status === 'joined' || this.#waiting) && !this.#over;
     this.#epoch++;
     clearTimeout(this.#retryTimer);
     this.#subs.clear();
@@ -231,19 +259,64 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   }
 
   #joinRequest() {
-    const { roomId, displayName, password } = this.#options;
+    const { roomId, displayName, password, token } = this.#options;
     return {
       roomId,
       public: this.#options.public,
       ...(displayName ? { displayName } : {}),
       ...(password ? { password } : {}),
+      ...(token ? { token } : {}),
     };
+  }
+
+  /**
+   * `room:join`, answered within JOIN_ANSWER_MS unless the server says the join waits in the
+   * lobby (`room:waiting`): then it is answered when a moderator decides, or when we give up.
+   */
+  async #requestJoin(epoch: number): Promise<JoinData> {
+    const answer = this.#signaling.request('room:join', this.#joinRequest(), LOBBY_WAIT_MS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopWaiting = (): void => undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RequestError('TIMEOUT', `no answer in ${JOIN_ANSWER_MS} ms`, 'room:join')), JOIN_ANSWER_MS);
+      stopWaiting = this.#signaling.listen('room:waiting', () => {
+        clearTimeout(timer);
+        if (epoch !== this.#epoch) return;
+        this.#waiting = true;
+        this.emit('waiting');
+      });
+    });
+    try {
+      return await Promise.race([answer, unanswered]);
+    } finally {
+      clearTimeout(timer);
+      stopWaiting();
+      this.#waiting = false;
+    }
+  }
+
+  /** The server will not have us back (removed, or the meeting ended): stop here, rejoin nothing. */
+  #finish(end: SessionEnd): void {
+    if (this.#over || this.#status === 'left') return;
+    this.#over = true;
+    this.#epoch++;
+    clearTimeout(this.#retryTimer);
+    this.#dropMedia();
+    this.state.removeRemotes();
+    this.emit('ended', end);
   }
 
   async #setup(epoch: number, data: JoinData): Promise<void> {
     const rejoin = this.state.localId !== null;
     this.#locked = data.locked;
-    this.state.setLocal(data.peerId, data.displayName);
+    this.state.setLocal(data.peerId, data.displayName, data.role);
+    this.state.setSettings({ locked: data.locked, lobby: data.lobby });
+    this.state.setWaiting(data.waiting);
+    if (data.role === 'viewer') {
+      // A viewer cannot publish: what the pre-join screen opened is not needed.
+      this.#localMedia.release('mic');
+      this.#localMedia.release('camera');
+    }
     for (const source of ['mic', 'camera', 'screen'] as const) this.#showLocal(source);
     for (const peer of data.peers) {
       if (peer.id !== data.peerId) this.state.upsertParticipant({ ...peer, local: false });
@@ -260,7 +333,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#failedRejoins = 0;
     this.#setStatus('joined');
     await Promise.all([
-      this.publisher.attach(media),
+      data.role === 'viewer' ? undefined : this.publisher.attach(media),
       ...data.producers.map((p) => this.#consume(epoch, p)),
     ]);
   }
@@ -288,7 +361,26 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
           if (gone) this.state.addNotice(`${gone.displayName} left`);
         }),
       ),
-      s.listen('peer:updated', ({ peerId, displayName }) => this.#serially(() => this.state.rename(peerId, displayName))),
+      s.listen('peer:updated', ({ peerId, displayName, role }) =>
+        this.#serially(() => {
+          this.state.rename(peerId, displayName);
+          if (role) this.state.setRole(peerId, role);
+        }),
+      ),
+      s.listen('peer:muted', ({ source }) =>
+        this.#serially(() => {
+          // The server paused the producer; showing it off here lets us turn it on again.
+          if (source === 'screen') this.publisher.stopScreenShare();
+          else void this.publisher.setEnabled(source, false);
+          this.emit('muted', source);
+        }),
+      ),
+      s.listen('room:kicked', () =>
+        this.#finish({ reason: 'kicked', message: 'A moderator removed you from this room.' }),
+      ),
+      s.listen('room:updated', (settings) => this.#serially(() => this.state.setSettings(settings))),
+      s.listen('lobby:waiting', (peer) => this.#serially(() => this.state.addWaiting(peer))),
+      s.listen('lobby:left', ({ peerId }) => this.#serially(() => this.state.removeWaiting(peerId))),
       s.listen('producer:new', (info) => this.#serially((epoch) => this.#consume(epoch, info))),
       s.listen('producer:closed', ({ producerId }) => this.#serially(() => this.#closeRemote(producerId))),
       s.listen('consumer:closed', ({ producerId }) => this.#serially(() => this.#closeRemote(producerId))),
@@ -407,6 +499,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
    * usually drops next and the reconnect rejoins; if it stays up, rejoin on it.
    */
   #onRoomClosed(reason: RoomClosedReason): void {
+    if (reason === 'ended') {
+      this.#finish({ reason: 'ended', message: 'A moderator ended the meeting for everyone.' });
+      return;
+    }
     const shutdown = reason === 'shutdown';
     if (!this.#interrupt(shutdown ? SERVER_RESTARTING : MEDIA_RESTARTED)) return;
     this.#scheduleRejoin(shutdown ? SHUTDOWN_REJOIN_DELAY_MS : 0);
@@ -417,7 +513,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
    * arranges the rejoin. False if there was no membership to interrupt.
    */
   #interrupt(text: string): boolean {
-    if (this.#status !== 'joined' && this.#status !== 'joining') return false;
+    if (this.#over || (this.#status !== 'joined' && this.#status !== 'joining')) return false;
     this.#epoch++;
     this.#dropMedia();
     this.state.removeRemotes();
@@ -440,7 +536,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     clearTimeout(this.#retryTimer);
     this.join().catch((error: unknown) => {
       if (error instanceof RequestError && FINAL_CODES.has(error.code)) {
-        this.emit('ended', error.message);
+        this.#finish({ reason: 'refused', message: serverReason(error) });
         return;
       }
       console.warn('rejoin failed, retrying', error);

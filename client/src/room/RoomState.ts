@@ -3,7 +3,7 @@
  * chat log. Pure state plus change events; no signaling or media objects in here.
  */
 import { Emitter } from '../lib/Emitter.js';
-import type { ChatMessage } from '../protocol.js';
+import type { ChatMessage, Role, WaitingPeer } from '../protocol.js';
 
 export type Source = 'mic' | 'camera' | 'screen';
 
@@ -18,7 +18,15 @@ export interface Participant {
   id: string;
   displayName: string;
   local: boolean;
+  /** What they may do in the room; `participant` from servers older than roles. */
+  role: Role;
   media: Partial<Record<Source, MediaSlot>>;
+}
+
+/** The room's settings that moderators change while it runs. */
+export interface RoomSettings {
+  locked: boolean;
+  lobby: boolean;
 }
 
 export type ChatEntry =
@@ -30,6 +38,9 @@ type RoomStateEvents = {
   participantRemoved: [string];
   speaker: [string | null];
   chat: [ChatEntry];
+  settings: [RoomSettings];
+  /** Who waits in the lobby changed (told to moderators only). */
+  waiting: [readonly WaitingPeer[]];
 };
 
 export class RoomState extends Emitter<RoomStateEvents> {
@@ -40,6 +51,8 @@ export class RoomState extends Emitter<RoomStateEvents> {
   #noticeSeq = 0;
   #localId: string | null = null;
   #speaker: string | null = null;
+  #settings: RoomSettings = { locked: false, lobby: false };
+  #waiting: WaitingPeer[] = [];
 
   constructor(roomId: string) {
     super();
@@ -62,24 +75,64 @@ export class RoomState extends Emitter<RoomStateEvents> {
     return this.#chat;
   }
 
+  get settings(): RoomSettings {
+    return this.#settings;
+  }
+
+  get waiting(): readonly WaitingPeer[] {
+    return this.#waiting;
+  }
+
+  /** Our own role; `participant` before the join. */
+  get localRole(): Role {
+    return (this.#localId && this.#participants.get(this.#localId)?.role) || 'participant';
+  }
+
+  setSettings(settings: RoomSettings): void {
+    if (settings.locked === this.#settings.locked && settings.lobby === this.#settings.lobby) return;
+    this.#settings = { ...settings };
+    this.emit('settings', this.#settings);
+  }
+
+  setWaiting(waiting: readonly WaitingPeer[]): void {
+    this.#waiting = [...waiting];
+    this.emit('waiting', this.#waiting);
+  }
+
+  addWaiting(peer: WaitingPeer): void {
+    if (this.#waiting.some((w) => w.peerId === peer.peerId)) return;
+    this.setWaiting([...this.#waiting, peer]);
+  }
+
+  removeWaiting(peerId: string): void {
+    if (this.#waiting.some((w) => w.peerId === peerId)) this.setWaiting(this.#waiting.filter((w) => w.peerId !== peerId));
+  }
+
   participant(id: string): Participant | undefined {
     return this.#participants.get(id);
   }
 
   /** A (re)join gave us a new id: the local participant moves to it. */
-  setLocal(id: string, displayName: string): void {
+  setLocal(id: string, displayName: string, role: Role): void {
     const previous = this.#localId ? this.#participants.get(this.#localId) : undefined;
     if (previous) this.removeParticipant(previous.id);
     this.#localId = id;
-    this.upsertParticipant({ id, displayName, local: true, media: previous?.media ?? {} });
+    this.upsertParticipant({ id, displayName, local: true, role, media: previous?.media ?? {} });
   }
 
-  upsertParticipant(p: { id: string; displayName: string; local?: boolean; media?: Participant['media'] }): Participant {
+  upsertParticipant(p: {
+    id: string;
+    displayName: string;
+    local?: boolean;
+    role?: Role | undefined;
+    media?: Participant['media'];
+  }): Participant {
     const existing = this.#participants.get(p.id);
     const next: Participant = {
       id: p.id,
       displayName: p.displayName,
       local: p.local ?? existing?.local ?? false,
+      role: p.role ?? existing?.role ?? 'participant',
       media: p.media ?? existing?.media ?? {},
     };
     this.#participants.set(p.id, next);
@@ -93,6 +146,14 @@ export class RoomState extends Emitter<RoomStateEvents> {
     if (!p || p.displayName === displayName) return;
     this.upsertParticipant({ ...p, displayName });
     this.addNotice(p.local ? `You are now ${displayName}` : `${p.displayName} is now ${displayName}`);
+  }
+
+  /** The host role passed on (or a role changed otherwise). */
+  setRole(id: string, role: Role): void {
+    const p = this.#participants.get(id);
+    if (!p || p.role === role) return;
+    this.upsertParticipant({ ...p, role });
+    if (role === 'moderator') this.addNotice(p.local ? 'You are now a moderator of this room' : `${p.displayName} is now a moderator`);
   }
 
   removeParticipant(id: string): Participant | undefined {

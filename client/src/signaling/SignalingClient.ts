@@ -77,8 +77,9 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return this.#moving;
   }
 
-  request<E extends RequestName>(name: E, payload: RequestPayload<E>): Promise<ResponseData<E>> {
-    return request(this.#socket, name, payload);
+  /** `timeoutMs`: how long to wait for the answer (protocol/request.ts's default otherwise). */
+  request<E extends RequestName>(name: E, payload: RequestPayload<E>, timeoutMs?: number): Promise<ResponseData<E>> {
+    return request(this.#socket, name, payload, timeoutMs);
   }
 
   /** Listens to a server event; malformed payloads are reported and dropped. */

@@ -7,10 +7,11 @@ import { RequestError, describeRoomIdProblem } from '../protocol.js';
 import { RoomSession } from '../room/RoomSession.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { LobbyView, type LobbyJoin } from '../ui/LobbyView.js';
-import { loadingScreen, messageScreen } from '../ui/MessageScreen.js';
+import { loadingScreen, messageScreen, waitingScreen } from '../ui/MessageScreen.js';
 import { askPassword } from '../ui/PasswordDialog.js';
 import { PreJoinView, type PreJoinChoice } from '../ui/PreJoinView.js';
 import { RoomView } from '../ui/RoomView.js';
+import { takeJoinToken } from './joinToken.js';
 import { roomFromPath, roomPath } from './routes.js';
 
 interface View {
@@ -86,8 +87,10 @@ export class App {
     }
     const roomId = target.id;
     // `/r/My%20Room` is the room the lobby calls `my-room`: show the link everyone else uses.
+    const token = takeJoinToken(roomId);
     if (location.pathname !== roomPath(roomId)) history.replaceState(null, '', roomPath(roomId));
-    const join = this.#pendingJoin?.roomId === roomId ? this.#pendingJoin : { roomId, public: true };
+    const lobbyJoin = this.#pendingJoin?.roomId === roomId ? this.#pendingJoin : { roomId, public: true };
+    const join = token ? { ...lobbyJoin, token } : lobbyJoin;
     this.#pendingJoin = null;
     const localMedia = new LocalMedia();
     page.signal.addEventListener('abort', () => {
@@ -98,7 +101,7 @@ export class App {
     );
   }
 
-  async #enterRoom(nav: number, join: LobbyJoin, choice: PreJoinChoice, localMedia: LocalMedia, signal: AbortSignal): Promise<void> {
+  async #enterRoom(nav: number, join: LobbyJoin & { token?: string }, choice: PreJoinChoice, localMedia: LocalMedia, signal: AbortSignal): Promise<void> {
     if (nav !== this.#navigation) return;
     const session = new RoomSession(this.#signaling, localMedia, {
       ...join,
@@ -107,6 +110,9 @@ export class App {
     this.#session = session;
     session.publisher.choose(choice);
     this.#showElement(loadingScreen(`Joining ${join.roomId}…`));
+    session.on('waiting', () => {
+      if (nav === this.#navigation) this.#showElement(waitingScreen(join.roomId, this.#backToLobby));
+    });
 
     let triedPassword = Boolean(join.password);
     for (;;) {
@@ -116,7 +122,7 @@ export class App {
         break;
       } catch (error) {
         if (nav !== this.#navigation) return;
-        if (error instanceof RequestError && error.code === 'FORBIDDEN') {
+        if (error instanceof RequestError && error.code === 'FORBIDDEN' && asksForPassword(error)) {
           const password = await askPassword(join.roomId, triedPassword, signal);
           if (nav !== this.#navigation) return;
           if (password === null) return this.#backToLobby();
@@ -130,11 +136,15 @@ export class App {
       }
     }
     if (nav !== this.#navigation) return;
-    session.on('ended', (reason) => {
+    session.on('ended', ({ reason, message }) => {
+      const title =
+        reason === 'kicked'
+          ? 'You were removed from this room'
+          : reason === 'ended'
+            ? 'The meeting was ended by a moderator'
+            : 'You are no longer in this room';
       void this.#closeSession().then(() =>
-        this.#showElement(
-          messageScreen('You are no longer in this room', reason, { label: 'Back to lobby', run: this.#backToLobby }),
-        ),
+        this.#showElement(messageScreen(title, message, { label: 'Back to lobby', run: this.#backToLobby }, reason)),
       );
     });
     this.#show(new RoomView(session, localMedia, this.#backToLobby));
@@ -144,6 +154,15 @@ export class App {
     const back = { label: 'Back to lobby', run: this.#backToLobby };
     if (error instanceof RequestError) {
       switch (error.code) {
+        case 'UNAUTHORIZED':
+          return messageScreen(
+            'This room needs an invitation',
+            `Joining “${roomId}” takes a valid invitation link. Yours is missing, expired or for another room: ask the organiser for a new one.`,
+            back,
+            'unauthorized',
+          );
+        case 'FORBIDDEN':
+          return forbiddenScreen(roomId, error, back);
         case 'ROOM_FULL':
           return messageScreen(
             'This room is full',
@@ -185,4 +204,34 @@ export class App {
   #showElement(el: HTMLElement): void {
     this.#show({ el, destroy: () => el.remove() });
   }
+}
+
+/**
+ * The server answers FORBIDDEN for a locked room (no or wrong password), for someone a
+ * moderator removed, and for a newcomer a moderator did not admit; only the first is a
+ * question of a password. Told apart by the server's reason (server/src/errors.ts,
+ * RoomModeration, Connection).
+ */
+function asksForPassword(error: RequestError): boolean {
+  return /password/i.test(error.reason);
+}
+
+function forbiddenScreen(roomId: string, error: RequestError, back: { label: string; run: () => void }): HTMLElement {
+  if (/removed you/i.test(error.reason)) {
+    const wait = /in (\d+) s/.exec(error.reason)?.[1];
+    return messageScreen(
+      'You were removed from this room',
+      `A moderator removed you from “${roomId}”.${wait ? ` You can try again in ${formatWait(Number(wait))}.` : ''}`,
+      back,
+      'kicked',
+    );
+  }
+  if (/denied/i.test(error.reason)) {
+    return messageScreen('You were not let in', `A moderator of “${roomId}” did not admit you.`, back, 'denied');
+  }
+  return messageScreen('Cannot join this room', error.reason, back);
+}
+
+function formatWait(seconds: number): string {
+  return seconds >= 120 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} s`;
 }

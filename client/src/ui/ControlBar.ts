@@ -23,6 +23,8 @@ export interface ControlState {
   chat: boolean;
   unread: number;
   canShareScreen: boolean;
+  /** A viewer publishes nothing: no mic, camera, screen or device buttons. */
+  viewer: boolean;
 }
 
 export class ControlBar extends Emitter<ControlBarEvents> {
@@ -33,6 +35,11 @@ export class ControlBar extends Emitter<ControlBarEvents> {
   readonly #screen: HTMLButtonElement;
   readonly #chat: HTMLButtonElement;
   readonly #badge = h('span', { class: 'badge', hidden: true });
+  readonly #watching = h(
+    'span',
+    { class: 'watching', 'data-testid': 'viewer-note', hidden: true },
+    'You are watching: viewers cannot use a microphone or camera here.',
+  );
 
   constructor() {
     super();
@@ -51,6 +58,7 @@ export class ControlBar extends Emitter<ControlBarEvents> {
     this.el = h(
       'div',
       { class: 'controls' },
+      this.#watching,
       this.#mic,
       this.#camera,
       this.#screen,
@@ -72,7 +80,11 @@ export class ControlBar extends Emitter<ControlBarEvents> {
     else this.#set(this.#camera, false, 'cameraOff', 'Turn camera on', 'off');
     if (screen) this.#set(this.#screen, true, 'screenStop', 'Stop sharing', 'active');
     else this.#set(this.#screen, false, 'screen', 'Share screen', null);
-    this.#screen.hidden = !s.canShareScreen;
+    this.#screen.hidden = !s.canShareScreen || s.viewer;
+    this.#mic.hidden = s.viewer;
+    this.#camera.hidden = s.viewer;
+    this.devicesButton.hidden = s.viewer;
+    this.#watching.hidden = !s.viewer;
     this.#chat.classList.toggle('active', s.chat);
     this.#chat.title = s.chat ? 'Hide chat' : 'Show chat';
     this.#chat.setAttribute('aria-label', this.#chat.title);

@@ -15,6 +15,9 @@ import { AudioSink } from './AudioSink.js';
 import { ChatPanel } from './ChatPanel.js';
 import { ControlBar } from './ControlBar.js';
 import { DevicePicker } from './DevicePicker.js';
+import { confirmDialog, passwordDialog } from './Dialog.js';
+import { Menu, type MenuItem } from './Menu.js';
+import { WaitingList } from './WaitingList.js';
 import { StatusBanner, Toasts } from './Notifications.js';
 import { VideoGrid } from './VideoGrid.js';
 
@@ -30,6 +33,19 @@ export class RoomView {
   readonly #toasts = new Toasts();
   readonly #count = h('span', { class: 'pill', 'data-testid': 'participant-count' });
   readonly #subs = new Subscriptions();
+  readonly #role = h('span', { class: 'pill role-pill', 'data-testid': 'my-role', hidden: true });
+  readonly #lock = h(
+    'span',
+    { class: 'room-lock', 'data-testid': 'room-locked', title: 'Joining needs the password', role: 'img', 'aria-label': 'Locked with a password' },
+    icon('lock'),
+  );
+  readonly #roomMenuButton = h(
+    'button',
+    { class: 'btn ghost small', type: 'button', 'data-testid': 'room-menu', title: 'Room settings', 'aria-label': 'Room settings' },
+    icon('shield'),
+    h('span', { class: 'btn-label' }, 'Room'),
+  );
+  readonly #waiting: WaitingList;
   #unread = 0;
 
   constructor(session: RoomSession, localMedia: LocalMedia, onLeave: () => void) {
@@ -38,7 +54,13 @@ export class RoomView {
     this.#grid = new VideoGrid(state, {
       rename: (name) => this.#rename(name),
       stopPresenting: () => publisher.stopScreenShare(),
+      peerMenuItems: (peerId) => this.#peerMenuItems(peerId),
     });
+    this.#waiting = new WaitingList(state, {
+      admit: (peerId) => this.#moderate(() => session.moderation.admit(peerId)),
+      deny: (peerId) => this.#moderate(() => session.moderation.deny(peerId)),
+    });
+    new Menu(this.#roomMenuButton, 'Room settings', () => this.#roomMenuItems());
     this.#chat = new ChatPanel(state);
     this.#audio = new AudioSink(state);
     this.#devices = new DevicePicker(localMedia, this.#controls.devicesButton, (kind, id) =>
@@ -57,11 +79,12 @@ export class RoomView {
       { class: 'room-header' },
       h('div', { class: 'brand-mark', 'aria-hidden': 'true' }, brandGlyph()),
       h('div', { class: 'room-title', 'data-testid': 'room-title' }, session.roomId),
-      session.locked
-        ? h('span', { class: 'room-lock', 'data-testid': 'room-locked', title: 'Joining needs the password', role: 'img', 'aria-label': 'Locked with a password' }, icon('lock'))
-        : null,
+      this.#lock,
       this.#count,
+      this.#role,
       h('div', { class: 'spacer' }),
+      this.#waiting.el,
+      h('div', { class: 'menu-anchor' }, this.#roomMenuButton),
       copyLink,
     );
     this.el = h(
@@ -99,9 +122,31 @@ export class RoomView {
       publisher.on('change', () => this.#renderControls()),
       session.on('problem', (message) => this.#toasts.show(message)),
       session.on('status', (status) => this.#renderStatus(status)),
-      state.on('participant', () => this.#renderCount()),
+      state.on('participant', (p) => {
+        this.#renderCount();
+        if (p.local) this.#renderRole();
+      }),
       state.on('participantRemoved', () => this.#renderCount()),
+      state.on('settings', () => this.#renderSettings()),
+      state.on('waiting', (waiting) => {
+        const newest = waiting.at(-1);
+        if (newest && waiting.length > this.#lastWaiting && state.localRole === 'moderator') {
+          this.#toasts.show(`${newest.displayName} is waiting to join`);
+        }
+        this.#lastWaiting = waiting.length;
+      }),
+      session.on('muted', (source) =>
+        this.#toasts.show(
+          source === 'mic'
+            ? 'A moderator muted your microphone'
+            : source === 'camera'
+              ? 'A moderator turned your camera off'
+              : 'A moderator stopped your screen share',
+        ),
+      ),
     );
+    this.#renderRole();
+    this.#renderSettings();
     this.#renderControls();
     this.#renderCount();
     this.#renderStatus(session.status);
@@ -109,6 +154,7 @@ export class RoomView {
 
   destroy(): void {
     this.#subs.clear();
+    this.#waiting.destroy();
     this.#grid.destroy();
     this.#chat.destroy();
     this.#audio.destroy();
@@ -146,6 +192,115 @@ export class RoomView {
     }
   }
 
+  #lastWaiting = 0;
+
+  #peerMenuItems(peerId: string): MenuItem[] {
+    const { state, moderation } = this.#session;
+    const p = state.participant(peerId);
+    if (!p) return [];
+    const micOn = p.media.mic !== undefined && !p.media.mic.paused;
+    const cameraOn = p.media.camera !== undefined && !p.media.camera.paused;
+    return [
+      {
+        label: micOn ? 'Mute microphone' : 'Microphone is off',
+        disabled: !micOn,
+        testId: 'mute-peer',
+        run: () => void this.#moderate(() => moderation.mute(peerId, 'mic')),
+      },
+      {
+        label: cameraOn ? 'Turn camera off' : 'Camera is off',
+        disabled: !cameraOn,
+        testId: 'camera-off-peer',
+        run: () => void this.#moderate(() => moderation.mute(peerId, 'camera')),
+      },
+      {
+        label: 'Remove from room…',
+        danger: true,
+        testId: 'remove-peer',
+        run: () =>
+          void confirmDialog({
+            title: `Remove ${p.displayName}?`,
+            text: `${p.displayName} leaves the room now and cannot come back for a while.`,
+            confirmLabel: 'Remove',
+            danger: true,
+            testId: 'confirm-remove',
+          }).then((yes) => {
+            if (yes) return this.#moderate(() => moderation.remove(peerId));
+          }),
+      },
+    ];
+  }
+
+  #roomMenuItems(): MenuItem[] {
+    const { state, moderation } = this.#session;
+    const { locked, lobby } = state.settings;
+    return [
+      locked
+        ? { label: 'Unlock the room', testId: 'room-unlock', run: () => void this.#moderate(() => moderation.unlock()) }
+        : {
+            label: 'Lock with a password…',
+            testId: 'room-lock',
+            run: () =>
+              void passwordDialog({
+                title: 'Lock the room',
+                text: 'Whoever joins from now on needs this password. Everyone here stays.',
+                confirmLabel: 'Lock',
+                testId: 'lock-dialog',
+              }).then((password) => {
+                if (password) return this.#moderate(() => moderation.lock(password));
+              }),
+          },
+      {
+        label: 'Waiting room',
+        checked: lobby,
+        testId: 'room-lobby',
+        run: () => void this.#moderate(() => moderation.setLobby(!lobby)),
+      },
+      {
+        label: 'End meeting for everyone…',
+        danger: true,
+        testId: 'room-end',
+        run: () =>
+          void confirmDialog({
+            title: 'End the meeting for everyone?',
+            text: 'Everyone in the room is sent out and the room closes.',
+            confirmLabel: 'End meeting',
+            danger: true,
+            testId: 'confirm-end',
+          }).then((yes) => {
+            if (yes) return this.#moderate(() => moderation.endMeeting());
+          }),
+      },
+    ];
+  }
+
+  /** Runs a moderator request; a refusal is shown, not thrown. */
+  async #moderate(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      this.#toasts.show(
+        error instanceof RequestError ? `Not done: ${error.reason}` : `Not done: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  #renderRole(): void {
+    const role = this.#session.state.localRole;
+    const moderator = role === 'moderator';
+    this.#role.hidden = role === 'participant';
+    this.#role.textContent = moderator ? 'You are a moderator' : role === 'viewer' ? 'Viewer' : '';
+    this.#role.dataset.role = role;
+    this.el.classList.toggle('can-moderate', moderator);
+    this.#roomMenuButton.hidden = !moderator;
+    this.#waiting.setEnabled(moderator);
+    this.#renderControls();
+  }
+
+  #renderSettings(): void {
+    this.#lock.hidden = !this.#session.state.settings.locked;
+  }
+
   #renderControls(): void {
     const { publisher } = this.#session;
     this.#controls.render({
@@ -155,6 +310,7 @@ export class RoomView {
       chat: this.#chat.visible,
       unread: this.#unread,
       canShareScreen: typeof navigator.mediaDevices?.getDisplayMedia === 'function',
+      viewer: this.#session.state.localRole === 'viewer',
     });
   }
 

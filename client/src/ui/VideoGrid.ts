@@ -119,7 +119,10 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   }
 
   #newTile(kind: 'person' | 'screen', p: Participant): VideoTile {
-    const actions = p.local ? this.#actions : { togglePin: (id: string) => this.#togglePin(id) };
+    const { peerMenuItems } = this.#actions;
+    const actions = p.local
+      ? this.#actions
+      : { togglePin: (id: string) => this.#togglePin(id), ...(peerMenuItems ? { peerMenuItems } : {}) };
     const tile = new VideoTile(kind, p, actions);
     tile.setPinned(this.#pinned.includes(p.id));
     this.#visibility.observe(tile.el);
@@ -127,7 +130,7 @@ export class VideoGrid extends Emitter<VideoGridEvents> {
   }
 
   #newNameTile(p: Participant): NameTile {
-    const tile = new NameTile(p, (id) => this.#togglePin(id));
+    const tile = new NameTile(p, (id) => this.#togglePin(id), this.#actions.peerMenuItems);
     tile.setPinned(this.#pinned.includes(p.id));
     return tile;
   }

@@ -9,6 +9,7 @@ import { hue, initials } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { nameProblem } from '../lib/names.js';
 import type { Participant } from '../room/RoomState.js';
+import { Menu, type MenuItem } from './Menu.js';
 import { pinButton, type PinButton } from './PinButton.js';
 
 export type TileKind = 'person' | 'screen';
@@ -21,6 +22,32 @@ export interface TileActions {
   rename?: RenameHandler;
   stopPresenting?: () => void;
   togglePin?: (peerId: string) => void;
+  /** A moderator's menu on others' tiles; shown only while the room view allows it (`.can-moderate`). */
+  peerMenuItems?: (peerId: string) => MenuItem[];
+}
+
+/** The moderator's "More" button on someone's tile and its menu. */
+export function peerMenuButton(participant: Participant, items: (peerId: string) => MenuItem[]): HTMLButtonElement {
+  const button = h(
+    'button',
+    { class: 'peer-menu', type: 'button', 'data-testid': 'peer-menu' },
+    icon('more'),
+  );
+  const label = `Moderate ${participant.displayName}`;
+  button.title = label;
+  button.setAttribute('aria-label', label);
+  new Menu(button, label, () => items(participant.id));
+  return button;
+}
+
+/** "Moderator" or "Viewer" beside a name; nothing for a participant. */
+export function roleBadge(): HTMLSpanElement {
+  return h('span', { class: 'role-badge', 'data-testid': 'role-badge', hidden: true });
+}
+
+export function showRole(badge: HTMLSpanElement, p: Participant): void {
+  badge.hidden = p.role === 'participant';
+  badge.textContent = p.role === 'moderator' ? 'Moderator' : p.role === 'viewer' ? 'Viewer' : '';
 }
 
 export class VideoTile {
@@ -32,6 +59,8 @@ export class VideoTile {
   readonly #avatar: HTMLDivElement;
   readonly #editor: NameEditor | null = null;
   readonly #pin: PinButton | null = null;
+  readonly #role = roleBadge();
+  readonly #menu: HTMLElement | null = null;
   #track: MediaStreamTrack | null = null;
   #producerId: string | null = null;
 
@@ -45,13 +74,16 @@ export class VideoTile {
     if (this.#video) this.#video.muted = true;
     this.#label = h('span', { class: 'label' });
     this.#avatar = h('div', { class: 'avatar-circle' });
-    const nameplate = h('div', { class: 'nameplate' }, icon('micOff', 'icon muted'), this.#label);
+    const nameplate = h('div', { class: 'nameplate' }, icon('micOff', 'icon muted'), this.#label, this.#role);
     if (actions.rename && kind === 'person' && participant.local) {
       this.#editor = new NameEditor(nameplate, actions.rename);
       nameplate.appendChild(this.#editor.button);
     }
     const { togglePin } = actions;
     if (togglePin && kind === 'person' && !participant.local) this.#pin = pinButton(() => togglePin(participant.id));
+    if (actions.peerMenuItems && kind === 'person' && !participant.local) {
+      this.#menu = h('div', { class: 'tile-menu' }, peerMenuButton(participant, actions.peerMenuItems));
+    }
     this.el = h(
       'div',
       {
@@ -65,6 +97,7 @@ export class VideoTile {
       nameplate,
       this.#editor?.el,
       this.#pin?.el,
+      this.#menu,
     );
     this.update(participant);
   }
@@ -74,6 +107,8 @@ export class VideoTile {
     const name = p.local ? `${p.displayName} (you)` : p.displayName;
     this.#label.textContent = this.kind === 'screen' ? `${p.displayName}’s screen` : name;
     this.el.dataset.name = p.displayName;
+    this.el.dataset.role = p.role;
+    if (this.kind === 'person') showRole(this.#role, p);
     if (this.#editor) this.#editor.name = p.displayName;
     this.#avatar.textContent = initials(p.displayName);
     this.#avatar.style.background = `hsl(${hue(p.displayName)} 55% 42%)`;

@@ -79,7 +79,6 @@ export class RoomView {
       { class: 'room-header' },
       h('div', { class: 'brand-mark', 'aria-hidden': 'true' }, brandGlyph()),
       h('div', { class: 'room-title', 'data-testid': 'room-title' }, session.roomId),
-      this.#lock,
       this.#count,
       this.#role,
       h('div', { class: 'spacer' }),
@@ -297,8 +296,11 @@ export class RoomView {
     this.#renderControls();
   }
 
+  /** The lock is in the page only while the room is locked (tests and screen readers count it). */
   #renderSettings(): void {
-    this.#lock.hidden = !this.#session.state.settings.locked;
+    const locked = this.#session.state.settings.locked;
+    if (!locked) this.#lock.remove();
+    else if (!this.#lock.isConnected) this.#count.before(this.#lock);
   }
 
   #renderControls(): void {

@@ -86,6 +86,41 @@ function stopEveryTransportOnClose(): void {
 }
 
 /**
+ * Makes an ICE restart run ICE again. werift 0.25.2's `RTCPeerConnection.connect()` skips a
+ * transport whose DTLS is still connected before it starts that transport's ICE agent; after
+ * an ICE restart (new credentials, no selected pair) DTLS is still connected, so the agent
+ * never sends a connectivity check and media never comes back, while the restart itself
+ * answers fine. That is what happened after a UDP blackout long enough (30 s) for ICE
+ * consent to expire. Here the restarted agents are started first; DTLS and SRTP carry on
+ * over the new pair as they are.
+ */
+function startIceAgainAfterRestart(): void {
+  type IceTransport = { state: string; connection: { nominated?: unknown }; start(): Promise<void> };
+  type PeerConnection = {
+    dtlsTransports: { state: string; iceTransport: IceTransport }[];
+    secureManager: { setConnectionState(state: string): void };
+    connect(): Promise<void>;
+  };
+  const proto = werift.RTCPeerConnection.prototype as unknown as PeerConnection;
+  const connect = proto.connect;
+  proto.connect = async function connectRestartedIce(this: PeerConnection) {
+    const restarted = this.dtlsTransports.filter(
+      (d) => d.state === 'connected' && d.iceTransport.state !== 'closed' && d.iceTransport.connection.nominated === undefined,
+    );
+    if (restarted.length > 0) {
+      this.secureManager.setConnectionState('connecting');
+      const started = await Promise.allSettled(restarted.map((d) => d.iceTransport.start()));
+      if (started.some((r) => r.status === 'rejected')) {
+        // As werift does when ICE fails: the transport reports it, and may be restarted again.
+        this.secureManager.setConnectionState('failed');
+        return;
+      }
+    }
+    await connect.call(this);
+  };
+}
+
+/**
  * Installs werift's RTCPeerConnection & co. as globals for mediasoup-client. Idempotent.
  * Every PeerConnection defaults to no ICE servers and also offers a 127.0.0.1 host
  * candidate (werift skips loopback interfaces), so a server announcing 127.0.0.1 is
@@ -96,6 +131,7 @@ export function installWerift(): void {
   installed = true;
   disableDefaultStunServer();
   stopEveryTransportOnClose();
+  startIceAgainAfterRestart();
   const holder: Record<string, unknown> = {};
   polyfill.installPolyfill({
     target: holder,

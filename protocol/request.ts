@@ -18,7 +18,8 @@ type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message:
 
 export class RequestError extends Error {
   constructor(
-    readonly code: ErrorCode | 'TIMEOUT',
+    /** The server's code; `TIMEOUT`: no answer in time; `DISCONNECTED`: not sent, the connection is down. */
+    readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED',
     /** The server's own words, for showing to people. */
     readonly reason: string,
     readonly request: string,
@@ -48,4 +49,32 @@ export function request<E extends RequestName>(
       reject(new RequestError(e.code, e.message, name, 'retryAfterMs' in e && typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined));
     });
   });
+}
+
+export interface RetryOptions {
+  /** Tries in all, the first included. Default 6 (about 4 s of waiting). */
+  attempts?: number;
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+  /** Checked before each retry: true gives up with the last error. */
+  stop?: () => boolean;
+}
+
+/**
+ * Calls `call` again while the server answers UNAVAILABLE (it cannot serve the request for a
+ * moment, e.g. while a media worker is replaced), after delays that double from
+ * `firstDelayMs` up to `maxDelayMs`. Any other outcome is returned or thrown as it is.
+ */
+export async function retryUnavailable<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const { attempts = 6, firstDelayMs = 250, maxDelayMs = 2000, stop } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const retryable = error instanceof RequestError && error.code === 'UNAVAILABLE';
+      if (!retryable || attempt >= attempts || stop?.()) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(firstDelayMs * 2 ** (attempt - 1), maxDelayMs)));
+      if (stop?.()) throw error;
+    }
+  }
 }

@@ -28,3 +28,5 @@ export class WrongPasswordError extends AppError {
   }
 }
 export const roomFull = (maxPeers: number) => new AppError('ROOM_FULL', `room is full (${maxPeers} peers)`);
+/** Nothing is wrong with the request; the server cannot serve it for a moment (a media worker is being replaced). */
+export const unavailable = (message: string) => new AppError('UNAVAILABLE', message);

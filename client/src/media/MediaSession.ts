@@ -6,7 +6,7 @@
 import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
-import type { JoinData, ProducerInfo } from '../protocol.js';
+import { IceRestarter, type IceRestartEvent, type JoinData, type ProducerInfo } from '../protocol.js';
 import { ICE_TRANSPORT_POLICY } from './icePolicy.js';
 
 export type ProducerSource = ProducerInfo['source'];
@@ -30,21 +30,28 @@ export class MediaSession {
   readonly #signaling: SignalingClient;
   readonly #device: ms.Device;
   readonly #iceServers: RTCIceServer[];
+  readonly #canSignal: () => boolean;
+  readonly #restarters: IceRestarter<ms.IceParameters>[] = [];
   #send: ms.Transport | null = null;
   #sending: Promise<ms.Transport> | null = null;
   #recv: ms.Transport | null = null;
   #closed = false;
 
-  private constructor(signaling: SignalingClient, device: ms.Device, iceServers: RTCIceServer[]) {
+  private constructor(signaling: SignalingClient, device: ms.Device, iceServers: RTCIceServer[], canSignal: () => boolean) {
     this.#signaling = signaling;
     this.#device = device;
     this.#iceServers = iceServers;
+    this.#canSignal = canSignal;
   }
 
-  static async create(signaling: SignalingClient, join: JoinData): Promise<MediaSession> {
+  /**
+   * `canSignal` says whether requests about this session may be sent now: not while the
+   * connection is down, nor on a new one before the session has been resumed on it.
+   */
+  static async create(signaling: SignalingClient, join: JoinData, canSignal: () => boolean): Promise<MediaSession> {
     const device = await Device.factory();
     await device.load({ routerRtpCapabilities: join.rtpCapabilities });
-    const session = new MediaSession(signaling, device, join.iceServers);
+    const session = new MediaSession(signaling, device, join.iceServers, canSignal);
     session.#recv = await session.#createTransport('recv');
     return session;
   }
@@ -124,6 +131,7 @@ export class MediaSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const restarter of this.#restarters) restarter.stop();
     this.#send?.close();
     this.#recv?.close();
   }
@@ -159,22 +167,24 @@ export class MediaSession {
         })
         .then(({ producerId }) => done({ id: producerId }), fail);
     });
-    transport.on('connectionstatechange', (state) => {
-      if (state === 'failed') void this.#restartIce(transport);
-    });
+    // A broken media path (network switch, lost UDP) is mended by restarting ICE, without
+    // leaving the room; see protocol/iceRestart.ts for when and how often.
+    this.#restarters.push(
+      new IceRestarter(transport, {
+        request: async (transportId) => (await this.#signaling.request('transport:restartIce', { transportId })).iceParameters,
+        canSignal: () => !this.#closed && this.#canSignal(),
+        onEvent: (event) => logIceRestart(direction, event),
+      }),
+    );
     return transport;
   }
+}
 
-  /** Recovers a transport whose network path broke while signaling stayed up. */
-  async #restartIce(transport: ms.Transport): Promise<void> {
-    if (this.#closed || transport.closed || !this.#signaling.connected) return;
-    try {
-      const { iceParameters } = await this.#signaling.request('transport:restartIce', { transportId: transport.id });
-      if (!transport.closed) await transport.restartIce({ iceParameters });
-    } catch (error) {
-      console.warn('ICE restart failed', error);
-    }
-  }
+function logIceRestart(direction: 'send' | 'recv', event: IceRestartEvent): void {
+  if (event.type === 'restarted') console.info(`${direction} transport: ICE restart ${event.attempt}`);
+  else if (event.type === 'recovered') console.info(`${direction} transport: media path back after ${event.restarts} ICE restart(s)`);
+  // Expected while the network is still down; the next attempt follows.
+  else console.info(`${direction} transport: ICE restart ${event.attempt} failed`, event.error);
 }
 
 /** Three simulcast layers, so that the SFU can send small tiles a small stream. */

@@ -11,8 +11,11 @@ import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
 import type { z } from 'zod';
 import {
+  IceRestarter,
   SERVER_EVENT_SCHEMAS,
   request,
+  retryUnavailable,
+  type IceRestartEvent,
   type JoinData,
   type ProducerInfo,
 } from '../../../protocol/index.js';
@@ -33,6 +36,11 @@ export interface SyntheticPeerOptions {
   consume?: boolean;
   /** Socket connect and per-request timeout. Default 10 s. */
   requestTimeoutMs?: number;
+  /**
+   * Default true: restart ICE on a transport that goes disconnected or failed, as the
+   * browser client does (see protocol/iceRestart.ts), instead of reporting the peer failed.
+   */
+  iceRestart?: boolean;
 }
 
 export interface ConsumerStats {
@@ -67,8 +75,10 @@ export interface ProducerStats extends ReplayerStats {
 }
 
 export type SyntheticPeerEvents = {
-  /** The socket or a transport went away without close() being called. */
+  /** The socket went away without close() being called, or a transport failed (without ICE restarts). */
   failed: [Error];
+  /** An ICE restart of one of the peer's transports was made, failed, or brought it back. */
+  iceRestart: [IceRestartEvent];
   /** A non-fatal problem, such as one consumer that could not be created. */
   warning: [Error];
   /**
@@ -163,16 +173,19 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
     let peer: T | undefined;
     try {
       const joinSentAt = performance.now();
-      const joinData = await request(
-        socket,
-        'room:join',
-        {
-          roomId: opts.roomId,
-          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
-          ...(opts.password !== undefined ? { password: opts.password } : {}),
-          ...(opts.token !== undefined ? { token: opts.token } : {}),
-        },
-        timeout,
+      // A server replacing its media worker asks to retry in a moment.
+      const joinData = await retryUnavailable(() =>
+        request(
+          socket,
+          'room:join',
+          {
+            roomId: opts.roomId,
+            ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+            ...(opts.password !== undefined ? { password: opts.password } : {}),
+            ...(opts.token !== undefined ? { token: opts.token } : {}),
+          },
+          timeout,
+        ),
       );
       const joinedAt = performance.now();
       const device = new Device(engine.deviceOptions());
@@ -370,12 +383,27 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
         ).then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
+    const restarting = this.opts.iceRestart ?? true;
     transport.on('connectionstatechange', (state) => {
       if (state === 'connected' && direction === 'recv') this.#recvConnectedAt ??= performance.now();
-      if (state === 'failed' && !this.#closed) {
+      if (state === 'failed' && !this.#closed && !restarting) {
         this.events.emit('failed', new Error(`${direction} transport ${transport.id}: connection failed`));
       }
     });
+    if (restarting) {
+      new IceRestarter(transport, {
+        request: async (transportId) =>
+          (await request(this.socket, 'transport:restartIce', { transportId }, this.timeout)).iceParameters,
+        canSignal: () => this.socket.connected && !this.#closed,
+        onEvent: (event) => {
+          if (this.#closed) return;
+          this.events.emit('iceRestart', event);
+          if (event.type === 'restartfailed') {
+            this.events.emit('warning', new Error(`${direction} transport ICE restart ${event.attempt} failed: ${String(event.error)}`));
+          }
+        },
+      });
+    }
     return transport;
   }
 

@@ -23,7 +23,7 @@
 import { EventEmitter } from 'node:events';
 import { parseScalabilityMode, type types } from 'mediasoup';
 import type { ProducerInfo } from '../../../protocol/index.js';
-import { invalidState, notFound } from '../errors.js';
+import { AppError, invalidState, notFound, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImportedProducer } from '../rooms/RoomLink.js';
 import { LayerDemand } from './LayerDemand.js';
@@ -87,6 +87,9 @@ export type RoomMediaEvents = {
   demand: [peerId: string, producerId: string, maxSpatialLayer: number | null];
 };
 
+/** How long a room being created waits for a live worker (a dead one is replaced in about half a second). */
+export const WORKER_WAIT_MS = 5000;
+
 export interface RoomMediaOptions {
   roomId: string;
   peersPerRouter: number;
@@ -125,17 +128,38 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
     });
   }
 
-  /** The room's media with its first router and the active-speaker observer on it. */
+  /**
+   * The room's media with its first router and the active-speaker observer on it. While no
+   * worker is live (the only one is being replaced), it waits for one, up to
+   * WORKER_WAIT_MS, then gives up with UNAVAILABLE.
+   */
   static async create(pool: WorkerPool, options: RoomMediaOptions, log: Logger): Promise<RoomMedia> {
     const media = new RoomMedia(pool, options, log);
     try {
-      const site = await media.#addSite(pool.pick());
+      const site = await media.#firstSite();
       await media.#startSpeaker(site);
     } catch (error) {
       media.close();
       throw error;
     }
     return media;
+  }
+
+  async #firstSite(): Promise<Site> {
+    const deadline = performance.now() + WORKER_WAIT_MS;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (!(await this.#pool.whenAvailable(Math.max(0, left)))) {
+        throw unavailable('no media worker is available; retry in a moment');
+      }
+      try {
+        return await this.#addSite(this.#pool.pick());
+      } catch (error) {
+        // A worker that died between being picked and taking the router: wait for its replacement.
+        if (error instanceof AppError && error.code === 'UNAVAILABLE' && performance.now() < deadline && !this.#closed) continue;
+        throw error;
+      }
+    }
   }
 
   get closed(): boolean {
@@ -240,12 +264,13 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
 
   /** Places a peer now: the fullest router that still has room, else the least crowded. */
   place(peerId: string): Placement {
-    if (this.#closed) throw invalidState('room is closing');
+    if (this.#closed) throw unavailable('the room is closing; retry in a moment');
     const sites = [...this.#sites.values()].filter((s) => !s.router.closed);
     const cap = this.#options.peersPerRouter;
     const open = sites.filter((s) => s.peerIds.size < cap).sort((a, b) => b.peerIds.size - a.peerIds.size || a.slot.load - b.slot.load);
     const site = open[0] ?? sites.sort((a, b) => a.peerIds.size - b.peerIds.size || a.slot.load - b.slot.load)[0];
-    if (!site) throw invalidState('room has no media worker');
+    // The room's workers died a moment ago; the room closes next and a join then makes a new one.
+    if (!site) throw unavailable('the room lost its media worker; retry in a moment');
     site.peerIds.add(peerId);
     const lease: WorkerLease = this.#pool.lease(site.slot);
     let released = false;
@@ -387,7 +412,7 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
   }
 
   async #addSite(slot: WorkerSlot | undefined): Promise<Site> {
-    if (!slot) throw invalidState('no mediasoup worker is available');
+    if (!slot) throw unavailable('no mediasoup worker is available');
     const { router } = await this.#pool.createRouter({ roomId: this.#options.roomId }, slot);
     if (this.#closed) {
       router.close();

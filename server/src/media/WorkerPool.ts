@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Config } from '../../../config/index.js';
+import { unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { MEDIA_CODECS } from './codecs.js';
 import { createWorker } from './workerProcess.js';
@@ -41,6 +42,7 @@ interface MutableSlot extends WorkerSlot {
 export type WorkerPoolEvents = {
   workerdied: [slot: number, pid: number, error: Error];
   workerreplaced: [slot: number, pid: number];
+  closed: [];
 };
 
 /** Least load first; among equals the one with fewer routers, then the lowest index. */
@@ -97,6 +99,29 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** The least-loaded live slot, leaving out the given slot indexes. */
   pick(exclude: ReadonlySet<number> = new Set()): WorkerSlot | undefined {
     return pickLeastLoaded(this.slots.filter((s) => !exclude.has(s.index)));
+  }
+
+  /**
+   * Resolves true once at least one worker is live (at once if one is), false if none is
+   * within `timeoutMs` or the pool closes: a join that arrives while the only worker is
+   * being replaced waits for its replacement rather than being refused.
+   */
+  whenAvailable(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.slots.length > 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (available: boolean) => {
+        clearTimeout(timer);
+        this.off('workerreplaced', onReplaced);
+        this.off('closed', onClosed);
+        resolve(available);
+      };
+      const onReplaced = () => done(true);
+      const onClosed = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('workerreplaced', onReplaced);
+      this.once('closed', onClosed);
+    });
   }
 
   /** Counts one peer against the slot's load until the lease is released. */
@@ -180,8 +205,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   ): Promise<{ router: types.Router; slot: WorkerSlot }> {
     if (this.#closed) throw new Error('worker pool is closed');
     const slot = (on ?? this.pick()) as MutableSlot | undefined;
-    if (!slot || this.#slots[slot.index] !== slot) throw new Error('no mediasoup worker is available');
-    const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData });
+    if (!slot || this.#slots[slot.index] !== slot) throw unavailable('no mediasoup worker is available');
+    let router: types.Router;
+    try {
+      router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData });
+    } catch (error) {
+      // The worker died under the request (its death may not have been reported yet).
+      if (slot.worker.died || slot.worker.closed || this.#slots[slot.index] !== slot) {
+        throw unavailable('the media worker went away; retry in a moment');
+      }
+      throw error;
+    }
     slot.routers.add(router);
     router.observer.once('close', () => slot.routers.delete(router));
     return { router, slot };
@@ -197,6 +231,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const workers = this.slots.map((slot) => slot.worker);
     for (const worker of workers) worker.close();
     this.#slots.fill(undefined);
+    // Joins waiting for a worker are answered now rather than at their timeout.
+    this.emit('closed');
     this.removeAllListeners();
     this.#stopped = Promise.all(workers.map((worker) => exited(worker, graceMs))).then(() => undefined);
     return this.#stopped;

@@ -6,17 +6,19 @@
  * the room.
  */
 import type { types } from 'mediasoup';
-import type {
-  ConsumeData,
-  ProducerInfo,
-  ServerEventName,
-  ServerEventPayload,
-  TransportData,
+import {
+  ICE_RESTART_LIMIT,
+  type ConsumeData,
+  type ProducerInfo,
+  type ServerEventName,
+  type ServerEventPayload,
+  type TransportData,
 } from '../../../protocol/index.js';
 import { AppError, forbidden, invalidState, notFound } from '../errors.js';
 import { mediaCall } from '../media/mediaErrors.js';
 import type { Placement, RoomMedia, Source } from '../media/RoomMedia.js';
 import { WEBRTC_TRANSPORT_OPTIONS } from '../media/transportOptions.js';
+import { RateLimiter } from './RateLimiter.js';
 
 export type Notify = <E extends ServerEventName>(event: E, payload: ServerEventPayload<E>) => void;
 
@@ -43,6 +45,13 @@ export interface ProduceOptions {
   paused: boolean;
 }
 
+interface PeerTransport {
+  transport: types.WebRtcTransport;
+  direction: Direction;
+  /** ICE restarts are cheap for the client to ask and cost the worker a new ICE session each. */
+  iceRestarts: RateLimiter;
+}
+
 export class Peer {
   readonly id: string;
   displayName: string;
@@ -51,7 +60,7 @@ export class Peer {
   readonly #limits: PeerLimits;
   readonly #placement: Placement;
   readonly #media: RoomMedia;
-  readonly #transports = new Map<string, { transport: types.WebRtcTransport; direction: Direction }>();
+  readonly #transports = new Map<string, PeerTransport>();
   readonly #producers = new Map<string, PeerProducer>();
   readonly #consumers = new Map<string, types.Consumer>();
   readonly #onClose: (() => void)[] = [];
@@ -143,7 +152,8 @@ export class Peer {
       transport.close();
       throw invalidState('peer left');
     }
-    this.#transports.set(transport.id, { transport, direction });
+    const { burst, refillMs } = ICE_RESTART_LIMIT;
+    this.#transports.set(transport.id, { transport, direction, iceRestarts: new RateLimiter(burst, burst * refillMs) });
     transport.observer.once('close', () => this.#transports.delete(transport.id));
     return {
       id: transport.id,
@@ -159,7 +169,11 @@ export class Peer {
   }
 
   async restartIce(id: string): Promise<types.IceParameters> {
-    const transport = this.#transport(id);
+    const { transport, iceRestarts } = this.#transportEntry(id);
+    if (!iceRestarts.tryTake()) {
+      const { burst, refillMs } = ICE_RESTART_LIMIT;
+      throw new AppError('RATE_LIMITED', `at most ${burst} ICE restarts of a transport at once, then one per ${refillMs / 1000} s`);
+    }
     return mediaCall(() => transport.restartIce());
   }
 
@@ -168,12 +182,16 @@ export class Peer {
   }
 
   #transport(id: string, direction?: Direction): types.WebRtcTransport {
+    return this.#transportEntry(id, direction).transport;
+  }
+
+  #transportEntry(id: string, direction?: Direction): PeerTransport {
     const entry = this.#transports.get(id);
     if (!entry) throw notFound('transport', id);
     if (direction && entry.direction !== direction) {
       throw invalidState(`transport ${id} is a ${entry.direction} transport`);
     }
-    return entry.transport;
+    return entry;
   }
 
   producer(id: string): PeerProducer {

@@ -101,6 +101,7 @@ const EnvSchema = z.object({
   MAX_ROOMS: int(1, 100_000).default(1000),
   ROOM_GRACE_MS: int(0, 600_000).default(3000),
   CHAT_RATE_PER_10S: int(1, 10_000).default(20),
+  RESUME_WINDOW_MS: int(0, 600_000).default(15_000),
   STATIC_DIR: z.string().min(1).optional(),
   ROOMS_UPDATE_MS: int(0, 60_000).default(250),
   ROOMS_PAGE_SIZE: int(1, 10_000).default(50),
@@ -200,6 +201,8 @@ export interface Config {
     consumersPerMin: number;
   };
   roomGraceMs: number;
+  /** A member whose connection drops is kept this long for a `room:resume` (0: it leaves at once). */
+  resumeWindowMs: number;
   roomsUpdateMs: number;
   /** Rooms in a `rooms:update` push (the busiest first); `rooms:list` pages through the rest. */
   roomsPageSize: number;
@@ -333,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       consumersPerMin: e.CONSUMERS_PER_MIN,
     },
     roomGraceMs: e.ROOM_GRACE_MS,
+    resumeWindowMs: e.RESUME_WINDOW_MS,
     roomsUpdateMs: e.ROOMS_UPDATE_MS,
     roomsPageSize: e.ROOMS_PAGE_SIZE,
     drainTimeoutMs: e.DRAIN_TIMEOUT * 1000,

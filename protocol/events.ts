@@ -29,6 +29,7 @@ import {
   type ProducerRequest,
   type RenameRequest,
   type RestartIceRequest,
+  type ResumeRequest,
   type RoomsListRequest,
 } from './schemas.js';
 
@@ -44,6 +45,8 @@ export const ERROR_CODES = [
   'INTERNAL',
   /** This server is shutting down and takes no new joins: join again, on a new connection. */
   'DRAINING',
+  /** The server cannot take this now but will soon (a media worker is being replaced): retry in a moment. */
+  'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -87,10 +90,41 @@ export interface JoinData {
   lobby: boolean;
   /** Who waits in the lobby now: filled for moderators only. */
   waiting: WaitingPeer[];
+  /**
+   * Secret that lets this client take its membership back on a new connection after a
+   * signaling drop (`room:resume`), while the server still holds it.
+   */
+  resumeToken: string;
 }
 export interface WaitingPeer {
   peerId: string;
   displayName: string;
+}
+/**
+ * The answer to `room:resume`: the room as it is now, for a client whose connection dropped
+ * for a moment while its media (transports, producers, consumers) stayed on the server. The
+ * room events of the gap are not repeated: the client brings its view in line with this.
+ */
+export interface ResumeData {
+  peerId: string;
+  roomId: string;
+  displayName: string;
+  /** Everyone else in the room now. */
+  peers: PeerInfo[];
+  /** Everyone else's producers now. */
+  producers: ProducerInfo[];
+  chat: ChatMessage[];
+  locked: boolean;
+  public: boolean;
+  /** This peer's role now (a moderator may have changed what it may do meanwhile). */
+  role: Role;
+  lobby: boolean;
+  /** Who waits in the lobby now: filled for moderators only. */
+  waiting: WaitingPeer[];
+  /** This peer's consumers that still exist (those of producers that closed meanwhile are gone). */
+  consumers: { consumerId: string; producerId: string }[];
+  /** The token for the next resume; the one just used is spent. */
+  resumeToken: string;
 }
 export interface RTCIceServerLike {
   urls: string | string[];
@@ -140,6 +174,7 @@ export interface ClientToServerEvents {
   'rooms:list': (req: RoomsListRequest, ack: Ack<RoomsListData>) => void;
   'room:join': (req: JoinRequest, ack: Ack<JoinData>) => void;
   'room:leave': (req: unknown, ack: Ack<EmptyData>) => void;
+  'room:resume': (req: ResumeRequest, ack: Ack<ResumeData>) => void;
   'peer:rename': (req: RenameRequest, ack: Ack<EmptyData>) => void;
   'transport:create': (req: CreateTransportRequest, ack: Ack<TransportData>) => void;
   'transport:connect': (req: ConnectTransportPayload, ack: Ack<EmptyData>) => void;

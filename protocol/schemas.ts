@@ -212,6 +212,8 @@ export const RoomsListRequest = z.object({
   offset: z.optional(z.int().check(z.minimum(0), z.maximum(1_000_000))),
   limit: z.optional(z.int().check(z.minimum(1), z.maximum(500))),
 });
+/** Takes back a session after a signaling drop: the `resumeToken` of the last join or resume answer. */
+export const ResumeRequest = z.object({ token: z.string().check(z.minLength(16), z.maxLength(128)) });
 export const RenameRequest = z.object({ displayName: DisplayName });
 export const CreateTransportRequest = z.object({ direction: TransportDirection });
 export const ConnectTransportRequest = z.object({ transportId: Id, dtlsParameters: DtlsParameters });
@@ -259,6 +261,7 @@ export const RoomLobbyRequest = z.object({ enabled: z.boolean() });
 export const LobbyDecisionRequest = z.object({ peerId: Id });
 
 export type JoinRequest = z.infer<typeof JoinRequest>;
+export type ResumeRequest = z.infer<typeof ResumeRequest>;
 export type RenameRequest = z.infer<typeof RenameRequest>;
 export type RoomsListRequest = z.infer<typeof RoomsListRequest>;
 export type CreateTransportRequest = z.infer<typeof CreateTransportRequest>;

@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
 import { KickBans } from './rooms/moderation/KickBans.js';
+import { Sessions } from './rooms/Sessions.js';
 import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
 import { originPolicy, plainErrors, refuseForeignOrigins, securityHeaders } from './http/hardening.js';
@@ -106,6 +107,10 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     maxHttpBufferSize: 256 * 1024,
     // Browsers do not apply CORS to WebSockets: the origin rule is checked on every handshake.
     allowRequest: (req, callback) => callback(null, originAllowed(req)),
+    // A connection whose network path died is noticed within 20 s (Socket.IO's default is
+    // 45 s), on both sides: the client then reconnects and resumes its session.
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
     // Cluster: `io.to(channel).emit` reaches the channel's sockets on every node.
     ...(cluster ? { adapter: cluster.socketIoAdapter() } : {}),
   });
@@ -139,6 +144,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     },
     log.child({ component: 'rooms' }),
   );
+  const sessions = new Sessions(config.resumeWindowMs, log.child({ component: 'sessions' }));
   const metrics = new Metrics(
     pool,
     rooms,
@@ -176,7 +182,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
     const client = abuse.forClient(clientAddress(socket.request, trust));
-    new Connection(socket, { rooms, config, metrics, log: log.child({ component: 'signaling' }), client, bans, ...(tokens ? { tokens } : {}) });
+    new Connection(socket, { rooms, sessions, config, metrics, log: log.child({ component: 'signaling' }), client, bans, ...(tokens ? { tokens } : {}) });
     // A client that reconnects while this node drains learns it too, and can look elsewhere.
     const draining = drain.notice();
     if (draining) socket.emit('server:draining', draining);
@@ -226,6 +232,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       // Leave the cluster first, so the other nodes stop counting on this one at once.
       await clusterRooms?.close();
       await cluster?.leave();
+      sessions.close();
       rooms.close();
       await disconnectSockets(io, SOCKET_FLUSH_MS);
       // io.close() disconnects every socket and closes the HTTP server, whose callback waits

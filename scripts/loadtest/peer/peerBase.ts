@@ -9,15 +9,16 @@
 import { EventEmitter } from 'node:events';
 import { Device } from 'mediasoup-client';
 import type * as ms from 'mediasoup-client/types';
-import type { z } from 'zod';
 import {
   IceRestarter,
+  RequestError,
   SERVER_EVENT_SCHEMAS,
   request,
   retryUnavailable,
   type IceRestartEvent,
   type JoinData,
   type ProducerInfo,
+  type ResumeData,
 } from '../../../protocol/index.js';
 import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
 import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents, type ProtocolSocket } from './signaling.js';
@@ -41,6 +42,11 @@ export interface SyntheticPeerOptions {
    * browser client does (see protocol/iceRestart.ts), instead of reporting the peer failed.
    */
   iceRestart?: boolean;
+  /**
+   * How long after a signaling drop the peer keeps trying to reconnect and resume its
+   * session (`room:resume`) before it reports itself failed. Default 15 s; 0: no resume.
+   */
+  resumeWithinMs?: number;
 }
 
 export interface ConsumerStats {
@@ -79,6 +85,8 @@ export type SyntheticPeerEvents = {
   failed: [Error];
   /** An ICE restart of one of the peer's transports was made, failed, or brought it back. */
   iceRestart: [IceRestartEvent];
+  /** The signaling connection dropped and the session was taken back on a new one, after `gapMs`. */
+  resumed: [{ gapMs: number }];
   /** A non-fatal problem, such as one consumer that could not be created. */
   warning: [Error];
   /**
@@ -123,7 +131,6 @@ export interface PeerEngineSetup<T> {
 }
 
 export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
-  readonly socket: ProtocolSocket;
   readonly peerId: string;
   readonly joinData: JoinData;
   /** performance.now() when the room:join ack arrived. */
@@ -144,12 +151,17 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
   #sendTransport?: ms.Transport;
   #recvTransport?: Promise<ms.Transport>;
   #recvConnectedAt?: number;
+  #socket: ProtocolSocket;
+  /** From the join answer, then from each resume answer. */
+  #resumeToken: string;
+  #resumes = 0;
   #closed = false;
 
   protected constructor(init: PeerInit) {
     this.opts = init.opts;
     this.timeout = init.opts.requestTimeoutMs ?? 10_000;
-    this.socket = init.socket;
+    this.#socket = init.socket;
+    this.#resumeToken = init.joinData.resumeToken;
     this.joinData = init.joinData;
     this.peerId = init.joinData.peerId;
     this.joinSentAt = init.joinSentAt;
@@ -230,6 +242,16 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
     return this.#recvTransport;
   }
 
+  /** The signaling connection now; a resumed session is on a new one. */
+  get socket(): ProtocolSocket {
+    return this.#socket;
+  }
+
+  /** Times the session was resumed after a signaling drop. */
+  get resumes(): number {
+    return this.#resumes;
+  }
+
   producerIds(): string[] {
     return [...this.producers.keys()];
   }
@@ -274,7 +296,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
     this.#sendTransport?.close();
     const recv = await this.#recvTransport?.catch(() => undefined);
     recv?.close();
-    this.socket.disconnect();
+    this.#socket.disconnect();
   }
 
   /**
@@ -297,42 +319,127 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
    * room:join ack and now are handled first, in order, then live ones.
    */
   #listen(early: EarlyEvents): void {
+    early.stop();
+    this.#attach(this.#socket);
+    for (const [name, payload] of early.events) this.#dispatch(name, payload);
+  }
+
+  /** Room events from `socket`, and what to do when it drops. */
+  #attach(socket: ProtocolSocket): void {
+    const raw = socket as unknown as EventEmitter;
+    // Registered untyped: the payload is network input and is parsed before use.
+    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => this.#dispatch(name, payload));
+    socket.on('disconnect', (reason) => {
+      if (this.#closed || socket !== this.#socket) return;
+      const resumeWithinMs = this.opts.resumeWithinMs ?? 15_000;
+      if (reason === 'io client disconnect' || resumeWithinMs <= 0) return this.#fail(`socket disconnected: ${reason}`);
+      void this.#resumeAfterDrop(reason, resumeWithinMs);
+    });
+  }
+
+  #dispatch(name: (typeof ROOM_EVENTS)[number], raw: unknown): void {
+    const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
+    if (!parsed.success) {
+      this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
+      return;
+    }
     const consuming = this.opts.consume ?? true;
-    const handlers: { [E in (typeof ROOM_EVENTS)[number]]: (ev: z.infer<(typeof SERVER_EVENT_SCHEMAS)[E]>) => void } = {
-      'producer:new': (ev) => {
+    switch (name) {
+      case 'producer:new': {
+        const ev = parsed.data as ProducerInfo;
         if (!consuming || ev.peerId === this.peerId) return;
         this.#remoteProducers.set(ev.producerId, ev);
         void this.#consume(ev);
-      },
-      'producer:closed': (ev) => {
-        this.#remoteProducers.delete(ev.producerId);
-        for (const entry of this.consumers.values()) {
-          if (entry.stats.producerId === ev.producerId) this.#closeConsumer(entry);
-        }
-      },
-      'consumer:closed': (ev) => {
-        const entry = this.consumers.get(ev.consumerId);
-        if (entry) this.#closeConsumer(entry);
-      },
-    };
-    const dispatch = (name: (typeof ROOM_EVENTS)[number], raw: unknown): void => {
-      const parsed = SERVER_EVENT_SCHEMAS[name].safeParse(raw);
-      if (!parsed.success) {
-        this.events.emit('warning', new Error(`malformed ${name} event: ${parsed.error.message}`));
         return;
       }
-      (handlers[name] as (ev: unknown) => void)(parsed.data);
-    };
-    early.stop();
-    const raw = this.socket as unknown as EventEmitter;
-    // Registered untyped: the payload is network input and is parsed before use.
-    for (const name of ROOM_EVENTS) raw.on(name, (payload: unknown) => dispatch(name, payload));
-    for (const [name, payload] of early.events) dispatch(name, payload);
-    this.socket.on('disconnect', (reason) => {
-      if (this.#closed) return;
-      this.events.emit('failed', new Error(`socket disconnected: ${reason}`));
-      void this.close();
-    });
+      case 'producer:closed': {
+        const { producerId } = parsed.data as { producerId: string };
+        this.#remoteProducers.delete(producerId);
+        for (const entry of this.consumers.values()) {
+          if (entry.stats.producerId === producerId) this.#closeConsumer(entry);
+        }
+        return;
+      }
+      case 'consumer:closed': {
+        const entry = this.consumers.get((parsed.data as { consumerId: string }).consumerId);
+        if (entry) this.#closeConsumer(entry);
+      }
+    }
+  }
+
+  #fail(reason: string): void {
+    this.events.emit('failed', new Error(reason));
+    void this.close();
+  }
+
+  /**
+   * The signaling connection dropped: reconnect and take the session back, media and all
+   * (it never went through this connection), for up to `withinMs`. A server that no longer
+   * holds the session (it restarted, or the window passed) answers NOT_FOUND: failed then.
+   */
+  async #resumeAfterDrop(reason: string, withinMs: number): Promise<void> {
+    const droppedAt = performance.now();
+    const deadline = droppedAt + withinMs;
+    let last = reason;
+    while (!this.#closed && performance.now() < deadline) {
+      let socket: ProtocolSocket;
+      try {
+        socket = await connectSocket(this.opts.url, Math.max(500, Math.min(this.timeout, deadline - performance.now())));
+      } catch (error) {
+        last = (error as Error).message;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      const early = bufferRoomEvents(socket);
+      try {
+        const data = await request(socket, 'room:resume', { token: this.#resumeToken }, this.timeout);
+        early.stop();
+        if (this.#closed) {
+          socket.disconnect();
+          return;
+        }
+        this.#socket = socket;
+        this.#resumeToken = data.resumeToken;
+        this.#resumes++;
+        this.#attach(socket);
+        this.#reconcile(data);
+        for (const [name, payload] of early.events) this.#dispatch(name, payload);
+        this.events.emit('resumed', { gapMs: performance.now() - droppedAt });
+        return;
+      } catch (error) {
+        early.stop();
+        socket.disconnect();
+        last = (error as Error).message;
+        // Only a lost answer is worth another connection; the server's refusal is final.
+        if (!(error instanceof RequestError && error.code === 'TIMEOUT')) break;
+      }
+    }
+    if (!this.#closed) this.#fail(`socket disconnected: ${reason}; session not resumed: ${last}`);
+  }
+
+  /** After a resume: the room's producers and this peer's consumers as the server has them now. */
+  #reconcile(data: ResumeData): void {
+    const producers = new Map(data.producers.map((p) => [p.producerId, p]));
+    const onServer = new Set(data.consumers.map((c) => c.consumerId));
+    for (const id of [...this.#remoteProducers.keys()]) if (!producers.has(id)) this.#remoteProducers.delete(id);
+    for (const entry of this.consumers.values()) {
+      if (entry.stats.closed) continue;
+      if (!onServer.has(entry.stats.consumerId) || !producers.has(entry.stats.producerId)) {
+        this.#closeConsumer(entry);
+        this.#consumedProducers.delete(entry.stats.producerId);
+      }
+    }
+    // Consumers whose creation answer the drop swallowed: nobody here uses them.
+    for (const { consumerId } of data.consumers) {
+      const entry = this.consumers.get(consumerId);
+      if (!entry || entry.stats.closed) void request(this.#socket, 'consumer:close', { consumerId }, this.timeout).catch(() => undefined);
+    }
+    if (!(this.opts.consume ?? true)) return;
+    for (const p of data.producers) {
+      if (p.peerId === this.peerId) continue;
+      this.#remoteProducers.set(p.producerId, p);
+      if (!this.#consumedProducers.has(p.producerId)) void this.#consume(p);
+    }
   }
 
   /** Stops receiving one producer: the server closes the consumer. */
@@ -415,6 +522,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
   async #consume(info: ProducerInfo): Promise<void> {
     if (this.#closed || info.peerId === this.peerId || this.#consumedProducers.has(info.producerId)) return;
     this.#consumedProducers.add(info.producerId);
+    let entry: ConsumerEntry | undefined;
     try {
       const transport = await this.#recv();
       const data = await request(
@@ -423,7 +531,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
         { transportId: transport.id, producerId: info.producerId, rtpCapabilities: this.device.rtpCapabilities },
         this.timeout,
       );
-      const entry: ConsumerEntry = {
+      entry = {
         stats: {
           consumerId: data.consumerId,
           producerId: data.producerId,
@@ -437,25 +545,30 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
           closed: false,
         },
       };
-      this.consumers.set(data.consumerId, entry);
+      const created = entry;
+      this.consumers.set(data.consumerId, created);
       const consumer = await transport.consume({
         id: data.consumerId,
         producerId: data.producerId,
         kind: data.kind,
         rtpParameters: data.rtpParameters,
       });
-      entry.consumer = consumer;
-      this.consumerCreated(entry, consumer);
+      created.consumer = consumer;
+      this.consumerCreated(created, consumer);
       // The server may have closed it while mediasoup-client was setting it up.
-      if (entry.stats.closed || this.#closed || !this.#remoteProducers.has(info.producerId)) {
-        this.#closeConsumer(entry);
+      if (created.stats.closed || this.#closed || !this.#remoteProducers.has(info.producerId)) {
+        this.#closeConsumer(created);
         return;
       }
       await request(this.socket, 'consumer:resume', { consumerId: data.consumerId }, this.timeout);
-      entry.stats.resumedAt = performance.now();
-      this.consumerResumed(entry);
+      created.stats.resumedAt = performance.now();
+      this.consumerResumed(created);
     } catch (error) {
       if (this.#closed) return;
+      // Half made (e.g. the connection dropped between two requests): gone here, and a
+      // later producer:new or resume may consume the producer afresh.
+      if (entry) this.#closeConsumer(entry);
+      this.#consumedProducers.delete(info.producerId);
       this.events.emit('warning', new Error(`consume ${info.kind} of ${info.peerId}: ${(error as Error).message}`, { cause: error }));
     }
   }

@@ -23,12 +23,13 @@ import {
   type ChatMessage,
   type JoinData,
   type ProducerInfo,
+  type ResumeData,
   type Role,
   type RoomSummary,
   type ServerEventName,
   type ServerEventPayload,
 } from '../../../protocol/index.js';
-import { AppError, invalidState, notFound, roomFull, roomLocked } from '../errors.js';
+import { AppError, invalidState, notFound, roomFull, roomLocked, unavailable } from '../errors.js';
 import { samePassword } from '../limits/samePassword.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
@@ -248,7 +249,8 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   checkAdmission(password: string | undefined): void {
-    if (this.#closed) throw invalidState('room is closing');
+    // A room that ends as someone joins (its worker died): a join a moment later makes a new one.
+    if (this.#closed) throw unavailable('the room is closing; retry in a moment');
     // In a cluster the directory decides, for every node at once.
     if (this.#link) return;
     if (this.#password !== undefined && !samePassword(password, this.#password)) throw roomLocked(password !== undefined);
@@ -290,7 +292,7 @@ export class Room extends EventEmitter<RoomEvents> {
    * Admits a peer at once (nothing here waits, so no room event can fall between the
    * snapshot it answers with and the peer's membership), and tells the others.
    */
-  admit(ticket: JoinTicket, a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers'> } {
+  admit(ticket: JoinTicket, a: Admission): { peer: Peer; data: Omit<JoinData, 'iceServers' | 'resumeToken'> } {
     this.checkAdmission(a.password);
     const id = ticket.peerId;
     ticket.admitted();
@@ -328,6 +330,42 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#log.info({ peer: peer.id, count: this.#peers.size, slot: placement.slotIndex }, 'peer joined');
     this.emit('peers');
     return { peer, data };
+  }
+
+  /**
+   * The room as a member taking its session back after a signaling drop should see it now:
+   * everyone else, their producers, and which of its own consumers still exist.
+   */
+  resumeView(peer: Peer): Omit<ResumeData, 'resumeToken'> {
+    const role = this.moderation.roleOf(peer.id);
+    return {
+      peerId: peer.id,
+      roomId: this.id,
+      displayName: peer.displayName,
+      peers: [
+        ...[...this.#peers.values()]
+          .filter((p) => p !== peer)
+          .map((p) => ({ id: p.id, displayName: p.displayName, role: this.moderation.roleOf(p.id) })),
+        ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName, ...(m.role ? { role: m.role } : {}) })),
+      ],
+      producers: this.producerInfos(peer.id),
+      chat: [...this.#chat],
+      locked: this.locked,
+      public: this.isPublic,
+      role,
+      lobby: this.moderation.lobby,
+      waiting: role === 'moderator' ? this.moderation.waitingList() : [],
+      consumers: [...peer.consumers.values()].map((c) => ({ consumerId: c.id, producerId: c.producerId })),
+    };
+  }
+
+  /** What a member missed while its connection was away and no snapshot carries: the speaker, dynacast demands. */
+  retell(peer: Peer): void {
+    if (this.#speakerPeerId !== null) peer.notify('activeSpeaker', { peerId: this.#speakerPeerId });
+    for (const producerId of peer.producers.keys()) {
+      const told = this.media.demand.told(producerId);
+      if (told !== undefined) peer.notify('producer:demand', { producerId, maxSpatialLayer: told });
+    }
   }
 
   /** Who is speaking now, for a newcomer: the observer speaks only on change. */

@@ -1,7 +1,9 @@
 /**
  * One Socket.IO connection: its place in a room (at most one peer at a time) and one
- * handler per protocol request. A disconnect leaves the room, which closes the peer and
- * everything it owns.
+ * handler per protocol request. A disconnect by the client leaves the room, which closes the
+ * peer and everything it owns; a connection that drops (network, proxy, server-side ping
+ * timeout) leaves its peer to the session registry for the resume window instead, and
+ * `room:resume` on a new connection takes it back.
  */
 import type { Socket } from 'socket.io';
 import type { types } from 'mediasoup';
@@ -20,12 +22,14 @@ import {
   ProducerRequest,
   RenameRequest,
   RestartIceRequest,
+  ResumeRequest,
   RoomsListRequest,
   type ClientToServerEvents,
   type ConsumeData,
   type EmptyData,
   type JoinData,
   type RequestName,
+  type ResumeData,
   type ServerToClientEvents,
 } from '../../../protocol/index.js';
 import type { JoinTokens } from '../auth/JoinTokens.js';
@@ -38,6 +42,7 @@ import type { Peer } from '../rooms/Peer.js';
 import { iceServersFor } from '../turn/credentials.js';
 import { chatText, type Room } from '../rooms/Room.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
+import type { SessionHolder, Sessions } from '../rooms/Sessions.js';
 import type { KickBans } from '../rooms/moderation/KickBans.js';
 import type { LobbyPlace } from '../rooms/moderation/RoomModeration.js';
 import { registerModeration } from './moderationRequests.js';
@@ -48,6 +53,7 @@ export type NoomSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 export interface ConnectionDeps {
   rooms: RoomRegistry;
+  sessions: Sessions;
   config: Config;
   metrics: Metrics;
   log: Logger;
@@ -60,12 +66,21 @@ export interface ConnectionDeps {
 
 const EMPTY: EmptyData = {};
 
-export class Connection {
+/**
+ * Disconnects after which the client may come back for its session: the connection broke
+ * under it. A client that disconnects itself (`client namespace disconnect`) has left; one
+ * that sent something unparseable is not waited for.
+ */
+const RESUMABLE_REASONS: ReadonlySet<string> = new Set(['transport close', 'transport error', 'ping timeout']);
+
+export class Connection implements SessionHolder {
   readonly #socket: NoomSocket;
   readonly #deps: ConnectionDeps;
   readonly #log: Logger;
   #room: Room | undefined;
   #peer: Peer | undefined;
+  /** The session token of the current peer, while this connection holds it. */
+  #token: string | undefined;
   /** Set while a join is in flight, so a second join or a disconnect can be told apart. */
   #joining = false;
   /** Set while a join waits in a room's lobby. */
@@ -82,7 +97,7 @@ export class Connection {
     socket.onAny((event: unknown, ...args: unknown[]) => this.#answerUnknown(event, args));
     socket.on('disconnect', (reason) => {
       this.#log.debug({ reason }, 'socket disconnected');
-      this.close();
+      this.close(RESUMABLE_REASONS.has(reason));
     });
   }
 
@@ -129,9 +144,14 @@ export class Connection {
       }
       const { peer, room } = this.#member();
       room.removePeer(peer);
-      this.#peer = undefined;
-      this.#room = undefined;
+      this.#forget();
       return EMPTY;
+    });
+
+    this.#on('room:resume', ResumeRequest, async ({ token }) => {
+      // Tokens cannot be guessed, but each try is a join's worth of work for the limits.
+      await this.#deps.client.take('join');
+      return this.#resume(token);
     });
 
     this.#on('peer:rename', RenameRequest, async ({ displayName }) => {
@@ -282,24 +302,13 @@ export class Connection {
               keyFrameRequestDelayMs: config.mediasoup.keyFrameRequestDelayMs,
             },
           });
-          // Room events reach the socket from now on, after the answer that this ack carries.
-          void this.#socket.join([roomChannel(room.id), peerChannel(peer.id), IN_ROOM_CHANNEL]);
-          peer.onClose(() => {
-            void this.#socket.leave(roomChannel(room.id));
-            void this.#socket.leave(peerChannel(peer.id));
-            void this.#socket.leave(IN_ROOM_CHANNEL);
-            if (this.#peer === peer) {
-              this.#peer = undefined;
-              this.#room = undefined;
-            }
-          });
-          this.#peer = peer;
-          this.#room = room;
-          this.#nameFromToken = grant !== undefined;
+          const nameFromToken = grant !== undefined;
+          const token = this.#deps.sessions.open(peer, room, this, { nameFromToken });
+          const resumeToken = this.#adopt(peer, room, token, nameFromToken);
           metrics.joins.inc({ result: 'ok' });
           const speaker = room.activeSpeaker;
           return {
-            data: { ...data, iceServers: iceServersFor(config, peer.id) },
+            data: { ...data, iceServers: iceServersFor(config, peer.id), resumeToken },
             afterAck: () => {
               if (speaker !== null) peer.notify('activeSpeaker', { peerId: speaker });
             },
@@ -340,12 +349,71 @@ export class Connection {
     return place.peerId;
   }
 
-  close(): void {
+  /**
+   * Takes a session back after a signaling drop. Nothing in it waits, so the snapshot it
+   * answers with and the socket joining the room's channels happen in one step, as for a join.
+   */
+  #resume(token: string): Commit<ResumeData> {
+    if (this.#joining || this.#lobbyPlace || (this.#peer && !this.#peer.closed)) throw invalidState('already in a room: leave it first');
+    return new Commit(() => {
+      if (this.#closed) throw invalidState('connection closed');
+      const { peer, room, token: next, attributes } = this.#deps.sessions.take(token, this);
+      const resumeToken = this.#adopt(peer, room, next, attributes.nameFromToken);
+      this.#log.info({ peer: peer.id, room: room.id }, 'session resumed');
+      return { data: { ...room.resumeView(peer), resumeToken }, afterAck: () => room.retell(peer) };
+    });
+  }
+
+  /** This connection now serves `peer`: room events reach its socket from here on. Returns the token. */
+  #adopt(peer: Peer, room: Room, token: string, nameFromToken: boolean): string {
+    // Room events reach the socket from now on, after the answer that this ack carries.
+    void this.#socket.join([roomChannel(room.id), peerChannel(peer.id), IN_ROOM_CHANNEL]);
+    peer.onClose(() => {
+      if (this.#peer !== peer) return;
+      this.#leaveChannels(peer, room);
+      this.#forget();
+    });
+    this.#peer = peer;
+    this.#room = room;
+    this.#token = token;
+    this.#nameFromToken = nameFromToken;
+    return token;
+  }
+
+  #leaveChannels(peer: Peer, room: Room): void {
+    void this.#socket.leave(roomChannel(room.id));
+    void this.#socket.leave(peerChannel(peer.id));
+    void this.#socket.leave(IN_ROOM_CHANNEL);
+  }
+
+  #forget(): void {
+    this.#peer = undefined;
+    this.#room = undefined;
+    this.#token = undefined;
+  }
+
+  /** Another connection resumed this one's session: stop serving the peer and drop this socket. */
+  release(): void {
+    if (this.#peer && this.#room) this.#leaveChannels(this.#peer, this.#room);
+    this.#forget();
+    this.#log.info('session taken over by another connection');
+    this.#socket.disconnect(true);
+  }
+
+  /**
+   * The connection is gone. With `resumable` (it broke rather than being closed by the
+   * client) the peer waits for a resume; otherwise it leaves its room now.
+   */
+  close(resumable = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#lobbyPlace?.leave();
-    if (this.#peer && this.#room) this.#room.removePeer(this.#peer);
-    this.#peer = undefined;
-    this.#room = undefined;
+    const peer = this.#peer;
+    const room = this.#room;
+    const token = this.#token;
+    this.#forget();
+    if (!peer || !room) return;
+    if (resumable && token && this.#deps.sessions.enabled && !peer.closed) this.#deps.sessions.detach(token, this);
+    else room.removePeer(peer);
   }
 }

@@ -26,6 +26,25 @@ export interface RemoteMedia {
   simulcast: boolean;
 }
 
+/** A mediasoup-client Device and the router capabilities it was loaded with. */
+export interface LoadedDevice {
+  readonly device: ms.Device;
+  readonly capabilities: string;
+}
+
+/**
+ * A Device for these router capabilities: `previous` again if it was loaded with the same
+ * ones (every router of a Noom server has the same codecs). Loading probes the browser with
+ * a throwaway RTCPeerConnection; a rejoin after a worker death saves that time.
+ */
+export async function loadDevice(routerRtpCapabilities: JoinData['rtpCapabilities'], previous: LoadedDevice | null): Promise<LoadedDevice> {
+  const capabilities = JSON.stringify(routerRtpCapabilities);
+  if (previous?.capabilities === capabilities) return previous;
+  const device = await Device.factory();
+  await device.load({ routerRtpCapabilities });
+  return { device, capabilities };
+}
+
 export class MediaSession {
   readonly #signaling: SignalingClient;
   readonly #device: ms.Device;
@@ -48,10 +67,8 @@ export class MediaSession {
    * `canSignal` says whether requests about this session may be sent now: not while the
    * connection is down, nor on a new one before the session has been resumed on it.
    */
-  static async create(signaling: SignalingClient, join: JoinData, canSignal: () => boolean): Promise<MediaSession> {
-    const device = await Device.factory();
-    await device.load({ routerRtpCapabilities: join.rtpCapabilities });
-    const session = new MediaSession(signaling, device, join.iceServers, canSignal);
+  static async create(signaling: SignalingClient, join: JoinData, canSignal: () => boolean, device: LoadedDevice): Promise<MediaSession> {
+    const session = new MediaSession(signaling, device.device, join.iceServers, canSignal);
     session.#recv = await session.#createTransport('recv');
     return session;
   }

@@ -76,6 +76,27 @@ export class Publisher extends Emitter<PublisherEvents> {
     }
   }
 
+  /**
+   * The session was resumed after a signaling drop: its producers lived on on the server,
+   * but what was asked during the drop got no answer. Tell the server each producer's pause
+   * state, and publish what was switched on meanwhile.
+   */
+  async resync(): Promise<void> {
+    const session = this.#session;
+    if (!session) return;
+    await Promise.all(
+      SOURCES.map(async (source) => {
+        const producer = this.#producers.get(source);
+        if (producer && !producer.closed) {
+          await this.#tell(producer.paused ? 'producer:pause' : 'producer:resume', producer.id);
+          return;
+        }
+        const track = this.#media.track(source);
+        if (track && track.readyState === 'live') await this.#publish(source, track);
+      }),
+    );
+  }
+
   /** The session is gone (disconnect or leave); its producers died with it. */
   detach(): void {
     this.#session = null;

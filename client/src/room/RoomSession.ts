@@ -1,15 +1,25 @@
 /**
  * A visit to one room: joins, consumes the other participants' media (video only while the
  * view shows it, see VideoReception), keeps RoomState up to date from server events, and
- * rejoins after the connection comes back or after the server ends our membership under us
- * (`room:closed`, e.g. its media worker died). Each (re)join is an epoch; work started in an
- * older epoch is dropped when it completes.
+ * rejoins after the server ends our membership under us (`room:closed`, e.g. its media
+ * worker died). When the signaling connection drops, the media stays up (it does not go
+ * through that connection) and, once reconnected, the session is resumed (`room:resume`)
+ * and brought up to date from the server's snapshot; only if the server no longer holds it
+ * (the drop outlasted its resume window, or the server restarted) is the room joined again.
+ * Each (re)join is an epoch; work started in an older epoch is dropped when it completes.
  */
 import { Emitter, Subscriptions } from '../lib/Emitter.js';
 import { nameProblem } from '../lib/names.js';
 import type { LocalMedia } from '../media/LocalMedia.js';
-import { MediaSession, type RemoteMedia } from '../media/MediaSession.js';
-import { RequestError, type JoinData, type ProducerInfo, type ServerEventPayload } from '../protocol.js';
+import { loadDevice, MediaSession, type LoadedDevice, type RemoteMedia } from '../media/MediaSession.js';
+import {
+  RequestError,
+  retryUnavailable,
+  type JoinData,
+  type ProducerInfo,
+  type ResumeData,
+  type ServerEventPayload,
+} from '../protocol.js';
 import type { SignalingClient } from '../signaling/SignalingClient.js';
 import { Publisher } from './Publisher.js';
 import { Moderation } from './Moderation.js';
@@ -58,8 +68,14 @@ const JOIN_ANSWER_MS = 10_000;
 const LOBBY_WAIT_MS = 60 * 60_000;
 
 const CONNECTION_LOST = 'Connection lost — reconnecting…';
-const MEDIA_RESTARTED = 'Media server restarted — rejoining…';
-const SERVER_RESTARTING = 'The server is restarting — reconnecting…';
+/** What the page shows for each way the server can end our membership and let us rejoin. */
+const ROOM_CLOSED: Record<Exclude<RoomClosedReason, 'ended'>, string> = {
+  workerclose: 'Media server restarted — rejoining…',
+  shutdown: 'The server is restarting — reconnecting…',
+  empty: 'The room was closed — rejoining…',
+};
+/** Failures of `room:resume` after which the session may still be resumed on the next connection. */
+const CONNECTION_CODES = new Set(['TIMEOUT', 'DISCONNECTED']);
 const MOVING = 'The server is restarting — moving the call to another one…';
 /**
  * A server that is shutting down closes the connection right after `room:closed`, and the
@@ -93,6 +109,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   /** The layer last asked for on each consumer; forgotten with the consumer. */
   readonly #appliedLayers = new WeakMap<RemoteMedia, number>();
   #media: MediaSession | null = null;
+  /** Kept across rejoins: loading one costs a probe of the browser's codecs. */
+  #device: LoadedDevice | null = null;
   #status: SessionStatus = 'idle';
   #epoch = 0;
   #locked = false;
@@ -105,6 +123,13 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   #waiting = false;
   /** Removed, or the meeting ended: nothing more is sent and nothing rejoins. */
   #over = false;
+  /** From the last join or resume answer: takes the session back after a signaling drop. */
+  #resumeToken: string | null = null;
+  /**
+   * The signaling connection dropped while joined: the media is kept, and the session is
+   * resumed on the next connection if the server still holds it.
+   */
+  #suspended = false;
 
   constructor(signaling: SignalingClient, localMedia: LocalMedia, options: JoinOptions) {
     super();
@@ -161,7 +186,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   async #joinOnce(epoch: number): Promise<void> {
     let data: JoinData;
     try {
-      data = await this.#requestJoin(epoch);
+      // A server replacing its media worker asks to retry in a moment.
+      data = await retryUnavailable(() => this.#requestJoin(epoch), { stop: () => epoch !== this.#epoch });
     } catch (error) {
       // A newer join (after a reconnect) has taken over; its outcome is what counts.
       if (epoch !== this.#epoch) return;
@@ -177,6 +203,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     }
     // Later rejoins keep the name the server settled on, including an anonymous one.
     this.#options.displayName = data.displayName;
+    this.#resumeToken = data.resumeToken;
     try {
       await this.#setup(epoch, data);
     } catch (error) {
@@ -324,7 +351,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     for (const message of data.chat) this.state.addMessage(message);
     this.state.addNotice(rejoin ? 'Reconnected' : `You joined ${data.roomId}`);
 
-    const media = await MediaSession.create(this.#signaling, data);
+    this.#device = await loadDevice(data.rtpCapabilities, this.#device);
+    const media = await MediaSession.create(this.#signaling, data, () => this.#signaling.connected && this.#status === 'joined', this.#device);
     if (epoch !== this.#epoch) {
       media.close();
       return;
@@ -343,7 +371,10 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#subs.add(
       s.on('state', (state) => {
         if (state === 'reconnecting') this.#onConnectionLost();
-        else if (state === 'connected' && this.#status === 'reconnecting') this.#rejoin();
+        else if (state === 'connected' && this.#status === 'reconnecting') {
+          if (this.#suspended) void this.#resume();
+          else this.#rejoin();
+        }
       }),
       s.listen('peer:joined', (peer) =>
         this.#serially(() => {
@@ -476,8 +507,111 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.state.setMedia(id, source, track ? { producerId: `local-${source}`, track, paused: !enabled } : null);
   }
 
+  /**
+   * While joined, the media (its own UDP path) is kept: the server holds our membership for a
+   * while, and the reconnect resumes it. A join still under way is abandoned and made again,
+   * and so is a membership whose connection moves to another server (the new one cannot
+   * resume it).
+   */
   #onConnectionLost(): void {
+    if (this.#status === 'joined' && this.#resumeToken !== null && !this.#over && !this.#signaling.moving) {
+      this.#suspended = true;
+      this.#interruption = CONNECTION_LOST;
+      this.state.addNotice(CONNECTION_LOST);
+      this.#setStatus('reconnecting');
+      return;
+    }
     this.#interrupt(this.#signaling.moving ? MOVING : CONNECTION_LOST);
+  }
+
+  /**
+   * Takes the session back on the new connection: same peer, same transports, producers and
+   * consumers; the room as it is now replaces what the gap left us with. If the server no
+   * longer holds it, the room is joined again.
+   */
+  async #resume(): Promise<void> {
+    const token = this.#resumeToken;
+    const epoch = this.#epoch;
+    if (token === null) return this.#abandonAndRejoin();
+    // Room events that follow the answer wait until the snapshot is applied.
+    let resumed!: () => void;
+    this.#queue = new Promise<void>((resolve) => (resumed = resolve));
+    try {
+      let data: ResumeData;
+      try {
+        data = await this.#signaling.request('room:resume', { token });
+      } catch (error) {
+        if (epoch !== this.#epoch || this.#status !== 'reconnecting') return;
+        // The connection dropped again: the next one tries again.
+        if (error instanceof RequestError && CONNECTION_CODES.has(error.code) && !this.#signaling.connected) return;
+        console.info('session could not be resumed; joining again', error instanceof Error ? error.message : error);
+        return this.#abandonAndRejoin();
+      }
+      if (epoch !== this.#epoch || this.#status !== 'reconnecting') return;
+      this.#suspended = false;
+      this.#resumeToken = data.resumeToken;
+      await this.#applyResume(epoch, data);
+    } finally {
+      resumed();
+    }
+  }
+
+  /** Brings the view and the media in line with the room as the resume answer describes it. */
+  async #applyResume(epoch: number, data: ResumeData): Promise<void> {
+    this.#locked = data.locked;
+    this.state.setRole(data.peerId, data.role);
+    this.state.setSettings({ locked: data.locked, lobby: data.lobby });
+    this.state.setWaiting(data.waiting);
+    const peers = new Map(data.peers.map((p) => [p.id, p]));
+    for (const p of this.state.participants) {
+      if (p.local || peers.has(p.id)) continue;
+      for (const [producerId, remote] of this.#remote) if (remote.peerId === p.id) this.#closeRemote(producerId);
+      this.state.removeParticipant(p.id);
+      this.state.addNotice(`${p.displayName} left`);
+    }
+    for (const peer of data.peers) {
+      const known = this.state.participant(peer.id);
+      if (!known) {
+        this.state.upsertParticipant({ ...peer, local: false });
+        this.state.addNotice(`${peer.displayName} joined`);
+        continue;
+      }
+      if (known.displayName !== peer.displayName) this.state.rename(peer.id, peer.displayName);
+      if (peer.role) this.state.setRole(peer.id, peer.role);
+    }
+    const producers = new Map(data.producers.map((p) => [p.producerId, p]));
+    const consumers = new Set(data.consumers.map((c) => c.consumerId));
+    for (const [producerId, remote] of this.#remote) {
+      if (!producers.has(producerId) || !consumers.has(remote.consumer.id)) this.#closeRemote(producerId);
+    }
+    // Consumers the server made for requests whose answers the drop swallowed: nobody uses them.
+    const used = new Set([...this.#remote.values()].map((r) => r.consumer.id));
+    for (const { consumerId } of data.consumers) {
+      if (!used.has(consumerId)) void this.#signaling.request('consumer:close', { consumerId }).catch(() => undefined);
+    }
+    for (const p of data.producers) {
+      if (this.#remote.has(p.producerId)) this.state.setProducerPaused(p.peerId, p.producerId, p.paused);
+    }
+    for (const message of data.chat) this.state.addMessage(message);
+    this.state.addNotice('Connection restored');
+    this.#setStatus('joined');
+    this.#reception.resync();
+    await Promise.all([
+      data.role === 'viewer' ? undefined : this.publisher.resync(),
+      ...data.producers.filter((p) => !this.#remote.has(p.producerId)).map((p) => this.#consume(epoch, p)),
+    ]);
+  }
+
+  /** The suspended session cannot be resumed: drop its media and join the room again. */
+  #abandonAndRejoin(): void {
+    this.#suspended = false;
+    this.#resumeToken = null;
+    if (this.#over) return;
+    this.#epoch++;
+    this.#dropMedia();
+    this.state.removeRemotes();
+    this.state.setSpeaker(null);
+    this.#rejoin();
   }
 
   /** The server will close the room for a restart; where other servers are up the connection moves. */
@@ -503,9 +637,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       this.#finish({ reason: 'ended', message: 'A moderator ended the meeting for everyone.' });
       return;
     }
-    const shutdown = reason === 'shutdown';
-    if (!this.#interrupt(shutdown ? SERVER_RESTARTING : MEDIA_RESTARTED)) return;
-    this.#scheduleRejoin(shutdown ? SHUTDOWN_REJOIN_DELAY_MS : 0);
+    if (!this.#interrupt(ROOM_CLOSED[reason])) return;
+    this.#scheduleRejoin(reason === 'shutdown' ? SHUTDOWN_REJOIN_DELAY_MS : 0);
   }
 
   /**
@@ -514,6 +647,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
    */
   #interrupt(text: string): boolean {
     if (this.#over || (this.#status !== 'joined' && this.#status !== 'joining')) return false;
+    this.#suspended = false;
+    this.#resumeToken = null;
     this.#epoch++;
     this.#dropMedia();
     this.state.removeRemotes();

@@ -43,6 +43,14 @@ export class VideoReception {
     this.#receptions.clear();
   }
 
+  /**
+   * After a signaling drop: requests made during it failed, so what the server was told may
+   * lag behind what the view shows; settle every consumer again.
+   */
+  resync(): void {
+    for (const reception of this.#receptions.values()) void this.#settle(reception);
+  }
+
   /** The producers whose video can be seen now; everything else is paused. */
   setVisible(producerIds: ReadonlySet<string>): void {
     this.#visible = new Set(producerIds);

@@ -13,6 +13,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import { Emitter } from '../lib/Emitter.js';
 import {
   request,
+  RequestError,
   SERVER_EVENT_SCHEMAS,
   type ClientToServerEvents,
   type ServerToClientEvents,
@@ -62,6 +63,13 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     this.#socket = this.#open();
     this.#attach(this.#socket);
     this.#listenInternal();
+    // Leaving the page says goodbye, so the server lets our place go at once instead of
+    // keeping it for a resume after what looks like a dropped connection.
+    window.addEventListener('pagehide', () => this.close());
+    // A page brought back from the back-forward cache has no connection any more.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) location.reload();
+    });
   }
 
   get state(): ConnectionState {
@@ -77,8 +85,16 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     return this.#moving;
   }
 
-  /** `timeoutMs`: how long to wait for the answer (protocol/request.ts's default otherwise). */
+  /**
+   * Sends a request; `timeoutMs`: how long to wait for the answer (protocol/request.ts's
+   * default otherwise). While the connection is being re-established it fails at once
+   * (`DISCONNECTED`) rather than being queued: the first request on a new connection must be
+   * the one that resumes the session.
+   */
   request<E extends RequestName>(name: E, payload: RequestPayload<E>, timeoutMs?: number): Promise<ResponseData<E>> {
+    if (this.#state === 'reconnecting' || this.#state === 'closed') {
+      return Promise.reject(new RequestError('DISCONNECTED', 'not connected to the server', name));
+    }
     return request(this.#socket, name, payload, timeoutMs);
   }
 

@@ -2,8 +2,8 @@
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
 #   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux, openssl,
-#   redis-server, coturn), with --cluster Debian's redis-server for `npm run cluster`, and
-#   with --turn Debian's coturn for `npm run turn`.
+#   nftables, redis-server, coturn), with --cluster Debian's redis-server for `npm run
+#   cluster`, and with --turn Debian's coturn for `npm run turn`.
 # Idempotent: a second run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,8 +36,9 @@ bash scripts/worker/provision.sh
 
 if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and
-  # util-linux: the private network namespace the tests run in; openssl: test certificates.
-  apt_install chromium ffmpeg iproute2 util-linux openssl
+  # util-linux: the private network namespace the tests run in; openssl: test certificates;
+  # nftables: the UDP blackouts made inside that namespace.
+  apt_install chromium ffmpeg iproute2 util-linux openssl nftables
   # coturn: the tests start private TURN servers (loopback, a free port, REST-API secrets);
   # the machine-wide one the package would start is not wanted.
   install_stopped coturn coturn

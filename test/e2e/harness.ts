@@ -438,6 +438,39 @@ export async function saveScreenshot(page: Page, artifact: string, name: string)
   copyFileSync(path, join(docs, name));
 }
 
+export interface StatusChange {
+  status: string | undefined;
+  /** The banner's text at that moment, null while it is hidden. */
+  banner: string | null;
+  /** Date.now() in the page (same machine, same clock as the test). */
+  at: number;
+}
+
+/** Records every status the room view goes through from now on, with the banner shown; read with statusChanges(). */
+export function recordStatuses(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const room = document.querySelector<HTMLElement>('[data-testid="room"]')!;
+    const w = window as unknown as { __testStatuses?: StatusChange[] };
+    const changes: StatusChange[] = [];
+    w.__testStatuses = changes;
+    new MutationObserver(() => {
+      if (w.__testStatuses !== changes) return;
+      const banner = document.querySelector<HTMLElement>('[data-testid="status-banner"]');
+      const text = banner && !banner.hidden ? banner.textContent : null;
+      changes.push({ status: room.dataset.status, banner: text, at: Date.now() });
+    }).observe(room, { attributes: true, attributeFilter: ['data-status'] });
+  });
+}
+
+export function statusChanges(page: Page): Promise<StatusChange[]> {
+  return page.evaluate(() => (window as unknown as { __testStatuses: StatusChange[] }).__testStatuses);
+}
+
+/** The notices (join, leave, connection) in a page's chat, oldest first. */
+export function notices(page: Page): Promise<(string | null)[]> {
+  return page.$$eval('[data-testid="chat-log"] .notice', (els) => els.map((e) => e.textContent));
+}
+
 /** Runs a test body and, if it fails, prints what the pages logged. */
 export function withDiagnostics(peers: () => (Peer | undefined)[], body: () => Promise<void>): () => Promise<void> {
   return async () => {

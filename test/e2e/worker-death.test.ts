@@ -1,16 +1,21 @@
 /**
  * The mediasoup worker carrying a call dies (SIGKILL) while the Socket.IO connections stay
  * up: the server sends `room:closed {reason: 'workerclose'}`, and each page says so, rejoins
- * the room by itself on a healthy worker and media flows again, with a muted microphone
- * still muted.
+ * the room by itself on a healthy worker and media flows again both ways within 3 s of the
+ * death, with a muted microphone still muted. Every other way the server can end the room
+ * under the pages (`room:closed` with `empty` or `shutdown`) has its own notice and ends
+ * the same way: back in the room, media flowing.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
   inboundTotals,
+  notices,
   peerConnectionCount,
+  recordStatuses,
   roomWorkerPid,
+  statusChanges as statuses,
   tileAttr,
   tileVideoWidth,
   twoPersonCall,
@@ -21,31 +26,25 @@ import { eventually } from '../support/eventually.js';
 
 const ROOM = 'phoenix';
 const NOTICE = 'Media server restarted — rejoining…';
+/** The issue's bound: media back in both directions within this long of the worker's death. */
+const BACK_WITHIN_MS = 3000;
 
-interface StatusChange {
-  status: string | undefined;
-  /** The banner's text at that moment, null while it is hidden. */
-  banner: string | null;
-  /** Date.now() in the page (same machine, same clock as the test). */
-  at: number;
-}
-
-/** Records every status the room view goes through from now on, with the banner shown. */
-function recordStatuses(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    const room = document.querySelector<HTMLElement>('[data-testid="room"]')!;
-    const changes: StatusChange[] = [];
-    Object.defineProperty(window, '__testStatuses', { value: changes });
-    new MutationObserver(() => {
-      const banner = document.querySelector<HTMLElement>('[data-testid="status-banner"]');
-      const text = banner && !banner.hidden ? banner.textContent : null;
-      changes.push({ status: room.dataset.status, banner: text, at: Date.now() });
-    }).observe(room, { attributes: true, attributeFilter: ['data-status'] });
-  });
-}
-
-function statuses(page: Page): Promise<StatusChange[]> {
-  return page.evaluate(() => (window as unknown as { __testStatuses: StatusChange[] }).__testStatuses);
+/**
+ * Polls until `ready` holds for every page's media on its connections from `since[i]` on;
+ * returns, per page, the Date.now() at which it first did.
+ */
+async function firstMedia(pages: Page[], since: number[], ready: (t: Awaited<ReturnType<typeof inboundTotals>>, i: number) => boolean): Promise<number[]> {
+  const at: (number | undefined)[] = pages.map(() => undefined);
+  await eventually(
+    'first media on every page',
+    async () => {
+      for (const [i, page] of pages.entries()) if (at[i] === undefined && ready(await inboundTotals(page, since[i]), i)) at[i] = Date.now();
+      return at;
+    },
+    (a) => a.every((t) => t !== undefined),
+    { intervalMs: 25 },
+  );
+  return at as number[];
 }
 
 /** Video frames decoded on the page's peer connections from `sincePc` on. */
@@ -75,6 +74,13 @@ describe('a media worker dies under a call', () => {
       const killed = roomWorkerPid(call.server, ROOM);
       const killedAt = Date.now();
       process.kill(killed, 'SIGKILL');
+      // Bob's microphone is muted: what Alice gets of him is video; Bob gets both of Alice.
+      const firstAt = await firstMedia([alice.page, bob.page], [aliceBefore ?? 0, bobBefore ?? 0], (t, i) =>
+        t.video.framesDecoded > 0 && (i === 0 || t.audio.packetsReceived > 0),
+      );
+      const back = Math.max(...firstAt) - killedAt;
+      console.log(`first media on the new sessions: Alice +${firstAt[0]! - killedAt} ms, Bob +${firstAt[1]! - killedAt} ms after the kill`);
+      assert.ok(back <= BACK_WITHIN_MS, `media both ways ${back} ms after the kill (bound ${BACK_WITHIN_MS} ms)`);
 
       for (const [peer, other, before = 0] of [
         [alice, bob, aliceBefore],
@@ -130,4 +136,32 @@ describe('a media worker dies under a call', () => {
       assert.deepEqual(noise, [], 'no console errors or warnings after the kill');
     }),
   );
+
+  for (const reason of ['empty', 'shutdown'] as const) {
+    test(
+      `room:closed ${reason}: its own notice, then back in the room with media`,
+      withDiagnostics(call.peers, async () => {
+        const text = reason === 'empty' ? 'The room was closed — rejoining…' : 'The server is restarting — reconnecting…';
+        const before = await Promise.all(call.peers().map((p) => peerConnectionCount(p.page)));
+        for (const peer of call.peers()) await recordStatuses(peer.page);
+        const room = call.server.noom.rooms.get(ROOM);
+        assert.ok(room, 'the room is open');
+        room.close(reason);
+        for (const [i, peer] of call.peers().entries()) {
+          const seen = await eventually(
+            `${peer.name}'s page to go through reconnecting back to joined`,
+            () => statuses(peer.page),
+            (changes) => {
+              const lost = changes.findIndex((c) => c.status === 'reconnecting');
+              return lost >= 0 && changes.slice(lost).some((c) => c.status === 'joined');
+            },
+          );
+          assert.equal(seen.find((c) => c.status === 'reconnecting')?.banner, text);
+          await waitForMedia(peer.page, `${peer.name} to receive media again`, before[i]);
+          assert.ok((await notices(peer.page)).some((t) => t?.startsWith(text)), `a "${text}" notice`);
+          assert.equal(await peer.page.getAttribute('[data-testid="participant-count"]', 'data-count'), '2');
+        }
+      }),
+    );
+  }
 });

@@ -138,6 +138,18 @@ test('chat: empty and over-long messages are refused, floods are RATE_LIMITED', 
   await req(sock, 'room:leave', {});
 });
 
+test('ICE restarts are RATE_LIMITED per transport beyond a burst of 4', async () => {
+  await req(sock, 'room:join', { roomId: 'restless' });
+  const send = await req(sock, 'transport:create', { direction: 'send' });
+  const recv = await req(sock, 'transport:create', { direction: 'recv' });
+  const results = [];
+  for (let i = 0; i < 6; i++) results.push(errorCode(await rawAck(sock, 'transport:restartIce', { transportId: send.id })));
+  assert.deepEqual(results, [undefined, undefined, undefined, undefined, 'RATE_LIMITED', 'RATE_LIMITED']);
+  // Each transport has its own allowance.
+  assert.equal(errorCode(await rawAck(sock, 'transport:restartIce', { transportId: recv.id })), undefined);
+  await req(sock, 'room:leave', {});
+});
+
 test('after all of that the server is healthy', async () => {
   const res = await fetch(`${noom.url}/healthz`);
   assert.equal(res.status, 200);

@@ -186,6 +186,8 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   async #joinOnce(epoch: number): Promise<void> {
     let data: JoinData;
     try {
+      // Requests fail at once while disconnected; a join asked for meanwhile waits a while.
+      await this.#signaling.whenConnected();
       // A server replacing its media worker asks to retry in a moment.
       data = await retryUnavailable(() => this.#requestJoin(epoch), { stop: () => epoch !== this.#epoch });
     } catch (error) {

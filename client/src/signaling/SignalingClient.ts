@@ -86,6 +86,28 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   }
 
   /**
+   * Resolves once connected (at once if connected now); rejects with `TIMEOUT` after
+   * `timeoutMs`, or `DISCONNECTED` if the client is closed meanwhile.
+   */
+  whenConnected(timeoutMs = 10_000): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new RequestError('DISCONNECTED', 'closed', 'connect'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new RequestError('TIMEOUT', `not connected within ${timeoutMs} ms`, 'connect'));
+      }, timeoutMs);
+      const off = this.on('state', (state) => {
+        if (state !== 'connected' && state !== 'closed') return;
+        clearTimeout(timer);
+        off();
+        if (state === 'connected') resolve();
+        else reject(new RequestError('DISCONNECTED', 'closed', 'connect'));
+      });
+    });
+  }
+
+  /**
    * Sends a request; `timeoutMs`: how long to wait for the answer (protocol/request.ts's
    * default otherwise). While the connection is being re-established it fails at once
    * (`DISCONNECTED`) rather than being queued: the first request on a new connection must be

@@ -3,7 +3,7 @@
  * transport is restarted, how often, and when not at all. Driven by a stand-in transport
  * whose connection state the test sets (the real ones are exercised by the blackout tests).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +27,8 @@ class StandInTransport extends EventEmitter {
 
 const POLICY: IceRestartPolicy = { disconnectedGraceMs: 120, retryDelaysMs: [160, 240] };
 
-function setup(o: { canSignal?: () => boolean; refuse?: boolean } = {}) {
+/** A restarter on a stand-in transport; stopped when the test ends, whatever happens. */
+function setup(t: TestContext, o: { canSignal?: () => boolean; refuse?: boolean } = {}) {
   const transport = new StandInTransport();
   const requests: number[] = [];
   const events: IceRestartEvent[] = [];
@@ -42,11 +43,12 @@ function setup(o: { canSignal?: () => boolean; refuse?: boolean } = {}) {
     onEvent: (e) => events.push(e),
     policy: POLICY,
   });
+  t.after(() => restarter.stop());
   return { transport, requests, events, restarter };
 }
 
-test('a disconnected transport that heals within the grace is not restarted', async () => {
-  const { transport, requests, restarter } = setup();
+test('a disconnected transport that heals within the grace is not restarted', async (t) => {
+  const { transport, requests, restarter } = setup(t);
   transport.set('disconnected');
   await sleep(40);
   transport.set('connected');
@@ -55,8 +57,8 @@ test('a disconnected transport that heals within the grace is not restarted', as
   restarter.stop();
 });
 
-test('a transport still disconnected after the grace is restarted, then again while it stays down', async () => {
-  const { transport, requests, events, restarter } = setup();
+test('a transport still disconnected after the grace is restarted, then again while it stays down', async (t) => {
+  const { transport, requests, events, restarter } = setup(t);
   transport.set('disconnected');
   await sleep(800);
   // At ~120 ms, then 160 ms later, then every 240 ms: 120, 280, 520, 760.
@@ -72,8 +74,8 @@ test('a transport still disconnected after the grace is restarted, then again wh
   restarter.stop();
 });
 
-test('a failed transport is restarted at once, but never sooner than the spacing allows', async () => {
-  const { transport, requests, restarter } = setup();
+test('a failed transport is restarted at once, but never sooner than the spacing allows', async (t) => {
+  const { transport, requests, restarter } = setup(t);
   transport.set('failed');
   await sleep(30);
   assert.equal(requests.length, 1, 'at once');
@@ -88,9 +90,9 @@ test('a failed transport is restarted at once, but never sooner than the spacing
   assert.equal(requests.length, 2, 'stop() ends it');
 });
 
-test('no restart is asked while signaling is down; it is once signaling is back', async () => {
+test('no restart is asked while signaling is down; it is once signaling is back', async (t) => {
   let up = false;
-  const { transport, requests, restarter } = setup({ canSignal: () => up });
+  const { transport, requests, restarter } = setup(t, { canSignal: () => up });
   transport.set('failed');
   await sleep(300);
   assert.deepEqual(requests, []);
@@ -100,8 +102,8 @@ test('no restart is asked while signaling is down; it is once signaling is back'
   restarter.stop();
 });
 
-test('a refused restart is reported and tried again later; a closed transport ends it', async () => {
-  const { transport, requests, events, restarter } = setup({ refuse: true });
+test('a refused restart is reported and tried again later; a closed transport ends it', async (t) => {
+  const { transport, requests, events, restarter } = setup(t, { refuse: true });
   transport.set('failed');
   await sleep(240);
   assert.equal(requests.length, 2, 'at once, then after 160 ms');

@@ -155,10 +155,11 @@ interface Outcome {
 async function measure(kind: Case, seconds: number): Promise<Outcome> {
   const server = await startServer();
   const call = kind === 'werift' ? await weriftCall(server) : await chromiumCall(server, kind === 'chromium');
+  let blackout: ReturnType<typeof startBlackout> | undefined;
   try {
     const identity = await call.identity();
     const restartsBefore = await iceRestarts(server);
-    const blackout = startBlackout({ tcpPorts: call.tcpPorts });
+    blackout = startBlackout({ tcpPorts: call.tcpPorts });
     const startedAt = performance.now();
     // Whatever was in flight lands within a second; from then on, movement means media is back.
     await sleep(Math.min(1000, seconds * 500));
@@ -188,6 +189,7 @@ async function measure(kind: Case, seconds: number): Promise<Outcome> {
       rejoined: (await call.identity()) !== identity,
     };
   } finally {
+    blackout?.end();
     await call.close();
     await server.close();
   }

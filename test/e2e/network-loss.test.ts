@@ -90,7 +90,7 @@ describe('the media path dies for a while', { skip: blackoutUnavailable() }, () 
 
   test(
     'ICE restarts bring media back on the same connections, without a rejoin',
-    withDiagnostics(call.peers, async () => {
+    (t) => withDiagnostics(call.peers, async () => {
       const peers = call.peers();
       const ids = peers.map((p) => serverPeer(call.server, ROOM, p.name).id);
       const connections = await Promise.all(peers.map((p) => peerConnectionCount(p.page)));
@@ -98,6 +98,8 @@ describe('the media path dies for a while', { skip: blackoutUnavailable() }, () 
       const restartsBefore = await iceRestartsAnswered(call.server);
 
       const blackout = startBlackout({ tcpPorts: await mediaTcpPorts(call.server) });
+      // Whatever happens, the namespace gets its UDP back for the tests that follow.
+      t.after(() => blackout.end());
       // Long enough for the transports to go disconnected and be restarted while the path is still down.
       await new Promise((r) => setTimeout(r, 9000));
       const stalled = await totals(peers);
@@ -128,7 +130,7 @@ describe('the media path dies for a while', { skip: blackoutUnavailable() }, () 
       for (const p of peers) {
         assert.deepEqual((await statusChanges(p.page)).map((c) => c.status), [], `${p.name}'s page stayed in the room`);
       }
-    }),
+    })(),
   );
 });
 

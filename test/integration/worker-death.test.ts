@@ -66,7 +66,7 @@ describe('a worker dies under a room spread over two workers', () => {
   });
   const room = (): Room => noom.rooms.get('split')!;
 
-  test("its peers are back with media both ways within 3 s; the other router's peers are undisturbed", async () => {
+  test("its peers are back with media both ways within 3 s; the other router's peers are undisturbed", async (t) => {
     for (const name of ['Ada', 'Bob', 'Cy', 'Dee']) members.push({ name, peer: await join(noom.url, 'split', name) });
     await allHearEachOther(members, performance.now());
     const slotOf = (m: Member) => room().peers.get(m.peer.peerId)!.slotIndex;
@@ -83,6 +83,7 @@ describe('a worker dies under a room spread over two workers', () => {
     const [s1, s2] = survivors as [Member, Member];
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(heard(s1, s2) + heard(s2, s1)), 250);
+    t.after(() => clearInterval(sampler));
     const pid = noom.pool.slots.find((s) => s.index === victimSlot)!.worker.pid;
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');

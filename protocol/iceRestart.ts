@@ -11,6 +11,8 @@
  * connected, so that media comes back within one interval of the path returning.
  */
 
+import { RequestError } from './request.js';
+
 /** The server's limit: `burst` restarts of one transport at once, one more every `refillMs`. */
 export const ICE_RESTART_LIMIT = { burst: 4, refillMs: 5000 } as const;
 
@@ -138,6 +140,8 @@ export class IceRestarter<P> {
     this.#busy = true;
     const attempt = ++this.#attempts;
     this.#lastRestartAt = performance.now();
+    /** The server's word on when to ask again, if it refused for the rate. */
+    let retryAfterMs = 0;
     try {
       const iceParameters = await this.#options.request(transport.id);
       if (!transport.closed && !this.#stopped) {
@@ -145,12 +149,13 @@ export class IceRestarter<P> {
         this.#options.onEvent?.({ type: 'restarted', transportId: transport.id, attempt });
       }
     } catch (error) {
+      if (error instanceof RequestError && error.code === 'RATE_LIMITED') retryAfterMs = error.retryAfterMs ?? 0;
       this.#options.onEvent?.({ type: 'restartfailed', transportId: transport.id, attempt, error });
     } finally {
       this.#busy = false;
     }
     if (!this.#stopped && !transport.closed && transport.connectionState !== 'connected') {
-      this.#schedule(this.#retryDelay(attempt - 1));
+      this.#schedule(Math.max(this.#retryDelay(attempt - 1), retryAfterMs));
     }
   }
 }

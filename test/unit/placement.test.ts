@@ -21,7 +21,10 @@ test('rate limiter allows a burst of capacity, then refills over the window', ()
   let now = 0;
   const rl = new RateLimiter(3, 1000, () => now);
   assert.deepEqual([rl.tryTake(), rl.tryTake(), rl.tryTake(), rl.tryTake()], [true, true, true, false]);
+  assert.equal(rl.retryAfterMs(), 334, 'a third of the window refills one');
   now = 340;
+  assert.equal(rl.retryAfterMs(), 0);
   assert.equal(rl.tryTake(), true);
   assert.equal(rl.tryTake(), false);
+  assert.equal(rl.retryAfterMs(), 327);
 });

@@ -172,7 +172,9 @@ export class Peer {
     const { transport, iceRestarts } = this.#transportEntry(id);
     if (!iceRestarts.tryTake()) {
       const { burst, refillMs } = ICE_RESTART_LIMIT;
-      throw new AppError('RATE_LIMITED', `at most ${burst} ICE restarts of a transport at once, then one per ${refillMs / 1000} s`);
+      throw new AppError('RATE_LIMITED', `at most ${burst} ICE restarts of a transport at once, then one per ${refillMs / 1000} s`, {
+        retryAfterMs: iceRestarts.retryAfterMs(),
+      });
     }
     return mediaCall(() => transport.restartIce());
   }

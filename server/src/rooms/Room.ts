@@ -302,17 +302,7 @@ export class Room extends EventEmitter<RoomEvents> {
       roomId: this.id,
       displayName: ticket.displayName,
       rtpCapabilities: this.media.rtpCapabilities as JoinData['rtpCapabilities'],
-      peers: [
-        ...[...this.#peers.values()].map((p) => ({ id: p.id, displayName: p.displayName, role: this.moderation.roleOf(p.id) })),
-        ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName, ...(m.role ? { role: m.role } : {}) })),
-      ],
-      producers: this.producerInfos(),
-      chat: [...this.#chat],
-      locked: this.locked,
-      public: this.isPublic,
-      role,
-      lobby: this.moderation.lobby,
-      waiting: role === 'moderator' ? this.moderation.waitingList() : [],
+      ...this.#view(undefined, role),
     };
     const placement = this.media.place(id);
     const peer = new Peer({
@@ -342,20 +332,27 @@ export class Room extends EventEmitter<RoomEvents> {
       peerId: peer.id,
       roomId: this.id,
       displayName: peer.displayName,
+      ...this.#view(peer, role),
+      consumers: [...peer.consumers.values()].map((c) => ({ consumerId: c.id, producerId: c.producerId })),
+    };
+  }
+
+  /** The room as `self` (none yet: a newcomer) sees it: everyone else, their producers, chat and settings. */
+  #view(self: Peer | undefined, role: Role) {
+    return {
       peers: [
         ...[...this.#peers.values()]
-          .filter((p) => p !== peer)
+          .filter((p) => p !== self)
           .map((p) => ({ id: p.id, displayName: p.displayName, role: this.moderation.roleOf(p.id) })),
         ...[...this.#remotePeers].map(([peerId, m]) => ({ id: peerId, displayName: m.displayName, ...(m.role ? { role: m.role } : {}) })),
       ],
-      producers: this.producerInfos(peer.id),
+      producers: this.producerInfos(self?.id),
       chat: [...this.#chat],
       locked: this.locked,
       public: this.isPublic,
       role,
       lobby: this.moderation.lobby,
       waiting: role === 'moderator' ? this.moderation.waitingList() : [],
-      consumers: [...peer.consumers.values()].map((c) => ({ consumerId: c.id, producerId: c.producerId })),
     };
   }
 

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { endChild, hasExited } from '../lib/childProcess.js';
 
 export interface RedisServerOptions {
   port: number;
@@ -68,7 +69,6 @@ export function redisServer(options: RedisServerOptions): RedisServer {
     ...(options.password ? ['--requirepass', options.password] : []),
   ];
 
-  const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 
   return {
     port,
@@ -78,7 +78,7 @@ export function redisServer(options: RedisServerOptions): RedisServer {
       return child;
     },
     async start() {
-      if (child && !exited(child)) return;
+      if (child && !hasExited(child)) return;
       // If whoever started it dies, Redis goes too (util-linux' setpriv, where present).
       const wrap = existsSync('/usr/bin/setpriv');
       const spawned = spawn(wrap ? '/usr/bin/setpriv' : 'redis-server', wrap ? ['--pdeathsig', 'KILL', '--', 'redis-server', ...args] : args, {
@@ -105,20 +105,10 @@ export function redisServer(options: RedisServerOptions): RedisServer {
       }
     },
     async kill() {
-      const running = child;
-      if (!running || exited(running)) return;
-      const gone = once(running, 'exit');
-      running.kill('SIGKILL');
-      await gone;
+      await endChild(child, 'SIGKILL', 0);
     },
     async stop(graceMs = 5000) {
-      const running = child;
-      if (!running || exited(running)) return;
-      const gone = once(running, 'exit');
-      running.kill('SIGTERM');
-      const timer = setTimeout(() => running.kill('SIGKILL'), graceMs);
-      await gone;
-      clearTimeout(timer);
+      await endChild(child, 'SIGTERM', graceMs);
     },
   };
 }

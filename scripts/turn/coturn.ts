@@ -12,8 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { existsSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { join } from 'node:path';
+import { endChild, hasExited } from '../lib/childProcess.js';
 
 export interface CoturnOptions {
   /** TURN port, UDP and TCP. */
@@ -98,7 +98,6 @@ export function coturn(options: CoturnOptions): Coturn {
     ...(options.verbose ? ['verbose'] : []),
   ];
 
-  const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 
   return {
     port,
@@ -110,7 +109,7 @@ export function coturn(options: CoturnOptions): Coturn {
     },
     log: () => output,
     async start() {
-      if (child && !exited(child)) return;
+      if (child && !hasExited(child)) return;
       writeFileSync(conf, `${settings.join('\n')}\n`, { mode: 0o600 });
       // If whoever started it dies, coturn goes too (util-linux' setpriv, where present).
       const wrap = existsSync('/usr/bin/setpriv');
@@ -138,13 +137,7 @@ export function coturn(options: CoturnOptions): Coturn {
       }
     },
     async stop(graceMs = 5000) {
-      const running = child;
-      if (!running || exited(running)) return;
-      const gone = once(running, 'exit');
-      running.kill('SIGTERM');
-      const timer = setTimeout(() => running.kill('SIGKILL'), graceMs);
-      await gone;
-      clearTimeout(timer);
+      await endChild(child, 'SIGTERM', graceMs);
     },
   };
 }

@@ -50,11 +50,37 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Why a FORBIDDEN answer refuses, for programs (the message is for people):
+ * - `password-required`, `wrong-password`: the room is locked;
+ * - `removed`: a moderator removed this identity from the room a moment ago (`retryAfterMs` says until when);
+ * - `denied`: a moderator did not admit this newcomer from the waiting room;
+ * - `not-moderator`: the request is for moderators;
+ * - `viewer`: viewers do not publish;
+ * - `limit`: a per-peer limit (transports, producers, consumers) is reached;
+ * - `max-rooms`: the server holds as many rooms as it may;
+ * - `name-from-token`: the display name comes from the join token and cannot be changed.
+ */
+export const REFUSALS = [
+  'password-required',
+  'wrong-password',
+  'removed',
+  'denied',
+  'not-moderator',
+  'viewer',
+  'limit',
+  'max-rooms',
+  'name-from-token',
+] as const;
+export type Refusal = (typeof REFUSALS)[number];
+
 export interface ProtocolError {
   code: ErrorCode;
   message: string;
-  /** With RATE_LIMITED: milliseconds until the same request may succeed. */
+  /** With RATE_LIMITED, and with FORBIDDEN `removed`: milliseconds until the same request may succeed. */
   retryAfterMs?: number;
+  /** With FORBIDDEN: why, in a word a program can rely on. */
+  refusal?: Refusal;
 }
 export type AckResponse<T> = { ok: true; data: T } | { ok: false; error: ProtocolError };
 export type Ack<T> = (response: AckResponse<T>) => void;

@@ -3,7 +3,7 @@
  * and the tests. Rejects with a {@link RequestError} carrying the server's error code, or
  * with code `TIMEOUT` when no ack arrives in time.
  */
-import type { ErrorCode, RequestName, RequestPayload, ResponseData } from './events.js';
+import { REFUSALS, type ErrorCode, type Refusal, type RequestName, type RequestPayload, type ResponseData } from './events.js';
 
 /**
  * What `request` needs of a socket: Socket.IO's client `timeout(ms).emit(...)`. Described by
@@ -14,7 +14,7 @@ export interface RequestSocket {
   timeout(ms: number): unknown;
 }
 
-type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string; retryAfterMs?: number } };
+type RawAck = { ok: boolean; data?: unknown; error?: { code: ErrorCode; message: string; retryAfterMs?: number; refusal?: unknown } };
 
 export class RequestError extends Error {
   constructor(
@@ -23,8 +23,10 @@ export class RequestError extends Error {
     /** The server's own words, for showing to people. */
     readonly reason: string,
     readonly request: string,
-    /** RATE_LIMITED: how long to wait before asking again. */
+    /** RATE_LIMITED, and FORBIDDEN `removed`: how long to wait before asking again. */
     readonly retryAfterMs?: number,
+    /** FORBIDDEN: why, as the server says it (absent from servers that do not say). */
+    readonly refusal?: Refusal,
   ) {
     super(`${request}: ${code}: ${reason}`);
     this.name = 'RequestError';
@@ -46,7 +48,9 @@ export function request<E extends RequestName>(
       if (err) return reject(new RequestError('TIMEOUT', `no answer in ${timeoutMs} ms`, name));
       if (res.ok) return resolve(res.data as ResponseData<E>);
       const e = res.error ?? { code: 'INTERNAL' as const, message: 'malformed answer' };
-      reject(new RequestError(e.code, e.message, name, 'retryAfterMs' in e && typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined));
+      const retryAfterMs = 'retryAfterMs' in e && typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined;
+      const refusal = 'refusal' in e ? REFUSALS.find((r) => r === e.refusal) : undefined;
+      reject(new RequestError(e.code, e.message, name, retryAfterMs, refusal));
     });
   });
 }

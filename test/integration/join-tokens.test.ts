@@ -12,7 +12,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
 import type { Role } from '../../protocol/index.js';
 import { eventually } from '../support/eventually.js';
-import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
+import { collect, errorCode, rawAck, refusalOf, req, socketTracker, startTestServer } from '../support/server.js';
 import { VP8_PARAMETERS } from '../support/rtp.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters';
@@ -36,7 +36,7 @@ describe('with AUTH_SECRET', () => {
     assert.equal(data.displayName, 'Alice');
     assert.equal(data.roomId, 'board');
     // The name is the token's: renaming is refused.
-    assert.equal(errorCode(await rawAck(s, 'peer:rename', { displayName: 'Mallory' })), 'FORBIDDEN');
+    assert.equal(refusalOf(await rawAck(s, 'peer:rename', { displayName: 'Mallory' })), 'FORBIDDEN/name-from-token');
     await req(s, 'room:leave', {});
   });
 
@@ -103,7 +103,7 @@ describe('with AUTH_SECRET', () => {
     const v = await req(viewer, 'room:join', { roomId: 'roles', token: await mint('roles', 'Vi', 'viewer') });
     assert.equal(v.role, 'viewer');
     assert.deepEqual(v.peers, [{ id: modJoin.peerId, displayName: 'Mo', role: 'moderator' }]);
-    assert.equal(errorCode(await rawAck(viewer, 'transport:create', { direction: 'send' })), 'FORBIDDEN');
+    assert.equal(refusalOf(await rawAck(viewer, 'transport:create', { direction: 'send' })), 'FORBIDDEN/viewer');
     const recv = await req(viewer, 'transport:create', { direction: 'recv' });
     assert.ok(recv.id);
     const produce = await rawAck(viewer, 'producer:create', { transportId: recv.id, kind: 'video', source: 'camera', rtpParameters: VP8_PARAMETERS });
@@ -127,7 +127,7 @@ describe('with AUTH_SECRET', () => {
       ['lobby:admit', { peerId: v.peerId }],
       ['lobby:deny', { peerId: v.peerId }],
     ] as const) {
-      assert.equal(errorCode(await rawAck(part, name, payload)), 'FORBIDDEN', `participant ${name}`);
+      assert.equal(refusalOf(await rawAck(part, name, payload)), 'FORBIDDEN/not-moderator', `participant ${name}`);
       assert.equal(errorCode(await rawAck(viewer, name, payload)), 'FORBIDDEN', `viewer ${name}`);
     }
     assert.equal(noom.rooms.get('roles')?.peerCount, 3, 'nobody was removed');

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
-import { errorCode, onlyRouter, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
+import { errorCode, onlyRouter, rawAck, refusalOf, req, socketTracker, startTestServer } from '../support/server.js';
 import { OPUS_PARAMETERS, VP8_PARAMETERS } from '../support/rtp.js';
 
 let noom: NoomServer;
@@ -46,7 +46,7 @@ test('200 transport:create sent at once: 4 transports (the per-peer limit), the 
   await req(s, 'room:join', { roomId: 'race-transports' });
   const answers = await burst(s, 'transport:create', Array.from({ length: 200 }, (_, i) => ({ direction: i % 2 ? 'send' : 'recv' })));
   assert.equal(oks(answers).length, 4);
-  assert.ok(answers.filter((a) => !(a as { ok: boolean }).ok).every((a) => errorCode(a) === 'FORBIDDEN'));
+  assert.ok(answers.filter((a) => !(a as { ok: boolean }).ok).every((a) => refusalOf(a) === 'FORBIDDEN/limit'));
   assert.equal((await routerView('race-transports')).transports, 4);
 });
 

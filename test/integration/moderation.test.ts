@@ -10,7 +10,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
 import { eventually } from '../support/eventually.js';
-import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
+import { collect, errorCode, rawAck, refusalOf, req, socketTracker, startTestServer } from '../support/server.js';
 
 const SECRET = 'moderation-test-secret-32-characters-long';
 let noom: NoomServer;
@@ -89,11 +89,12 @@ test('a removed peer hears room:kicked, the others peer:left, and it cannot rejo
     assert.deepEqual([...noom.rooms.get('kick')!.peers.values()].map((p) => p.displayName).sort(), ['Host', 'Olga']);
     // Kim is out: its requests are refused, and so is a rejoin under the same name from the same address.
     assert.equal(errorCode(await rawAck(kim.socket, 'chat:send', { text: 'still here?' })), 'INVALID_STATE');
-    const again = (await rawAck(kim.socket, 'room:join', { roomId: 'kick', displayName: 'Kim' })) as { error: { code: string; message: string } };
-    assert.equal(again.error.code, 'FORBIDDEN');
+    const again = (await rawAck(kim.socket, 'room:join', { roomId: 'kick', displayName: 'Kim' })) as { error: { code: string; message: string; retryAfterMs: number } };
+    assert.equal(refusalOf(again), 'FORBIDDEN/removed');
     assert.match(again.error.message, /try again in \d+ s/);
+    assert.ok(again.error.retryAfterMs > 55_000 && again.error.retryAfterMs <= 60_000, `retry after ${again.error.retryAfterMs} ms`);
     const fresh = await sockets.open(noom.url);
-    assert.equal(errorCode(await rawAck(fresh, 'room:join', { roomId: 'kick', displayName: 'kim' })), 'FORBIDDEN', 'a new connection does not help');
+    assert.equal(refusalOf(await rawAck(fresh, 'room:join', { roomId: 'kick', displayName: 'kim' })), 'FORBIDDEN/removed', 'a new connection does not help');
     // Another room is not affected.
     await req(fresh, 'room:join', { roomId: 'kick-elsewhere', displayName: 'Kim' });
     await req(fresh, 'room:leave', {});
@@ -129,8 +130,8 @@ test('lock and unlock: newcomers need the password while locked, members stay, e
   await eventually('the member to hear of the lock', () => updates.length === 1);
   assert.deepEqual(updates, [{ locked: true, lobby: false }]);
   const newcomer = await sockets.open(noom.url);
-  assert.equal(errorCode(await rawAck(newcomer, 'room:join', { roomId: 'lock', displayName: 'New' })), 'FORBIDDEN');
-  assert.equal(errorCode(await rawAck(newcomer, 'room:join', { roomId: 'lock', displayName: 'New', password: 'wrong' })), 'FORBIDDEN');
+  assert.equal(refusalOf(await rawAck(newcomer, 'room:join', { roomId: 'lock', displayName: 'New' })), 'FORBIDDEN/password-required');
+  assert.equal(refusalOf(await rawAck(newcomer, 'room:join', { roomId: 'lock', displayName: 'New', password: 'wrong' })), 'FORBIDDEN/wrong-password');
   const joined = await req(newcomer, 'room:join', { roomId: 'lock', displayName: 'New', password: 'hunter22' });
   assert.equal(joined.locked, true);
   await req(newcomer, 'room:leave', {});
@@ -191,10 +192,10 @@ test('lobby: newcomers wait until a moderator admits or denies them; one who lea
   const dan = await sockets.open(noom.url);
   const denied = rawAck(dan, 'room:join', { roomId: 'lobby', displayName: 'Dan' });
   await eventually('the moderator to see Dan wait', () => waitingAtMod.length === 2);
-  assert.equal(errorCode(await rawAck(wendy, 'lobby:admit', { peerId: waitingAtMod[1]!.peerId })), 'FORBIDDEN');
+  assert.equal(refusalOf(await rawAck(wendy, 'lobby:admit', { peerId: waitingAtMod[1]!.peerId })), 'FORBIDDEN/not-moderator');
   await req(mod, 'lobby:deny', { peerId: waitingAtMod[1]!.peerId });
   const res = (await denied) as { ok: boolean; error: { code: string; message: string } };
-  assert.equal(res.error.code, 'FORBIDDEN');
+  assert.equal(refusalOf(res), 'FORBIDDEN/denied');
   assert.match(res.error.message, /denied/);
   assert.deepEqual(leftLobby[1], { peerId: waitingAtMod[1]!.peerId, outcome: 'denied' });
   assert.equal(errorCode(await rawAck(mod, 'lobby:admit', { peerId: waitingAtMod[1]!.peerId })), 'NOT_FOUND', 'decided once');

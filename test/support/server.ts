@@ -58,6 +58,12 @@ export function errorCode(res: unknown): string | undefined {
   return (res as { ok: boolean; error?: { code: string } }).error?.code;
 }
 
+/** A refusal's code and reason word, as `FORBIDDEN/removed` (`CODE/-` when it gives no reason). */
+export function refusalOf(res: unknown): string | undefined {
+  const error = (res as { ok: boolean; error?: { code: string; refusal?: string } }).error;
+  return error && `${error.code}/${error.refusal ?? '-'}`;
+}
+
 /** Collects every server event of one name that reaches a socket. */
 export function collect<E extends ServerEventName>(socket: ProtocolSocket, event: E): ServerEventPayload<E>[] {
   const seen: ServerEventPayload<E>[] = [];

@@ -209,24 +209,18 @@ export class App {
 /**
  * The server answers FORBIDDEN for a locked room (no or wrong password), for someone a
  * moderator removed, and for a newcomer a moderator did not admit; only the first is a
- * question of a password. Told apart by the server's reason (server/src/errors.ts,
- * RoomModeration, Connection).
+ * question of a password. The answer's `refusal` tells them apart.
  */
 function asksForPassword(error: RequestError): boolean {
-  return /password/i.test(error.reason);
+  return error.refusal === 'password-required' || error.refusal === 'wrong-password';
 }
 
 function forbiddenScreen(roomId: string, error: RequestError, back: { label: string; run: () => void }): HTMLElement {
-  if (/removed you/i.test(error.reason)) {
-    const wait = /in (\d+) s/.exec(error.reason)?.[1];
-    return messageScreen(
-      'You were removed from this room',
-      `A moderator removed you from “${roomId}”.${wait ? ` You can try again in ${formatWait(Number(wait))}.` : ''}`,
-      back,
-      'kicked',
-    );
+  if (error.refusal === 'removed') {
+    const wait = error.retryAfterMs === undefined ? '' : ` You can try again in ${formatWait(Math.ceil(error.retryAfterMs / 1000))}.`;
+    return messageScreen('You were removed from this room', `A moderator removed you from “${roomId}”.${wait}`, back, 'kicked');
   }
-  if (/denied/i.test(error.reason)) {
+  if (error.refusal === 'denied') {
     return messageScreen('You were not let in', `A moderator of “${roomId}” did not admit you.`, back, 'denied');
   }
   return messageScreen('Cannot join this room', error.reason, back);

@@ -132,7 +132,7 @@ export class Peer {
   async createTransport(direction: Direction): Promise<TransportData> {
     this.#assertOpen();
     if (this.#transports.size + this.#pending.transports >= this.#limits.maxTransports) {
-      throw forbidden(`at most ${this.#limits.maxTransports} transports per peer`);
+      throw forbidden(`at most ${this.#limits.maxTransports} transports per peer`, 'limit');
     }
     this.#pending.transports++;
     let transport: types.WebRtcTransport;
@@ -250,7 +250,7 @@ export class Peer {
   async produce(transportId: string, options: ProduceOptions): Promise<PeerProducer> {
     const transport = this.#transport(transportId, 'send');
     if (this.#producers.size + this.#pending.producers >= this.#limits.maxProducers) {
-      throw forbidden(`at most ${this.#limits.maxProducers} producers per peer`);
+      throw forbidden(`at most ${this.#limits.maxProducers} producers per peer`, 'limit');
     }
     const slot = `${options.source}:${options.kind}`;
     if (this.#producerSlots.has(slot)) throw invalidState(`a ${options.source} ${options.kind} producer already exists`);
@@ -296,7 +296,7 @@ export class Peer {
     if (!this.#media.has(producerId)) throw notFound('producer', producerId);
     const transport = this.#transport(transportId, 'recv');
     if (this.#consumers.size + this.#pending.consumers >= this.#limits.maxConsumers) {
-      throw forbidden(`at most ${this.#limits.maxConsumers} consumers per peer`);
+      throw forbidden(`at most ${this.#limits.maxConsumers} consumers per peer`, 'limit');
     }
     // One consumer of a producer per transport: more would only multiply what the worker
     // sends to this one client.

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RoomSummary } from '../../../protocol/index.js';
-import { AppError } from '../errors.js';
+import { AppError, forbidden } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { Room, type RoomFanout } from './Room.js';
@@ -100,7 +100,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     const pending = this.#creating.get(id);
     if (pending) return pending;
     if (this.#rooms.size >= this.#options.maxRooms) {
-      throw new AppError('FORBIDDEN', `this server hosts at most ${this.#options.maxRooms} rooms`);
+      throw forbidden(`this server hosts at most ${this.#options.maxRooms} rooms`, 'max-rooms');
     }
     const creation = Room.create(
       {

@@ -156,7 +156,7 @@ export class Connection implements SessionHolder {
 
     this.#on('peer:rename', RenameRequest, async ({ displayName }) => {
       const { peer, room } = this.#member();
-      if (this.#nameFromToken) throw forbidden('the display name comes from the join token');
+      if (this.#nameFromToken) throw forbidden('the display name comes from the join token', 'name-from-token');
       await client.take('rename');
       room.rename(peer, displayName);
       return EMPTY;
@@ -272,7 +272,7 @@ export class Connection implements SessionHolder {
       const grant = this.#deps.tokens ? await this.#deps.tokens.verify(req.token, req.roomId) : undefined;
       const identity = grant?.identity ?? this.#identity(req);
       const banned = this.#deps.bans.retryAfterS(req.roomId, identity);
-      if (banned > 0) throw forbidden(`a moderator removed you from this room: try again in ${banned} s`);
+      if (banned > 0) throw forbidden(`a moderator removed you from this room: try again in ${banned} s`, 'removed', banned * 1000);
       const displayName = grant?.displayName ?? req.displayName ?? anonymousName();
       if (!rooms.get(req.roomId)) await client.take('roomCreation');
       if (req.password !== undefined) await client.checkPassword(req.roomId);

@@ -29,8 +29,13 @@ export type Handler<S extends z.ZodMiniType, T> = (req: z.infer<S>) => Promise<T
 
 export function toProtocolError(error: unknown, log: Logger, event: string): ProtocolError {
   if (error instanceof AppError) {
-    const { retryAfterMs } = error.details;
-    return { code: error.code, message: error.message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    const { retryAfterMs, refusal } = error.details;
+    return {
+      code: error.code,
+      message: error.message,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(refusal !== undefined ? { refusal } : {}),
+    };
   }
   log.error({ err: error, event }, 'request failed');
   return { code: 'INTERNAL', message: 'internal error' };

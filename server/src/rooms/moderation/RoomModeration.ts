@@ -63,12 +63,12 @@ export class RoomModeration {
 
   /** Throws FORBIDDEN unless the peer moderates the room. */
   assertModerator(peerId: string): void {
-    if (this.roleOf(peerId) !== 'moderator') throw forbidden('only moderators may do that');
+    if (this.roleOf(peerId) !== 'moderator') throw forbidden('only moderators may do that', 'not-moderator');
   }
 
   /** Throws FORBIDDEN unless the peer may send media. */
   assertMayPublish(peerId: string): void {
-    if (this.roleOf(peerId) === 'viewer') throw forbidden('viewers cannot publish');
+    if (this.roleOf(peerId) === 'viewer') throw forbidden('viewers cannot publish', 'viewer');
   }
 
   #hasModerator(): boolean {
@@ -151,7 +151,7 @@ export class RoomModeration {
   deny(peerId: string): void {
     const w = this.#take(peerId);
     this.#toModerators('lobby:left', { peerId, outcome: 'denied' });
-    w.deny(forbidden('a moderator denied entry to the room'));
+    w.deny(forbidden('a moderator denied entry to the room', 'denied'));
   }
 
   #take(peerId: string): Waiter {

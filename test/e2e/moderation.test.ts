@@ -3,7 +3,7 @@
  * mutes a participant's microphone from the participant's tile (the muted page is told and
  * shows its mic off, and its audio stops reaching the host), removes the participant (who
  * sees why and cannot come straight back by the link), and lets a newcomer in from the
- * waiting room.
+ * waiting room; then denies one newcomer, and another gives up waiting.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +31,8 @@ describe('moderation in the browser', () => {
   let host: Peer;
   let bob: Peer;
   let carol: Peer | undefined;
+  let dave: Peer | undefined;
+  let erin: Peer | undefined;
 
   before(async () => {
     server = await startServer();
@@ -111,6 +113,39 @@ describe('moderation in the browser', () => {
       await carol.page.waitForSelector('[data-testid="room"][data-status="joined"]', { timeout: 20_000 });
       await host.page.waitForSelector('[data-testid="participant-count"][data-count="2"]');
       await eventually('Carol to be a member on the server', () => server.noom.rooms.get(ROOM)?.peerCount, (n) => n === 2);
+    }),
+  );
+
+  test(
+    'with the waiting room still on, the host denies a newcomer, and another cancels while waiting',
+    withDiagnostics(() => [host, dave, erin], async () => {
+      const waitingAtServer = () => server.noom.rooms.get(ROOM)?.moderation.waitingList().map((w) => w.displayName);
+      const members = server.noom.rooms.get(ROOM)?.peerCount;
+      assert.equal(members, 2, 'Hana and Carol');
+      if (await host.page.locator('#waiting-panel').isHidden()) await host.page.click('[data-testid="waiting-button"]');
+
+      dave = await newPeer(browser, 'Dave');
+      await dave.page.goto(`${server.url}/r/${ROOM}`);
+      await passPreJoin(dave.page);
+      await dave.page.waitForSelector('[data-testid="waiting-screen"]');
+      await host.page.click('[data-testid="waiting-entry"][data-name="Dave"] [data-testid="deny"]');
+      await dave.page.waitForSelector('[data-testid="message-screen"][data-kind="denied"]:has-text("You were not let in")');
+      await host.page.waitForSelector('[data-testid="waiting-entry"][data-name="Dave"]', { state: 'detached' });
+      assert.deepEqual(waitingAtServer(), []);
+      assert.equal(server.noom.rooms.get(ROOM)?.peerCount, members, 'Dave did not come in');
+
+      erin = await newPeer(browser, 'Erin');
+      await erin.page.goto(`${server.url}/r/${ROOM}`);
+      await passPreJoin(erin.page);
+      await erin.page.waitForSelector('[data-testid="waiting-screen"]');
+      await host.page.waitForSelector('[data-testid="waiting-entry"][data-name="Erin"]');
+      assert.deepEqual(waitingAtServer(), ['Erin']);
+      await erin.page.click('[data-testid="waiting-cancel"]');
+      await erin.page.waitForSelector('[data-testid="lobby"]');
+      await host.page.waitForSelector('[data-testid="waiting-entry"][data-name="Erin"]', { state: 'detached' });
+      await host.page.waitForSelector('[data-testid="waiting-count"]', { state: 'hidden' });
+      await eventually('the server to drop Erin from the waiting room', waitingAtServer, (w) => w?.length === 0);
+      assert.equal(server.noom.rooms.get(ROOM)?.peerCount, members, 'Erin did not come in');
     }),
   );
 });

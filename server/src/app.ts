@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { RoomRegistry } from './rooms/RoomRegistry.js';
 import { KickBans } from './rooms/moderation/KickBans.js';
+import { sharedBanStore } from './cluster/sharedBans.js';
 import { Sessions } from './rooms/Sessions.js';
 import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
@@ -80,9 +81,11 @@ function defaultStaticDir(): string | undefined {
 export async function startNoom(config: Config, log: Logger = createLogger(config.logLevel)): Promise<NoomServer> {
   // A key that does not parse stops the server before anything starts.
   const tokens = config.auth ? await JoinTokens.create(config.auth) : undefined;
-  const bans = new KickBans(config.moderation.kickBanSeconds);
   // Redis first: a cluster node that cannot reach it fails before starting any worker.
   const cluster = config.cluster ? await ClusterNode.connect(config.cluster, log) : undefined;
+  const bans = new KickBans(config.moderation.kickBanSeconds, {
+    ...(cluster ? { store: sharedBanStore(cluster.redis), onStoreError: (err: unknown) => log.warn({ err }, 'kick bans: Redis unavailable') } : {}),
+  });
   let pool: WorkerPool;
   try {
     pool = await WorkerPool.create(config.mediasoup, log.child({ component: 'workers' }));
@@ -213,7 +216,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       const wildcard = host !== config.http.host;
       const announced = config.mediasoup.announcedAddress;
       await cluster.join(wildcard ? url.replace(`//${host}:`, `//${announced.includes(':') ? `[${announced}]` : announced}:`) : url);
-      await clusterRooms?.start(rooms);
+      await clusterRooms?.start(rooms, bans);
     } catch (error) {
       rooms.close();
       await new Promise<void>((resolve) => void io.close(() => resolve()));

@@ -9,13 +9,19 @@
  *   lost it), then compares each view with the directory;
  * - every few seconds, the same comparison, which heals an event lost on the way.
  * The public list is read from the directory whenever a room of the cluster changes.
+ *
+ * Moderation spans the nodes too: the lock and the waiting room are settings in the
+ * directory, told to the other nodes when a moderator changes them; waiting-room news
+ * reaches the moderators on every node; and an action on a member or a newcomer whose
+ * socket is on another node (mute, remove, admit, deny) is a broker request to that node.
  */
 import { z } from 'zod';
 import { SERVER_EVENT_SCHEMAS, type ServerEventName } from '../../../protocol/index.js';
 import { AppError, roomFull, roomLocked } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { kickAndBan, type KickBans } from '../rooms/moderation/KickBans.js';
 import type { Room } from '../rooms/Room.js';
-import type { RemoteProducer, RoomLink } from '../rooms/RoomLink.js';
+import type { LobbyNews, RemoteModeration, RemoteProducer, RoomLink } from '../rooms/RoomLink.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
 import type { NoomIo } from '../signaling/fanout.js';
 import type { ClusterNode } from './ClusterNode.js';
@@ -25,6 +31,7 @@ import { withDeadline } from './redis.js';
 import { keys } from './keys.js';
 import { parseJson } from './json.js';
 import { JoinRefusedError, passwordHash, RoomDirectory, StoredChat, type DirectoryMember, type DirectoryProducer } from './RoomDirectory.js';
+import { BrokerError } from './Broker.js';
 
 /** The Socket.IO server-side event that carries room events between nodes. */
 const RELAY_EVENT = 'noom:room';
@@ -38,6 +45,8 @@ const RELAYED = [
   'producer:paused',
   'producer:resumed',
   'producer:score',
+  // A moderator ended the meeting.
+  'room:closed',
 ] as const satisfies readonly ServerEventName[];
 const RelayEnvelope = z.object({
   roomId: z.string().min(1).max(128),
@@ -47,6 +56,37 @@ const RelayEnvelope = z.object({
   from: NodeId,
 });
 const ChatEnvelope = z.object({ roomId: z.string().min(1).max(128), message: StoredChat });
+/** The Socket.IO server-side event that carries moderation news (settings, waiting room) between nodes. */
+const MODERATION_EVENT = 'noom:moderation';
+const ModerationEnvelope = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('settings'),
+    roomId: z.string().min(1).max(128),
+    from: NodeId,
+    passwordHash: z.string().max(128),
+    lobby: z.boolean(),
+  }),
+  z.object({
+    kind: z.literal('lobby'),
+    roomId: z.string().min(1).max(128),
+    from: NodeId,
+    event: z.enum(['lobby:waiting', 'lobby:left']),
+    payload: z.unknown(),
+  }),
+]);
+/** The broker request that has a member's or a newcomer's node carry out a moderator's action. */
+const MODERATE = 'room:moderate';
+const PeerRef = z.string().min(1).max(128);
+const ModerateRequest = z.object({
+  roomId: z.string().min(1).max(128),
+  action: z.discriminatedUnion('action', [
+    z.object({ action: z.literal('mute'), peerId: PeerRef, source: z.enum(['mic', 'camera', 'screen']) }),
+    z.object({ action: z.literal('kick'), peerId: PeerRef }),
+    z.object({ action: z.literal('admit'), peerId: PeerRef }),
+    z.object({ action: z.literal('deny'), peerId: PeerRef }),
+  ]),
+});
+const Done = z.object({ done: z.literal(true) });
 const RESYNC_MS = 5000;
 const DIRECTORY_DEADLINE_MS = 3000;
 
@@ -72,6 +112,7 @@ export class ClusterRooms {
   #closed = false;
   readonly #onRelay = (envelope: unknown) => this.#receive(envelope);
   readonly #onChat = (text: string) => this.#receiveChat(text);
+  readonly #onModeration = (envelope: unknown) => this.#receiveModeration(envelope);
   readonly #onNodeDown = (nodeId: string) => void this.#nodeDown(nodeId);
   readonly #onReconnected = () => void this.#reassert();
   readonly #onNodeUp = (node: { nodeId: string }) => this.#deadNodes.delete(node.nodeId);
@@ -113,7 +154,7 @@ export class ClusterRooms {
    * this waits until the others have seen that run die, or their clean-up of it would take
    * this run's members with it.
    */
-  async start(rooms: RoomRegistry): Promise<void> {
+  async start(rooms: RoomRegistry, bans: KickBans): Promise<void> {
     const liveness = this.#node.liveness;
     if (liveness.replacedEarlierRun) await new Promise((resolve) => setTimeout(resolve, 2 * liveness.pollMs + 500));
     await this.directory.removeNode(this.nodeId);
@@ -134,6 +175,22 @@ export class ClusterRooms {
       this.#log.child({ component: 'pipes' }),
     );
     this.#io.on(RELAY_EVENT, this.#onRelay);
+    this.#io.on(MODERATION_EVENT, this.#onModeration);
+    this.#node.broker.handle(MODERATE, ModerateRequest, async ({ roomId, action }) => {
+      const room = rooms.get(roomId);
+      if (!room || room.closed) throw new AppError('NOT_FOUND', `room ${roomId} is not on node ${this.nodeId}`);
+      // Only members and newcomers of this node: an action is never passed on a second time.
+      if (action.action === 'mute') {
+        if (!room.peers.has(action.peerId)) throw new AppError('NOT_FOUND', `peer ${action.peerId} not found`);
+        await room.mute(action.peerId, action.source);
+      } else if (action.action === 'kick') {
+        if (!room.peers.has(action.peerId)) throw new AppError('NOT_FOUND', `peer ${action.peerId} not found`);
+        await kickAndBan(room, action.peerId, bans);
+      } else {
+        room.moderation.decideHere(action.action, action.peerId);
+      }
+      return { done: true };
+    });
     void this.#node.redis.subscriber.subscribe(keys.chat, this.#onChat).catch((error: unknown) => {
       this.#log.error({ err: error }, 'could not subscribe to chat');
     });
@@ -165,6 +222,7 @@ export class ClusterRooms {
           return {
             isPublic: r.settings.isPublic,
             passwordHash: r.settings.passwordHash,
+            lobby: r.settings.lobby,
             maxPeers: r.settings.maxPeers,
             // A dead node's entries may still be there: its removal is on its way.
             peers: new Map([...r.peers].filter(([, m]) => m.nodeId !== self && this.#isAlive(m.nodeId))),
@@ -191,6 +249,32 @@ export class ClusterRooms {
           throw new AppError('INTERNAL', 'chat is unavailable for a moment; try again');
         }
       },
+      setModerated: async (change) => {
+        const hash = change.password === undefined ? undefined : change.password === null ? '' : passwordHash(roomId, change.password);
+        let now;
+        try {
+          now = await withDeadline(
+            directory.setModerated(roomId, { ...(hash !== undefined ? { passwordHash: hash } : {}), ...(change.lobby !== undefined ? { lobby: change.lobby } : {}) }),
+            DIRECTORY_DEADLINE_MS,
+          );
+        } catch (error) {
+          log.warn({ err: error }, 'room settings not changed: room directory unavailable');
+          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
+        }
+        if (!now) throw new AppError('INVALID_STATE', 'the room is closing');
+        this.#emitModeration({ kind: 'settings', roomId, from: this.nodeId, ...now });
+        return now;
+      },
+      readModerated: async () => {
+        try {
+          return await withDeadline(directory.moderated(roomId), DIRECTORY_DEADLINE_MS);
+        } catch (error) {
+          log.warn({ err: error }, 'room directory unavailable for a join');
+          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
+        }
+      },
+      lobby: (news: LobbyNews) => this.#emitModeration({ kind: 'lobby', roomId, from: this.nodeId, ...news }),
+      moderate: (nodeId: string, action: RemoteModeration) => this.#moderate(nodeId, roomId, action),
       importProducer: (producerId, nodeId, router) => {
         if (!this.#links) return Promise.reject(new AppError('INVALID_STATE', 'this node is not serving yet'));
         return this.#links.import(roomId, producerId, nodeId, router);
@@ -215,6 +299,55 @@ export class ClusterRooms {
       if (event === 'peer:joined' || event === 'peer:left') this.#rooms?.scheduleUpdate();
     } catch (error) {
       this.#log.error({ err: error }, 'relayed room event handling failed');
+    }
+  }
+
+  #emitModeration(envelope: z.input<typeof ModerationEnvelope>): void {
+    if (this.#closed) return;
+    void Promise.resolve(this.#io.serverSideEmit(MODERATION_EVENT, envelope)).catch((error: unknown) => {
+      this.#log.debug({ err: error }, 'could not relay moderation news');
+    });
+  }
+
+  #receiveModeration(raw: unknown): void {
+    try {
+      const parsed = ModerationEnvelope.safeParse(raw);
+      if (!parsed.success) {
+        this.#log.warn('dropping malformed moderation news');
+        return;
+      }
+      const e = parsed.data;
+      if (e.from === this.nodeId) return;
+      const room = this.#rooms?.get(e.roomId);
+      if (!room) return;
+      if (e.kind === 'settings') {
+        room.applyModerated({ passwordHash: e.passwordHash, lobby: e.lobby });
+        this.#rooms?.scheduleUpdate();
+        return;
+      }
+      const news = e.event === 'lobby:waiting'
+        ? SERVER_EVENT_SCHEMAS['lobby:waiting'].safeParse(e.payload)
+        : SERVER_EVENT_SCHEMAS['lobby:left'].safeParse(e.payload);
+      if (!news.success) {
+        this.#log.warn({ event: e.event, from: e.from }, 'dropping waiting-room news that does not match its schema');
+        return;
+      }
+      room.moderation.applyRemote(e.from, { event: e.event, payload: news.data } as LobbyNews);
+    } catch (error) {
+      this.#log.error({ err: error }, 'moderation news handling failed');
+    }
+  }
+
+  /** Has `nodeId` carry out a moderator's action; its refusal comes back with its code. */
+  async #moderate(nodeId: string, roomId: string, action: RemoteModeration): Promise<void> {
+    try {
+      await this.#node.broker.request(nodeId, MODERATE, { roomId, action }, { result: Done });
+    } catch (error) {
+      if (error instanceof BrokerError && error.code === 'REMOTE_ERROR' && error.details.remoteCode === 'NOT_FOUND') {
+        throw new AppError('NOT_FOUND', error.message);
+      }
+      this.#log.warn({ err: error, node: nodeId, action: action.action }, 'moderation action on another node failed');
+      throw new AppError('UNAVAILABLE', 'the node of that participant did not answer; try again');
     }
   }
 
@@ -270,7 +403,12 @@ export class ClusterRooms {
       );
       room.media.repeatImportDemand();
       try {
-        await this.directory.assert(room.id, { isPublic: share.isPublic, passwordHash: share.passwordHash, maxPeers: share.maxPeers }, members, producers);
+        await this.directory.assert(
+          room.id,
+          { isPublic: share.isPublic, passwordHash: share.passwordHash, maxPeers: share.maxPeers, lobby: share.lobby },
+          members,
+          producers,
+        );
       } catch (error) {
         this.#log.warn({ err: error, room: room.id }, 'could not write the room back after an outage');
       }
@@ -291,6 +429,7 @@ export class ClusterRooms {
         const state = await this.directory.state(room.id);
         for (const e of [...state.peers.values(), ...state.producers.values()]) if (!isAlive(e.nodeId)) dead.add(e.nodeId);
         room.resync({ peers: state.peers, producers: remoteProducers(state.producers) }, isAlive, readStartedAt);
+        if (state.moderated) room.applyModerated(state.moderated, readStartedAt);
       }
       // Entries of a node that is gone outlived its removal (every survivor failed it): again.
       for (const nodeId of dead) if (nodeId !== this.nodeId) await this.directory.removeNode(nodeId);
@@ -307,6 +446,7 @@ export class ClusterRooms {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#io.off(RELAY_EVENT, this.#onRelay);
+    this.#io.off(MODERATION_EVENT, this.#onModeration);
     await withDeadline(this.#node.redis.subscriber.unsubscribe(keys.chat, this.#onChat), 1000).catch(() => undefined);
     if (this.#rooms) {
       this.#node.liveness.off('nodedown', this.#onNodeDown);

@@ -45,14 +45,22 @@ export interface RoomSettings {
   maxPeers: number;
 }
 
+/** The settings a moderator changes while the room runs: the lock and the waiting room. */
+export interface ModeratedSettings {
+  passwordHash: string;
+  lobby: boolean;
+}
+
 /** What the directory holds about one room's people and media. */
 export interface RoomState {
   peers: Map<string, DirectoryMember>;
   producers: Map<string, DirectoryProducer>;
+  /** Absent when the room has no settings any more (gone). */
+  moderated?: ModeratedSettings;
 }
 
 export interface JoinResult extends RoomState {
-  settings: RoomSettings;
+  settings: RoomSettings & { lobby: boolean };
   chat: ChatMessage[];
 }
 
@@ -99,7 +107,19 @@ redis.call('PERSIST', KEYS[1])
 redis.call('PERSIST', KEYS[4])
 redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
-return {'OK', s[1] or ARGV[2], pw, tostring(maxPeers), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1)}
+return {'OK', s[1] or ARGV[2], pw, tostring(maxPeers), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1), redis.call('HGET', KEYS[1], 'lobby') or '0'}
+`;
+
+/**
+ * Changes the lock and/or the waiting room of a room that exists (ARGV: '-' leaves a field
+ * as it is) and answers both as they are now; nil when the room is gone.
+ */
+const SET_MODERATED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if ARGV[1] ~= '-' then redis.call('HSET', KEYS[1], 'password', ARGV[1]) end
+if ARGV[2] ~= '-' then redis.call('HSET', KEYS[1], 'lobby', ARGV[2]) end
+local s = redis.call('HMGET', KEYS[1], 'password', 'lobby')
+return {s[1] or '', s[2] or '0'}
 `;
 
 /** Removes a peer and its producers; an emptied room keeps settings and chat for the grace period. */
@@ -191,7 +211,7 @@ return removed
 const ASSERT = `
 local sets = {cjson.decode(ARGV[6]), cjson.decode(ARGV[7])}
 if redis.call('EXISTS', KEYS[1]) == 0 and next(sets[1]) ~= nil then
-  redis.call('HSET', KEYS[1], 'public', ARGV[3], 'password', ARGV[4], 'maxPeers', ARGV[5])
+  redis.call('HSET', KEYS[1], 'public', ARGV[3], 'password', ARGV[4], 'maxPeers', ARGV[5], 'lobby', ARGV[9])
 end
 for n, key in ipairs({KEYS[2], KEYS[3]}) do
   local mine = sets[n]
@@ -214,7 +234,7 @@ if next(sets[1]) ~= nil then redis.call('SADD', KEYS[5], ARGV[1]) else redis.cal
 return 1
 `;
 
-const STATE = `return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}`;
+const STATE = `return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HMGET', KEYS[3], 'password', 'lobby')}`;
 
 const Flat = z.array(z.string());
 
@@ -237,8 +257,10 @@ function parseMap<T>(flat: string[], schema: z.ZodType<T>): Map<string, T> {
 
 const JoinReply = z.union([
   z.tuple([z.enum(['LOCKED', 'WRONG_PASSWORD', 'FULL']), z.string()]),
-  z.tuple([z.literal('OK'), z.string(), z.string(), z.string(), Flat, Flat, Flat]),
+  z.tuple([z.literal('OK'), z.string(), z.string(), z.string(), Flat, Flat, Flat, z.string()]),
 ]);
+/** HMGET's answer: a missing field (or key) is nil, which arrives as null. */
+const Moderated = z.tuple([z.string().nullable(), z.string().nullable()]);
 
 export interface DirectoryOptions {
   nodeId: string;
@@ -278,9 +300,9 @@ export class RoomDirectory {
     if (!parsed.success) throw new DirectoryError(`unexpected join reply for room ${roomId}`);
     const r = parsed.data;
     if (r[0] !== 'OK') throw new JoinRefusedError(r[0], Number(r[1]));
-    const [, isPublic, hash, maxPeers, peers, producers, chat] = r;
+    const [, isPublic, hash, maxPeers, peers, producers, chat, lobby] = r;
     return {
-      settings: { isPublic: isPublic === '1', passwordHash: hash, maxPeers: Number(maxPeers) || settings.maxPeers },
+      settings: { isPublic: isPublic === '1', passwordHash: hash, maxPeers: Number(maxPeers) || settings.maxPeers, lobby: lobby === '1' },
       peers: parseMap(peers, DirectoryMember),
       producers: parseMap(producers, DirectoryProducer),
       chat: chat.flatMap((text) => {
@@ -325,13 +347,37 @@ export class RoomDirectory {
     );
   }
 
-  /** The room's members and producers now. */
+  /** The room's members, producers and moderated settings now. */
   async state(roomId: string): Promise<RoomState> {
     // One read of both hashes (a script runs alone), so a producer never shows without its peer.
-    const [peers, producers] = z
-      .tuple([Flat, Flat])
-      .parse(await this.#eval(STATE, [keys.roomPeers(roomId), keys.roomProducers(roomId)], []));
-    return { peers: parseMap(peers, DirectoryMember), producers: parseMap(producers, DirectoryProducer) };
+    const [peers, producers, [password, lobby]] = z
+      .tuple([Flat, Flat, Moderated])
+      .parse(await this.#eval(STATE, [keys.roomPeers(roomId), keys.roomProducers(roomId), keys.roomSettings(roomId)], []));
+    return {
+      peers: parseMap(peers, DirectoryMember),
+      producers: parseMap(producers, DirectoryProducer),
+      ...(password !== null ? { moderated: { passwordHash: password, lobby: lobby === '1' } } : {}),
+    };
+  }
+
+  /**
+   * Sets the lock (a password hash, '' to unlock) and/or the waiting room of an existing
+   * room; answers both as they are now, or undefined when the room does not exist.
+   */
+  async setModerated(roomId: string, change: Partial<ModeratedSettings>): Promise<ModeratedSettings | undefined> {
+    const reply = await this.#eval(SET_MODERATED, [keys.roomSettings(roomId)], [
+      change.passwordHash ?? '-',
+      change.lobby === undefined ? '-' : change.lobby ? '1' : '0',
+    ]);
+    if (reply === null) return undefined;
+    const [passwordHash, lobby] = z.tuple([z.string(), z.string()]).parse(reply);
+    return { passwordHash, lobby: lobby === '1' };
+  }
+
+  /** The lock and waiting room of a room, read before this node has a member there; undefined when there is no such room. */
+  async moderated(roomId: string): Promise<ModeratedSettings | undefined> {
+    const [password, lobby] = Moderated.parse(await this.#redis.commands.hmGet(keys.roomSettings(roomId), ['password', 'lobby']));
+    return password === null ? undefined : { passwordHash: password, lobby: lobby === '1' };
   }
 
   /** Every public room with someone in it, cluster-wide, busiest first. */
@@ -353,7 +399,7 @@ export class RoomDirectory {
   /** Writes this node's members and producers of one room exactly as given (a re-sync). */
   async assert(
     roomId: string,
-    settings: RoomSettings,
+    settings: RoomSettings & { lobby: boolean },
     members: Map<string, DirectoryMember>,
     producers: Map<string, DirectoryProducer>,
   ): Promise<void> {
@@ -362,7 +408,17 @@ export class RoomDirectory {
     await this.#eval(
       ASSERT,
       [keys.roomSettings(roomId), keys.roomPeers(roomId), keys.roomProducers(roomId), keys.rooms, keys.nodeRooms(this.nodeId), keys.roomChat(roomId)],
-      [roomId, this.nodeId, settings.isPublic ? '1' : '0', settings.passwordHash, settings.maxPeers, encode(members), encode(producers), this.#options.graceMs],
+      [
+        roomId,
+        this.nodeId,
+        settings.isPublic ? '1' : '0',
+        settings.passwordHash,
+        settings.maxPeers,
+        encode(members),
+        encode(producers),
+        this.#options.graceMs,
+        settings.lobby ? '1' : '0',
+      ],
     );
   }
 }

@@ -17,7 +17,7 @@ export const keys = {
   socketIoSessionPrefix: 'noom:socket.io:session:',
   /** Prefix of a room's keys: `<prefix><roomId>:settings|peers|producers|chat`. */
   roomPrefix: 'noom:room:',
-  /** Hash: `public` ('1'/'0'), `password` (hash, '' when open), `maxPeers`. */
+  /** Hash: `public` ('1'/'0'), `password` (hash, '' when open), `maxPeers`, `lobby` ('1'/'0', absent: off). */
   roomSettings: (roomId: string) => `noom:room:${roomId}:settings`,
   /** Hash: peer id → JSON {@link DirectoryMember}. */
   roomPeers: (roomId: string) => `noom:room:${roomId}:peers`,
@@ -29,6 +29,8 @@ export const keys = {
   chat: 'noom:chat',
   /** Set of room ids that may exist (pruned when their settings key is gone). */
   rooms: 'noom:rooms',
+  /** String with a TTL: a removed identity kept out of a room (the key hashes room and identity). */
+  kickBan: (digest: string) => `noom:ban:${digest}`,
   /** Set of the room ids in which a node has (or had) members: what to clean when it dies. */
   nodeRooms: (nodeId: string) => `noom:node:${nodeId}:rooms`,
 } as const;

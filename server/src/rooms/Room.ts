@@ -29,14 +29,14 @@ import {
   type ServerEventName,
   type ServerEventPayload,
 } from '../../../protocol/index.js';
-import { AppError, invalidState, notFound, roomFull, roomLocked, unavailable } from '../errors.js';
+import { AppError, notFound, roomFull, roomLocked, unavailable } from '../errors.js';
 import { samePassword } from '../limits/samePassword.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { distinctName, nameKey } from './names.js';
 import { RoomMedia } from '../media/RoomMedia.js';
 import { Peer, type PeerLimits, type ProduceOptions, type Source } from './Peer.js';
-import type { RemoteMember, RemoteProducer, RoomLink, SharedRoom } from './RoomLink.js';
+import type { LobbyNews, ModeratedSettings, RemoteMember, RemoteProducer, RoomLink, SharedRoom } from './RoomLink.js';
 import { RoomModeration } from './moderation/RoomModeration.js';
 
 export interface RoomOptions {
@@ -144,6 +144,8 @@ export class Room extends EventEmitter<RoomEvents> {
   #password: string | undefined;
   /** Cluster: the room's password as the directory keeps it ('' when open). */
   #sharedPasswordHash = '';
+  /** Cluster: when the lock or the waiting room last changed here (a re-sync reads older news). */
+  #moderatedAt = -Infinity;
   #maxPeers: number;
   readonly #link: RoomLink | undefined;
   readonly #remotePeers = new Map<string, RemoteMember>();
@@ -187,6 +189,12 @@ export class Room extends EventEmitter<RoomEvents> {
         memberCount: () => this.#peers.size + this.#remotePeers.size,
         notify: (peerId, event, payload) => this.#peers.get(peerId)?.notify(event, payload),
         broadcast: (event, payload) => this.broadcast(event, payload),
+        ...(o.link
+          ? {
+              relayLobby: (news: LobbyNews) => o.link!.lobby(news),
+              decideRemote: (nodeId: string, action: 'admit' | 'deny', peerId: string) => o.link!.moderate(nodeId, { action, peerId }),
+            }
+          : {}),
       },
       o.maxPeers,
     );
@@ -423,8 +431,8 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Takes the directory's answer to a join as the start of the view (the first answer only). */
   #seed(shared: SharedRoom): void {
     this.#isPublic = shared.isPublic;
-    this.#sharedPasswordHash = shared.passwordHash;
     this.#maxPeers = shared.maxPeers;
+    this.applyModerated(shared);
     if (this.#seeded) return;
     this.#seeded = true;
     const self = this.#link?.nodeId;
@@ -523,6 +531,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** A node is gone: its members and producers leave the view, and this node's members hear of it. */
   dropNode(nodeId: string): void {
+    this.moderation.dropNode(nodeId);
     for (const [id, p] of [...this.#remoteProducers]) {
       if (p.nodeId === nodeId) this.applyRelayed({ event: 'producer:closed', payload: { producerId: id, peerId: p.peerId }, exceptPeerId: undefined, fromNode: nodeId });
     }
@@ -588,10 +597,11 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** This node's own share, as the directory should have it (for a re-sync after an outage). */
-  ownShare(): { isPublic: boolean; passwordHash: string; maxPeers: number; members: Map<string, string>; producers: ProducerInfo[] } {
+  ownShare(): { isPublic: boolean; passwordHash: string; lobby: boolean; maxPeers: number; members: Map<string, string>; producers: ProducerInfo[] } {
     return {
       isPublic: this.#isPublic,
       passwordHash: this.#sharedPasswordHash,
+      lobby: this.moderation.lobby,
       maxPeers: this.#maxPeers,
       members: new Map([...this.#peers.values()].map((p) => [p.id, p.displayName])),
       producers: this.producerInfos().filter((p) => this.#peers.has(p.peerId)),
@@ -670,9 +680,11 @@ export class Room extends EventEmitter<RoomEvents> {
   // ---------------------------------------------------------------- moderation
   /**
    * Pauses the member's producers of that source (the others see `producer:paused` as for
-   * any pause) and tells the member. Only members on this node can be reached.
+   * any pause) and tells the member. A member on another node is muted by its node.
    */
   async mute(peerId: string, source: Source): Promise<void> {
+    const remote = this.#remoteMember(peerId);
+    if (remote) return this.#link!.moderate(remote.nodeId, { action: 'mute', peerId, source });
     const target = this.#localMember(peerId);
     await Promise.all(
       [...target.producers.values()].filter((p) => p.source === source).map((p) => target.pauseProducer(p.producer.id)),
@@ -680,31 +692,75 @@ export class Room extends EventEmitter<RoomEvents> {
     target.notify('peer:muted', { source });
   }
 
-  /** Sends the member out: it hears `room:kicked`, the others `peer:left`. */
-  kick(peerId: string, retryAfterS: number): void {
+  /**
+   * Sends a member of this node out: it hears `room:kicked`, the others `peer:left`.
+   * Answers who it was (for keeping it out a while).
+   */
+  kick(peerId: string, retryAfterS: number): string | undefined {
     const target = this.#localMember(peerId);
+    const identity = this.moderation.identityOf(peerId);
     target.notify('room:kicked', { retryAfterS });
     this.removePeer(target);
+    return identity;
+  }
+
+  /** The node where a member's socket is, when it is not this one. */
+  #remoteMember(peerId: string): RemoteMember | undefined {
+    return this.#peers.has(peerId) ? undefined : this.#remotePeers.get(peerId);
+  }
+
+  /** Has the node of a member elsewhere remove it (that node keeps it out a while). */
+  async kickRemote(peerId: string): Promise<boolean> {
+    const remote = this.#remoteMember(peerId);
+    if (!remote) return false;
+    await this.#link!.moderate(remote.nodeId, { action: 'kick', peerId });
+    return true;
   }
 
   #localMember(peerId: string): Peer {
     const peer = this.#peers.get(peerId);
     if (peer) return peer;
-    if (this.#remotePeers.has(peerId)) throw invalidState('that peer is connected to another node of the cluster');
     throw notFound('peer', peerId);
   }
 
   /** Sets or clears the password that joins need from now on; members stay. */
-  setPassword(password: string | undefined): void {
-    // The directory keeps a cluster room's password; changing it there is not supported yet.
-    if (this.#link) throw invalidState('locking a room is not available in cluster mode');
+  async setPassword(password: string | undefined): Promise<void> {
+    if (this.#link) return this.applyModerated(await this.#link.setModerated({ password: password ?? null }));
     this.#password = password;
     this.#settingsChanged();
   }
 
-  setLobby(enabled: boolean): void {
+  async setLobby(enabled: boolean): Promise<void> {
+    if (this.#link) return this.applyModerated(await this.#link.setModerated({ lobby: enabled }));
     this.moderation.setLobby(enabled);
     this.#settingsChanged();
+  }
+
+  /**
+   * Cluster: the lock and the waiting room as the directory has them now (a moderator here
+   * or on another node changed them, or a re-sync read them); this node's members hear of a change.
+   */
+  applyModerated(settings: ModeratedSettings, readStartedAt?: number): void {
+    if (this.#closed) return;
+    // A re-sync's read from before the last change must not undo it.
+    if (readStartedAt !== undefined && readStartedAt < this.#moderatedAt) return;
+    if (readStartedAt === undefined) this.#moderatedAt = performance.now();
+    const changed = settings.passwordHash !== this.#sharedPasswordHash || settings.lobby !== this.moderation.lobby;
+    this.#sharedPasswordHash = settings.passwordHash;
+    if (settings.lobby !== this.moderation.lobby) this.moderation.setLobby(settings.lobby);
+    if (!changed || !this.#seeded) return;
+    this.#fanout.toLocal('room:updated', { locked: this.locked, lobby: this.moderation.lobby });
+    this.emit('peers');
+  }
+
+  /**
+   * Before a newcomer is checked against the waiting room: a cluster share that has no
+   * member yet learns the room's settings from the directory.
+   */
+  async refreshModerated(): Promise<void> {
+    if (!this.#link || this.#seeded) return;
+    const settings = await this.#link.readModerated();
+    if (settings) this.applyModerated(settings);
   }
 
   #settingsChanged(): void {

@@ -4,7 +4,7 @@
  * nodes piped in for local viewers. Absent on a single node, where the room alone decides.
  */
 import type { types } from 'mediasoup';
-import type { ChatMessage, ProducerInfo, Role } from '../../../protocol/index.js';
+import type { ChatMessage, ProducerInfo, Role, ServerEventPayload } from '../../../protocol/index.js';
 import type { Source } from '../media/RoomMedia.js';
 
 export interface RemoteMember {
@@ -18,11 +18,28 @@ export interface RemoteProducer extends ProducerInfo {
   nodeId: string;
 }
 
-/** The room as the cluster knows it when a peer is admitted. */
-export interface SharedRoom {
-  isPublic: boolean;
+/** The settings moderators change while the room runs, as the directory keeps them. */
+export interface ModeratedSettings {
   /** How the directory keeps the password ('' when open): opaque here, written back after an outage. */
   passwordHash: string;
+  lobby: boolean;
+}
+
+/** A moderator's action on a member or a waiting newcomer whose socket is on another node. */
+export type RemoteModeration =
+  | { action: 'mute'; peerId: string; source: Source }
+  | { action: 'kick'; peerId: string }
+  | { action: 'admit'; peerId: string }
+  | { action: 'deny'; peerId: string };
+
+/** Waiting-room news for the moderators on the other nodes. */
+export type LobbyNews =
+  | { event: 'lobby:waiting'; payload: ServerEventPayload<'lobby:waiting'> }
+  | { event: 'lobby:left'; payload: ServerEventPayload<'lobby:left'> };
+
+/** The room as the cluster knows it when a peer is admitted. */
+export interface SharedRoom extends ModeratedSettings {
+  isPublic: boolean;
   maxPeers: number;
   peers: Map<string, RemoteMember>;
   producers: Map<string, RemoteProducer>;
@@ -57,6 +74,17 @@ export interface RoomLink {
    * the directory publishes it, so that all see one order.
    */
   chat(message: ChatMessage): Promise<void>;
+  /**
+   * Locks (a password; null unlocks) and/or turns the waiting room on or off, for every node:
+   * written to the directory, then told to the other nodes. Answers the settings as they are now.
+   */
+  setModerated(change: { password?: string | null; lobby?: boolean }): Promise<ModeratedSettings>;
+  /** The settings in the directory, for a share that has no member yet; undefined when the room is new. */
+  readModerated(): Promise<ModeratedSettings | undefined>;
+  /** Tells the moderators on the other nodes who waits and who stopped waiting here. */
+  lobby(news: LobbyNews): void;
+  /** Runs a moderation action on `nodeId`, where its target's socket is. */
+  moderate(nodeId: string, action: RemoteModeration): Promise<void>;
   /** Pipes a producer that lives on `nodeId` onto `router`. */
   importProducer(producerId: string, nodeId: string, router: types.Router): Promise<ImportedProducer>;
 }

@@ -271,7 +271,7 @@ export class Connection implements SessionHolder {
       await client.take('join');
       const grant = this.#deps.tokens ? await this.#deps.tokens.verify(req.token, req.roomId) : undefined;
       const identity = grant?.identity ?? this.#identity(req);
-      const banned = this.#deps.bans.retryAfterS(req.roomId, identity);
+      const banned = await this.#deps.bans.retryAfterS(req.roomId, identity);
       if (banned > 0) throw forbidden(`a moderator removed you from this room: try again in ${banned} s`, 'removed', banned * 1000);
       const displayName = grant?.displayName ?? req.displayName ?? anonymousName();
       if (!rooms.get(req.roomId)) await client.take('roomCreation');
@@ -280,6 +280,7 @@ export class Connection implements SessionHolder {
         isPublic: req.public ?? true,
         ...(req.password !== undefined ? { password: req.password } : {}),
       });
+      await room.refreshModerated();
       const peerId = room.moderation.lobby && grant?.role !== 'moderator' ? await this.#waitInLobby(room, displayName, req.password) : undefined;
       const ticket = await room.prepareJoin(displayName, req.password, peerId);
       // The socket may have gone while the room was being prepared.

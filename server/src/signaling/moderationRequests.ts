@@ -14,7 +14,7 @@ import {
   type RequestName,
 } from '../../../protocol/index.js';
 import { AppError } from '../errors.js';
-import type { KickBans } from '../rooms/moderation/KickBans.js';
+import { kickAndBan, type KickBans } from '../rooms/moderation/KickBans.js';
 import type { Peer } from '../rooms/Peer.js';
 import type { Room } from '../rooms/Room.js';
 import type { Handler } from './handle.js';
@@ -36,22 +36,20 @@ export function registerModeration(on: On, member: () => { peer: Peer; room: Roo
     return EMPTY;
   });
 
-  on('peer:kick', PeerKickRequest, ({ peerId }) => {
+  on('peer:kick', PeerKickRequest, async ({ peerId }) => {
     const { peer, room } = moderated();
     if (peerId === peer.id) throw new AppError('INVALID_REQUEST', 'leave the room instead of removing yourself');
-    const identity = room.moderation.identityOf(peerId);
-    room.kick(peerId, bans.seconds);
-    if (identity) bans.add(room.id, identity);
+    await kickAndBan(room, peerId, bans);
     return EMPTY;
   });
 
-  on('room:lock', RoomLockRequest, ({ password }) => {
-    moderated().room.setPassword(password);
+  on('room:lock', RoomLockRequest, async ({ password }) => {
+    await moderated().room.setPassword(password);
     return EMPTY;
   });
 
-  on('room:unlock', Empty, () => {
-    moderated().room.setPassword(undefined);
+  on('room:unlock', Empty, async () => {
+    await moderated().room.setPassword(undefined);
     return EMPTY;
   });
 
@@ -60,18 +58,18 @@ export function registerModeration(on: On, member: () => { peer: Peer; room: Roo
     return EMPTY;
   });
 
-  on('room:lobby', RoomLobbyRequest, ({ enabled }) => {
-    moderated().room.setLobby(enabled);
+  on('room:lobby', RoomLobbyRequest, async ({ enabled }) => {
+    await moderated().room.setLobby(enabled);
     return EMPTY;
   });
 
-  on('lobby:admit', LobbyDecisionRequest, ({ peerId }) => {
-    moderated().room.moderation.admit(peerId);
+  on('lobby:admit', LobbyDecisionRequest, async ({ peerId }) => {
+    await moderated().room.moderation.admit(peerId);
     return EMPTY;
   });
 
-  on('lobby:deny', LobbyDecisionRequest, ({ peerId }) => {
-    moderated().room.moderation.deny(peerId);
+  on('lobby:deny', LobbyDecisionRequest, async ({ peerId }) => {
+    await moderated().room.moderation.deny(peerId);
     return EMPTY;
   });
 }

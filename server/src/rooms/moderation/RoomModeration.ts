@@ -4,10 +4,15 @@
  * leaves the host role passes to the member who has been in the room longest (the room is
  * told with `peer:updated { role }`). The lobby holds newcomers until a moderator admits or
  * denies them; moderators hear of each one (`lobby:waiting`, `lobby:left`).
+ *
+ * In a cluster a newcomer waits on the node of its socket; that node tells the others, so
+ * that moderators everywhere see the whole waiting room, and a decision about a newcomer
+ * waiting elsewhere is carried out by its node.
  */
 import { randomUUID } from 'node:crypto';
 import type { Role, ServerEventName, ServerEventPayload, WaitingPeer } from '../../../../protocol/index.js';
 import { AppError, forbidden, invalidState, notFound } from '../../errors.js';
+import type { LobbyNews } from '../RoomLink.js';
 
 export interface ModerationHost {
   /** Local members, oldest first. */
@@ -18,6 +23,10 @@ export interface ModerationHost {
   memberCount(): number;
   notify<E extends ServerEventName>(peerId: string, event: E, payload: ServerEventPayload<E>): void;
   broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>): void;
+  /** Cluster: tells the other nodes' moderators. */
+  relayLobby?(news: LobbyNews): void;
+  /** Cluster: has the node where a newcomer waits admit or deny it. */
+  decideRemote?(nodeId: string, action: 'admit' | 'deny', peerId: string): Promise<void>;
 }
 
 interface Waiter {
@@ -40,6 +49,8 @@ export class RoomModeration {
   readonly #roles = new Map<string, Role>();
   readonly #identities = new Map<string, string>();
   readonly #waiting = new Map<string, Waiter>();
+  /** Cluster: who waits on other nodes, and where. */
+  readonly #remoteWaiting = new Map<string, { displayName: string; nodeId: string }>();
   /** Open server: roles are not given by tokens, and the host role passes on. */
   #hosted = false;
   #lobby = false;
@@ -102,19 +113,48 @@ export class RoomModeration {
     for (const w of this.waitingList()) this.#host.notify(next.value.id, 'lobby:waiting', w);
   }
 
-  /** Who waits in the lobby now, oldest first. */
+  /** Who waits in the lobby now (here first, then on other nodes), oldest first. */
   waitingList(): WaitingPeer[] {
-    return [...this.#waiting].map(([peerId, w]) => ({ peerId, displayName: w.displayName }));
+    return [
+      ...[...this.#waiting].map(([peerId, w]) => ({ peerId, displayName: w.displayName })),
+      ...[...this.#remoteWaiting].map(([peerId, w]) => ({ peerId, displayName: w.displayName })),
+    ];
   }
 
   #toModerators<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>): void {
     for (const p of this.#host.localPeers()) if (this.roleOf(p.id) === 'moderator') this.#host.notify(p.id, event, payload);
   }
 
+  /** News of this node's waiting room: to the moderators here and on the other nodes. */
+  #tell(news: LobbyNews): void {
+    this.#toModerators(news.event, news.payload);
+    this.#host.relayLobby?.(news);
+  }
+
   setLobby(enabled: boolean): void {
     this.#lobby = enabled;
-    // Turned off: whoever waits comes in.
-    if (!enabled) for (const id of [...this.#waiting.keys()]) this.admit(id);
+    // Turned off: whoever waits here comes in (each node lets in its own).
+    if (!enabled) for (const id of [...this.#waiting.keys()]) this.#admitHere(id);
+  }
+
+  /** Waiting-room news from another node: its moderators-to-be-told are this node's moderators. */
+  applyRemote(nodeId: string, news: LobbyNews): void {
+    if (news.event === 'lobby:waiting') {
+      if (this.#waiting.has(news.payload.peerId) || this.#remoteWaiting.has(news.payload.peerId)) return;
+      this.#remoteWaiting.set(news.payload.peerId, { displayName: news.payload.displayName, nodeId });
+    } else if (!this.#remoteWaiting.delete(news.payload.peerId)) {
+      return;
+    }
+    this.#toModerators(news.event, news.payload);
+  }
+
+  /** A node is gone: whoever waited there is gone too. */
+  dropNode(nodeId: string): void {
+    for (const [peerId, w] of [...this.#remoteWaiting]) {
+      if (w.nodeId !== nodeId) continue;
+      this.#remoteWaiting.delete(peerId);
+      this.#toModerators('lobby:left', { peerId, outcome: 'gone' });
+    }
   }
 
   /** Puts a newcomer in the lobby. */
@@ -128,7 +168,7 @@ export class RoomModeration {
     // Nobody may be listening yet when the room closes under the newcomer: no unhandled rejection.
     admitted.catch(() => undefined);
     this.#waiting.set(peerId, { displayName, ...settle! });
-    this.#toModerators('lobby:waiting', { peerId, displayName });
+    this.#tell({ event: 'lobby:waiting', payload: { peerId, displayName } });
     return {
       peerId,
       admitted,
@@ -136,21 +176,41 @@ export class RoomModeration {
         const w = this.#waiting.get(peerId);
         if (!w) return;
         this.#waiting.delete(peerId);
-        this.#toModerators('lobby:left', { peerId, outcome: 'gone' });
+        this.#tell({ event: 'lobby:left', payload: { peerId, outcome: 'gone' } });
         w.deny(invalidState('left the lobby'));
       },
     };
   }
 
-  admit(peerId: string): void {
+  /** Lets a newcomer in, wherever it waits. */
+  async admit(peerId: string): Promise<void> {
+    const remote = this.#remoteWaiting.get(peerId);
+    if (remote && this.#host.decideRemote) return this.#host.decideRemote(remote.nodeId, 'admit', peerId);
+    this.#admitHere(peerId);
+  }
+
+  /** Sends a newcomer away, wherever it waits. */
+  async deny(peerId: string): Promise<void> {
+    const remote = this.#remoteWaiting.get(peerId);
+    if (remote && this.#host.decideRemote) return this.#host.decideRemote(remote.nodeId, 'deny', peerId);
+    this.#denyHere(peerId);
+  }
+
+  #admitHere(peerId: string): void {
     const w = this.#take(peerId);
-    this.#toModerators('lobby:left', { peerId, outcome: 'admitted' });
+    this.#tell({ event: 'lobby:left', payload: { peerId, outcome: 'admitted' } });
     w.admit();
   }
 
-  deny(peerId: string): void {
+  /** A decision another node's moderator took about a newcomer waiting on this node. */
+  decideHere(action: 'admit' | 'deny', peerId: string): void {
+    if (action === 'admit') this.#admitHere(peerId);
+    else this.#denyHere(peerId);
+  }
+
+  #denyHere(peerId: string): void {
     const w = this.#take(peerId);
-    this.#toModerators('lobby:left', { peerId, outcome: 'denied' });
+    this.#tell({ event: 'lobby:left', payload: { peerId, outcome: 'denied' } });
     w.deny(forbidden('a moderator denied entry to the room', 'denied'));
   }
 
@@ -165,5 +225,6 @@ export class RoomModeration {
   close(): void {
     for (const w of this.#waiting.values()) w.deny(invalidState('the room closed'));
     this.#waiting.clear();
+    this.#remoteWaiting.clear();
   }
 }

@@ -16,6 +16,7 @@ import { keyframes } from './suites/keyframes.js';
 import { lobbyList } from './suites/lobbyList.js';
 import { pipeJoin } from './suites/pipeJoin.js';
 import { signaling } from './suites/signaling.js';
+import { signalingFlood } from './suites/signalingFlood.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
 
 const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
@@ -25,6 +26,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'pipe-join': pipeJoin,
   keyframes,
   signaling,
+  'signaling-flood': signalingFlood,
   'lobby-list': lobbyList,
   capacity,
   cluster,

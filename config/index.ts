@@ -131,6 +131,8 @@ const EnvSchema = z.object({
   TRANSPORTS_PER_MIN: int(1, 1_000_000).default(60),
   PRODUCERS_PER_MIN: int(1, 1_000_000).default(60),
   CONSUMERS_PER_MIN: int(1, 1_000_000).default(2000),
+  INVALID_REQUESTS_PER_10S: int(1, 1_000_000).default(20),
+  SIGNALING_MB_PER_10S: int(1, 100_000).default(16),
   AUTH_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional(),
   AUTH_PUBLIC_KEY: z.string().min(1).optional(),
   AUTH_PUBLIC_KEY_ALG: z.enum(PUBLIC_KEY_ALGORITHMS).default('RS256'),
@@ -199,6 +201,10 @@ export interface Config {
     transportsPerMin: number;
     producersPerMin: number;
     consumersPerMin: number;
+    /** Requests refused as malformed or unknown, per address per 10 s, before its sockets are dropped and it is shut out a while. */
+    invalidPer10s: number;
+    /** Signaling bytes an address may send per 10 s, before its sockets are dropped and it is shut out a while. */
+    bytesPer10s: number;
   };
   roomGraceMs: number;
   /** A member whose connection drops is kept this long for a `room:resume` (0: it leaves at once). */
@@ -334,6 +340,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transportsPerMin: e.TRANSPORTS_PER_MIN,
       producersPerMin: e.PRODUCERS_PER_MIN,
       consumersPerMin: e.CONSUMERS_PER_MIN,
+      invalidPer10s: e.INVALID_REQUESTS_PER_10S,
+      bytesPer10s: e.SIGNALING_MB_PER_10S * 1024 * 1024,
     },
     roomGraceMs: e.ROOM_GRACE_MS,
     resumeWindowMs: e.RESUME_WINDOW_MS,

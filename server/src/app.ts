@@ -106,10 +106,18 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, httpApp)
     : http.createServer(httpApp);
   const io: NoomIo = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
-    // SDP-sized payloads at most; anything larger is hostile.
-    maxHttpBufferSize: 256 * 1024,
+    // A consume request carries the client's RTP capabilities (a few KB from a browser);
+    // anything near this size is hostile, and the connection that sends it is closed.
+    maxHttpBufferSize: 64 * 1024,
     // Browsers do not apply CORS to WebSockets: the origin rule is checked on every handshake.
-    allowRequest: (req, callback) => callback(null, originAllowed(req)),
+    // An address that flooded a moment ago is shut out before anything of it is parsed.
+    allowRequest: (req, callback) => {
+      if (!originAllowed(req)) return callback(null, false);
+      abuse.shutOut(clientAddress(req, trust)).then(
+        (shut) => callback(shut ? 'shut out for flooding: retry in a minute' : null, !shut),
+        () => callback(null, true),
+      );
+    },
     // A connection whose network path died is noticed within 20 s (Socket.IO's default is
     // 45 s), on both sides: the client then reconnects and resumes its session.
     pingInterval: 10_000,

@@ -5,10 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
-import { rawAck, req, startTestServer } from '../support/server.js';
+import { errorCode, rawAck, req, startTestServer } from '../support/server.js';
 
 type Answer = { ok: boolean; data?: Record<string, unknown>; error?: { code: string; message: string; retryAfterMs?: number } };
 
@@ -165,4 +165,69 @@ describe('X-Forwarded-For', () => {
       }
     });
   }
+});
+
+describe('floods', () => {
+  let noom: NoomServer;
+  before(async () => {
+    noom = await startTestServer({ RATE_LIMIT_EXEMPT: '', INVALID_REQUESTS_PER_10S: '20', SIGNALING_MB_PER_10S: '1' });
+  });
+  after(() => noom.close());
+
+  /** A connection from another loopback address: each flood test has an address of its own. */
+  function from(address: string): Promise<Socket> {
+    // socket.io-client hands `localAddress` to the WebSocket of Node's `ws`; its types omit it.
+    const socket = io(noom.url, { transports: ['websocket'], reconnection: false, forceNew: true, localAddress: address } as Parameters<typeof io>[1]);
+    open.push(socket as unknown as ProtocolSocket);
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(socket));
+      socket.once('connect_error', reject);
+    });
+  }
+  const dropped = (s: Socket) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server did not drop the connection within 5 s')), 5000);
+      s.once('disconnect', (reason) => {
+        clearTimeout(timer);
+        resolve(reason);
+      });
+    });
+  const flooded = async (reason: string) => {
+    const text = await (await fetch(`${noom.url}/metrics`)).text();
+    return Number(new RegExp(`noom_flood_disconnects_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  };
+
+  test('invalid requests: the 21st in 10 s drops the connection and shuts the address out; another address is served', async () => {
+    const s = await from('127.0.0.2');
+    const gone = dropped(s);
+    for (let i = 0; i < 20; i++) assert.equal(errorCode(await rawAck(s as unknown as ProtocolSocket, 'producer:create', { nonsense: i })), 'INVALID_REQUEST');
+    assert.equal(s.connected, true, '20 are tolerated');
+    s.emit('producer:create', { nonsense: 21 });
+    assert.equal(await gone, 'io server disconnect');
+    assert.equal(await flooded('invalid'), 1);
+    await assert.rejects(from('127.0.0.2'), 'a new connection from that address is refused');
+    const other = await from('127.0.0.3');
+    assert.equal(errorCode(await rawAck(other as unknown as ProtocolSocket, 'rooms:list', {})), undefined, 'answered, no error');
+  });
+
+  test('a frame over 64 KiB closes the connection; a few of them shut the address out', async () => {
+    for (let i = 0; i < 4; i++) {
+      const s = await from('127.0.0.4');
+      const gone = dropped(s);
+      s.emit('producer:create', { x: 'a'.repeat(70 * 1024) });
+      assert.equal(await gone, 'transport close', `frame ${i + 1}`);
+    }
+    await assert.rejects(from('127.0.0.4'));
+  });
+
+  test('signaling bytes: past 1 MB in 10 s the connection drops and the address is shut out', async () => {
+    const s = await from('127.0.0.5');
+    const gone = dropped(s);
+    // Valid requests, each padded with a long room id refusal would come too late: 40 KB of JSON each.
+    const big = { offset: 0, limit: 10, pad: 'x'.repeat(40 * 1024) };
+    for (let i = 0; i < 30 && s.connected; i++) s.emit('rooms:list', big);
+    assert.equal(await gone, 'io server disconnect');
+    assert.equal(await flooded('bytes'), 1);
+    await assert.rejects(from('127.0.0.5'));
+  });
 });

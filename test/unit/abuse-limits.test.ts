@@ -15,6 +15,8 @@ const limits = () =>
     transportsPerMin: 10,
     producersPerMin: 10,
     consumersPerMin: 10,
+    invalidPer10s: 20,
+    bytesPer10s: 1024 * 1024,
     isExempt: addressMatcher(['10.0.0.0/8']),
   });
 

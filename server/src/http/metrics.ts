@@ -25,12 +25,19 @@ export class Metrics {
   readonly requests: client.Counter<'event' | 'result'>;
   readonly sockets: client.Gauge;
   readonly chatMessages: client.Counter;
+  readonly floodDisconnects: client.Counter<'reason'>;
   readonly #consumerTotals = new Map<string, { packets: number; bytes: number }>();
 
   constructor(pool: WorkerPool, rooms: RoomRegistry, cluster?: ClusterFigures) {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, prefix: 'noom_', eventLoopMonitoringPrecision: 10 });
     this.joins = new client.Counter({ name: 'noom_joins_total', help: 'room:join requests', labelNames: ['result'], registers });
+    this.floodDisconnects = new client.Counter({
+      name: 'noom_flood_disconnects_total',
+      help: 'Connections dropped for flooding (reason: invalid requests or signaling bytes over the per-address allowance)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.joinSeconds = new client.Histogram({
       name: 'noom_join_duration_seconds',
       help: 'Time to answer room:join',

@@ -9,7 +9,11 @@
  *   (1 min, 2, 4 … at most 1 h) once the free attempts are used up;
  * - chat per identity (address + display name) and, five times looser, per address, so that
  *   a new name does not buy a new allowance; renames per address;
- * - transport, producer and consumer creations per address, as bursts over a minute.
+ * - transport, producer and consumer creations per address, as bursts over a minute;
+ * - floods: requests refused as malformed or unknown, and signaling bytes, per address per
+ *   10 s. Beyond either, the address's sockets are dropped and its new connections refused
+ *   for a minute: parsing what a flood sends is what costs everyone else, so the flood is
+ *   cut at the connection rather than answered request by request.
  *
  * Exempt addresses (RATE_LIMIT_EXEMPT: a load tester, a trusted gateway) skip all of these
  * but chat and renames, which they keep per connection.
@@ -28,6 +32,8 @@ export interface AbuseLimitsConfig {
   transportsPerMin: number;
   producersPerMin: number;
   consumersPerMin: number;
+  invalidPer10s: number;
+  bytesPer10s: number;
   /** Addresses the limits do not apply to (a load tester, a trusted gateway). */
   isExempt: (address: string) => boolean;
 }
@@ -39,6 +45,8 @@ const FIRST_BLOCK_S = 60;
 const LONGEST_BLOCK_S = 3600;
 /** How long a block is remembered for the doubling. */
 const STRIKES_WINDOW_S = 86_400;
+/** How long an address that flooded is shut out. */
+const FLOOD_BLOCK_S = 60;
 export const CHAT_ADDRESS_FACTOR = 5;
 
 const WHAT: Record<LimitedAction, string> = {
@@ -62,6 +70,8 @@ export class AbuseLimits {
   readonly #chatAddress: RateLimiterMemory;
   readonly #passwords: RateLimiterMemory;
   readonly #strikes: RateLimiterMemory;
+  readonly #invalid: RateLimiterMemory;
+  readonly #bytes: RateLimiterMemory;
 
   constructor(config: AbuseLimitsConfig) {
     this.#config = config;
@@ -78,6 +88,31 @@ export class AbuseLimits {
     this.#chatAddress = new RateLimiterMemory({ points: config.chatPer10s * CHAT_ADDRESS_FACTOR, duration: 10 });
     this.#passwords = new RateLimiterMemory({ points: config.passwordAttempts, duration: PASSWORD_WINDOW_S });
     this.#strikes = new RateLimiterMemory({ points: 1_000_000, duration: STRIKES_WINDOW_S });
+    this.#invalid = new RateLimiterMemory({ points: config.invalidPer10s, duration: 10, blockDuration: FLOOD_BLOCK_S });
+    this.#bytes = new RateLimiterMemory({ points: config.bytesPer10s, duration: 10, blockDuration: FLOOD_BLOCK_S });
+  }
+
+  /**
+   * Whether a new connection from `address` is shut out (it flooded a moment ago). Exempt
+   * addresses, whose limits are per connection, never are.
+   */
+  async shutOut(address: string): Promise<boolean> {
+    if (this.#config.isExempt(address)) return false;
+    for (const limiter of [this.#invalid, this.#bytes]) {
+      const res = await limiter.get(address);
+      if (res && res.remainingPoints <= 0 && res.msBeforeNext > 0) return true;
+    }
+    return false;
+  }
+
+  /** @internal Counts a malformed or unknown request; false once the address is over its allowance. */
+  async invalid(key: string, weight = 1): Promise<boolean> {
+    return spend(this.#invalid, key, weight);
+  }
+
+  /** @internal Counts signaling bytes received; false once the address is over its allowance. */
+  async received(key: string, bytes: number): Promise<boolean> {
+    return spend(this.#bytes, key, bytes);
   }
 
   #connections = 0;
@@ -147,6 +182,26 @@ export class ClientLimits {
 
   async passwordFailed(roomId: string): Promise<void> {
     if (!this.exempt) await this.limits.passwordFailed(this.address, roomId);
+  }
+
+  /** A request refused as malformed or unknown: false when the client is flooding. */
+  invalid(weight = 1): Promise<boolean> {
+    return this.limits.invalid(this.address, weight);
+  }
+
+  /** Bytes of one signaling packet: false when the client is flooding. */
+  received(bytes: number): Promise<boolean> {
+    return this.limits.received(this.address, bytes);
+  }
+}
+
+async function spend(limiter: RateLimiterMemory, key: string, points: number): Promise<boolean> {
+  try {
+    await limiter.consume(key, points);
+    return true;
+  } catch (error) {
+    if (error instanceof RateLimiterRes) return false;
+    throw error;
   }
 }
 

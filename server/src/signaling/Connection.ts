@@ -71,6 +71,8 @@ const EMPTY: EmptyData = {};
  * under it. A client that disconnects itself (`client namespace disconnect`) has left; one
  * that sent something unparseable is not waited for.
  */
+/** An oversize frame counts as this many invalid requests. */
+const OVERSIZE_WEIGHT = 5;
 const RESUMABLE_REASONS: ReadonlySet<string> = new Set(['transport close', 'transport error', 'ping timeout']);
 
 export class Connection implements SessionHolder {
@@ -95,8 +97,20 @@ export class Connection implements SessionHolder {
     this.#log = deps.log.child({ socket: socket.id });
     this.#register();
     socket.onAny((event: unknown, ...args: unknown[]) => this.#answerUnknown(event, args));
-    socket.on('disconnect', (reason) => {
+    // Every message counts against the address's signaling allowance, valid or not.
+    socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
+      if (packet.type !== 'message') return;
+      const bytes = typeof packet.data === 'string' ? packet.data.length : Buffer.isBuffer(packet.data) ? packet.data.length : 0;
+      void deps.client.received(bytes).then((ok) => ok || this.#flooding('signaling bytes'));
+    });
+    socket.on('disconnect', (reason, description) => {
       this.#log.debug({ reason }, 'socket disconnected');
+      // A frame over the size limit closes the connection in the WebSocket layer, before any
+      // request is read: it counts as several invalid requests, so that reconnecting and
+      // sending another one soon shuts the address out.
+      if (reason === 'transport error' && /payload/i.test(String((description as { message?: unknown } | undefined)?.message ?? description))) {
+        void deps.client.invalid(OVERSIZE_WEIGHT);
+      }
       this.close(RESUMABLE_REASONS.has(reason));
     });
   }
@@ -106,9 +120,22 @@ export class Connection implements SessionHolder {
     // Every request name has its handler on the socket; onAny sees those events too.
     if (typeof event === 'string' && this.#socket.listenerCount(event) > 0) return;
     this.#deps.metrics.requests.inc({ event: 'unknown', result: 'error' });
+    this.#invalidRequest();
     const name = String(event).slice(0, 64);
     const message = `unknown request "${name}"`;
     sendAck(ackOf(args), { ok: false, error: { code: 'INVALID_REQUEST', message } }, this.#log, name);
+  }
+
+  #invalidRequest(): void {
+    void this.#deps.client.invalid().then((ok) => ok || this.#flooding('invalid requests'));
+  }
+
+  /** Over a flood allowance: the connection goes at once (the address is shut out a while). */
+  #flooding(what: string): void {
+    if (!this.#socket.connected) return;
+    this.#log.warn({ address: this.#deps.client.address, what }, 'flood: dropping the connection');
+    this.#deps.metrics.floodDisconnects.inc({ reason: what === 'signaling bytes' ? 'bytes' : 'invalid' });
+    this.#socket.disconnect(true);
   }
 
   #on<E extends RequestName, S extends z.ZodMiniType, T>(event: E, schema: S, handler: Handler<S, T>): void {
@@ -117,7 +144,7 @@ export class Connection implements SessionHolder {
     // Socket.IO's typed `on` cannot take the generic wrapper; the event name is still checked by E.
     (this.#socket.on as (ev: string, fn: (...args: unknown[]) => void) => void)(
       event,
-      wrap(event, schema, handler, this.#log, observe),
+      wrap(event, schema, handler, this.#log, observe, () => this.#invalidRequest()),
     );
   }
 

@@ -75,6 +75,8 @@ export function wrap<S extends z.ZodMiniType, T>(
   handler: Handler<S, T>,
   log: Logger,
   observe?: (event: string, ok: boolean) => void,
+  /** A payload its schema refused (counted against floods). */
+  onInvalid?: () => void,
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const ack = ackOf(args);
@@ -85,6 +87,7 @@ export function wrap<S extends z.ZodMiniType, T>(
     };
     const parsed = schema.safeParse(payload ?? {});
     if (!parsed.success) {
+      onInvalid?.();
       reply({ ok: false, error: { code: 'INVALID_REQUEST', message: describeZodError(parsed.error) } });
       return;
     }

@@ -101,7 +101,12 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
   const originAllowed = originPolicy(config.allowedOrigins);
   httpApp.use(securityHeaders());
   httpApp.use(refuseForeignOrigins(originAllowed));
-  const abuse = new AbuseLimits({ ...config.abuse, chatPer10s: config.limits.chatPer10s, isExempt: addressMatcher(config.abuse.exempt) });
+  const abuse = new AbuseLimits({
+    ...config.abuse,
+    chatPer10s: config.limits.chatPer10s,
+    isExempt: addressMatcher(config.abuse.exempt),
+    ...(cluster ? { redis: cluster.redis.commands } : {}),
+  });
   const server = config.http.tls
     ? https.createServer({ cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) }, httpApp)
     : http.createServer(httpApp);

@@ -1,8 +1,9 @@
 /**
  * Abuse limits that hold per client address, not per connection: reconnecting does not
- * refill them. Counters live in rate-limiter-flexible's memory store (one node's view;
- * a cluster node counts what reaches it). Every refusal is a RATE_LIMITED error that says
- * when to retry.
+ * refill them. Counters live in rate-limiter-flexible's memory store on one node, and in
+ * Redis in a cluster, so that a client spreading its requests over the nodes gets one
+ * allowance; while Redis is away each node falls back on its own memory counters (the
+ * library's insurance limiter). Every refusal is a RATE_LIMITED error that says when to retry.
  *
  * - joins and room creations per address, so one client cannot fill MAX_ROOMS;
  * - wrong room passwords per address and room, with a block that doubles each time
@@ -18,7 +19,7 @@
  * Exempt addresses (RATE_LIMIT_EXEMPT: a load tester, a trusted gateway) skip all of these
  * but chat and renames, which they keep per connection.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../errors.js';
 
 export interface AbuseLimitsConfig {
@@ -36,6 +37,8 @@ export interface AbuseLimitsConfig {
   bytesPer10s: number;
   /** Addresses the limits do not apply to (a load tester, a trusted gateway). */
   isExempt: (address: string) => boolean;
+  /** Cluster: a node-redis client the counters are kept in, shared by every node. */
+  redis?: unknown;
 }
 
 export type LimitedAction = 'join' | 'roomCreation' | 'rename' | 'transport' | 'producer' | 'consumer';
@@ -65,31 +68,46 @@ export function rateLimited(what: string, msBeforeNext: number): AppError {
 
 export class AbuseLimits {
   readonly #config: AbuseLimitsConfig;
-  readonly #perAction: Record<LimitedAction, RateLimiterMemory>;
-  readonly #chatIdentity: RateLimiterMemory;
-  readonly #chatAddress: RateLimiterMemory;
-  readonly #passwords: RateLimiterMemory;
-  readonly #strikes: RateLimiterMemory;
-  readonly #invalid: RateLimiterMemory;
-  readonly #bytes: RateLimiterMemory;
+  readonly #perAction: Record<LimitedAction, RateLimiterAbstract>;
+  readonly #chatIdentity: RateLimiterAbstract;
+  readonly #chatAddress: RateLimiterAbstract;
+  readonly #passwords: RateLimiterAbstract;
+  readonly #strikes: RateLimiterAbstract;
+  readonly #invalid: RateLimiterAbstract;
+  readonly #bytes: RateLimiterAbstract;
 
   constructor(config: AbuseLimitsConfig) {
     this.#config = config;
-    const perMin = (points: number) => new RateLimiterMemory({ points, duration: 60 });
-    this.#perAction = {
-      join: perMin(config.joinsPerMin),
-      roomCreation: perMin(config.roomCreationsPerMin),
-      rename: perMin(config.renamesPerMin),
-      transport: perMin(config.transportsPerMin),
-      producer: perMin(config.producersPerMin),
-      consumer: perMin(config.consumersPerMin),
+    const limiter = (name: string, points: number, duration: number, blockDuration = 0) => {
+      const memory = new RateLimiterMemory({ points, duration, blockDuration });
+      if (config.redis === undefined) return memory;
+      return new RateLimiterRedis({
+        storeClient: config.redis,
+        useRedisPackage: true,
+        // Redis away: each node counts on its own meanwhile rather than waiting for it.
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: memory,
+        keyPrefix: `noom:limit:${name}`,
+        points,
+        duration,
+        blockDuration,
+      });
     };
-    this.#chatIdentity = new RateLimiterMemory({ points: config.chatPer10s, duration: 10 });
-    this.#chatAddress = new RateLimiterMemory({ points: config.chatPer10s * CHAT_ADDRESS_FACTOR, duration: 10 });
-    this.#passwords = new RateLimiterMemory({ points: config.passwordAttempts, duration: PASSWORD_WINDOW_S });
-    this.#strikes = new RateLimiterMemory({ points: 1_000_000, duration: STRIKES_WINDOW_S });
-    this.#invalid = new RateLimiterMemory({ points: config.invalidPer10s, duration: 10, blockDuration: FLOOD_BLOCK_S });
-    this.#bytes = new RateLimiterMemory({ points: config.bytesPer10s, duration: 10, blockDuration: FLOOD_BLOCK_S });
+    const perMin = (name: LimitedAction, points: number) => limiter(name, points, 60);
+    this.#perAction = {
+      join: perMin('join', config.joinsPerMin),
+      roomCreation: perMin('roomCreation', config.roomCreationsPerMin),
+      rename: perMin('rename', config.renamesPerMin),
+      transport: perMin('transport', config.transportsPerMin),
+      producer: perMin('producer', config.producersPerMin),
+      consumer: perMin('consumer', config.consumersPerMin),
+    };
+    this.#chatIdentity = limiter('chatIdentity', config.chatPer10s, 10);
+    this.#chatAddress = limiter('chatAddress', config.chatPer10s * CHAT_ADDRESS_FACTOR, 10);
+    this.#passwords = limiter('passwords', config.passwordAttempts, PASSWORD_WINDOW_S);
+    this.#strikes = limiter('strikes', 1_000_000, STRIKES_WINDOW_S);
+    this.#invalid = limiter('invalid', config.invalidPer10s, 10, FLOOD_BLOCK_S);
+    this.#bytes = limiter('bytes', config.bytesPer10s, 10, FLOOD_BLOCK_S);
   }
 
   /**
@@ -195,19 +213,19 @@ export class ClientLimits {
   }
 }
 
-async function spend(limiter: RateLimiterMemory, key: string, points: number): Promise<boolean> {
+/** Spends from a flood allowance; a store that fails (it has an insurance limiter, so rarely) lets the traffic pass. */
+async function spend(limiter: RateLimiterAbstract, key: string, points: number): Promise<boolean> {
   try {
     await limiter.consume(key, points);
     return true;
   } catch (error) {
-    if (error instanceof RateLimiterRes) return false;
-    throw error;
+    return !(error instanceof RateLimiterRes);
   }
 }
 
 const passwordKey = (address: string, roomId: string) => `${address}\0${roomId}`;
 
-async function consume(limiter: RateLimiterMemory, key: string, what: string): Promise<void> {
+async function consume(limiter: RateLimiterAbstract, key: string, what: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (error) {

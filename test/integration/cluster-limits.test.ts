@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { createClient } from 'redis';
 import { eventually } from '../support/eventually.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
-import { errorCode, rawAck, socketTracker, startTestServer } from '../support/server.js';
+import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import type { TestRedis } from '../support/redis.js';
+import { errorCode, rawAck, socketTracker } from '../support/server.js';
 
+let nodes: TwoNodes;
 let redis: TestRedis;
 let a: NoomServer;
 let b: NoomServer;
@@ -18,17 +20,13 @@ const sockets = socketTracker();
 const LIMITS = { RATE_LIMIT_EXEMPT: '', JOINS_PER_MIN: '4', INVALID_REQUESTS_PER_10S: '5' };
 
 before(async () => {
-  redis = await startRedis();
-  a = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'lim-a', ...LIMITS });
-  b = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'lim-b', ...LIMITS });
-  await eventually('the nodes see each other', () => a.cluster!.liveness.isAlive('lim-b') && b.cluster!.liveness.isAlive('lim-a'));
+  nodes = await startTwoNodes('lim', LIMITS);
+  ({ redis, a, b } = nodes);
 });
 
 after(async () => {
   sockets.closeAll();
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
+  await nodes?.close();
 });
 
 /** One join on a new connection to `server`, as a client hopping between nodes. */

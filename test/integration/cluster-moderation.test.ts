@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { eventually } from '../support/eventually.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
-import { collect, rawAck, refusalOf, req, socketTracker, startTestServer } from '../support/server.js';
+import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import { collect, rawAck, refusalOf, req, socketTracker } from '../support/server.js';
 
-let redis: TestRedis;
+let nodes: TwoNodes;
 let a: NoomServer;
 let b: NoomServer;
 const sockets = socketTracker();
@@ -21,18 +21,14 @@ const peers: SyntheticPeer[] = [];
 
 before(async () => {
   await prepareMedia();
-  redis = await startRedis();
-  a = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'mod-a', KICK_BAN_SECONDS: '60' });
-  b = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'mod-b', KICK_BAN_SECONDS: '60' });
-  await eventually('the nodes see each other', () => a.cluster!.liveness.isAlive('mod-b') && b.cluster!.liveness.isAlive('mod-a'));
+  nodes = await startTwoNodes('mod', { KICK_BAN_SECONDS: '60' });
+  ({ a, b } = nodes);
 });
 
 after(async () => {
   await Promise.all(peers.map((p) => p.close()));
   sockets.closeAll();
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
+  await nodes?.close();
 });
 
 const packetsFrom = (viewer: SyntheticPeer, publisher: SyntheticPeer) =>

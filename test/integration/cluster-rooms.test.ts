@@ -14,9 +14,11 @@ import { keys } from '../../server/src/cluster/keys.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
 import { VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import type { TestRedis } from '../support/redis.js';
 import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
 
+let nodes: TwoNodes;
 let redis: TestRedis;
 let a: NoomServer;
 let b: NoomServer;
@@ -25,18 +27,14 @@ const peers: SyntheticPeer[] = [];
 
 before(async () => {
   await prepareMedia();
-  redis = await startRedis();
-  a = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'rooms-a' });
-  b = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'rooms-b' });
-  await eventually('the nodes see each other', () => a.cluster!.liveness.isAlive('rooms-b') && b.cluster!.liveness.isAlive('rooms-a'));
+  nodes = await startTwoNodes('rooms');
+  ({ redis, a, b } = nodes);
 });
 
 after(async () => {
   await Promise.all(peers.map((p) => p.close()));
   sockets.closeAll();
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
+  await nodes?.close();
 });
 
 const open = (server: NoomServer) => sockets.open(server.url);

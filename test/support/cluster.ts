@@ -2,8 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ClusterNode, type ClusterNodeOptions } from '../../server/src/cluster/ClusterNode.js';
+import type { NoomServer } from '../../server/src/app.js';
 import { createLogger } from '../../server/src/logger.js';
-import { TEST_ENV } from './server.js';
+import { eventually } from './eventually.js';
+import { startRedis, type TestRedis } from './redis.js';
+import { startTestServer, TEST_ENV } from './server.js';
 
 const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 
@@ -17,6 +20,33 @@ export function spawnNodeProcess(redisUrl: string, nodeId: string, env: Record<s
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
+}
+
+export interface TwoNodes {
+  redis: TestRedis;
+  a: NoomServer;
+  b: NoomServer;
+  /** Stops both nodes, then Redis. */
+  close(): Promise<void>;
+}
+
+/** A private redis-server and two whole Noom nodes on it, `<prefix>-a` and `<prefix>-b`, once they see each other. */
+export async function startTwoNodes(prefix: string, env: Record<string, string> = {}): Promise<TwoNodes> {
+  const redis = await startRedis();
+  const started: NoomServer[] = [];
+  const close = async () => {
+    for (const node of started) await node.close();
+    await redis.stop();
+  };
+  try {
+    for (const side of ['a', 'b']) started.push(await startTestServer({ REDIS_URL: redis.url, NODE_ID: `${prefix}-${side}`, ...env }));
+    const [a, b] = started as [NoomServer, NoomServer];
+    await eventually('the nodes see each other', () => a.cluster!.liveness.isAlive(`${prefix}-b`) && b.cluster!.liveness.isAlive(`${prefix}-a`));
+    return { redis, a, b, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 export const testLog = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');

@@ -143,3 +143,26 @@ test('a newcomer on a node with no member of the room yet still waits in the wai
   await vicJoin.catch(() => undefined);
   await req(host, 'room:leave', {});
 });
+
+test('open server: when the host leaves, the member present longest becomes host, whichever node it is on', async () => {
+  const host = await sockets.open(a.url);
+  await req(host, 'room:join', { roomId: 'span-host', displayName: 'Host' });
+  const bea = await sockets.open(b.url);
+  const joinedBea = await req(bea, 'room:join', { roomId: 'span-host', displayName: 'Bea' });
+  const cy = await sockets.open(a.url);
+  const joinedCy = await req(cy, 'room:join', { roomId: 'span-host', displayName: 'Cy' });
+  assert.deepEqual([joinedBea.role, joinedCy.role], ['participant', 'participant']);
+  const updatesAtCy = collect(cy, 'peer:updated');
+  const updatesAtBea = collect(bea, 'peer:updated');
+  await req(host, 'room:leave', {});
+  await eventually('Cy on node A to hear that Bea hosts now', () => updatesAtCy.length >= 1);
+  assert.deepEqual(updatesAtCy, [{ peerId: joinedBea.peerId, displayName: 'Bea', role: 'moderator' }]);
+  assert.deepEqual(updatesAtBea, [{ peerId: joinedBea.peerId, displayName: 'Bea', role: 'moderator' }], 'Bea is told too');
+  // Only one host: node A did not name Cy, and Bea moderates across the nodes.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(updatesAtCy.length, 1);
+  assert.equal(a.rooms.get('span-host')!.moderation.roleOf(joinedCy.peerId), 'participant');
+  assert.equal(refusalOf(await rawAck(cy, 'room:lobby', { enabled: true })), 'FORBIDDEN/not-moderator');
+  await req(bea, 'room:lock', { password: 'from-bea' });
+  await req(bea, 'room:unlock', {});
+});

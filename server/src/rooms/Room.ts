@@ -159,6 +159,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #graceMs: number;
   readonly #fanout: RoomFanout;
   readonly #peers = new Map<string, Peer>();
+  /** When each local member joined (ms since the epoch). */
+  readonly #joinedAt = new Map<string, number>();
   readonly #chat: ChatMessage[] = [];
   readonly #log: Logger;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -185,6 +187,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.moderation = new RoomModeration(
       {
         localPeers: () => this.#peers.values(),
+        oldestMember: () => this.#oldestMember(),
         remoteRoles: () => [...this.#remotePeers.values()].map((m) => m.role),
         memberCount: () => this.#peers.size + this.#remotePeers.size,
         notify: (peerId, event, payload) => this.#peers.get(peerId)?.notify(event, payload),
@@ -324,6 +327,7 @@ export class Room extends EventEmitter<RoomEvents> {
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#peers.set(peer.id, peer);
+    this.#joinedAt.set(peer.id, Date.now());
     this.broadcast('peer:joined', { id: peer.id, displayName: peer.displayName, role }, peer.id);
     this.#log.info({ peer: peer.id, count: this.#peers.size, slot: placement.slotIndex }, 'peer joined');
     this.emit('peers');
@@ -383,6 +387,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#peers.get(peer.id) !== peer) return;
     peer.close();
     this.#peers.delete(peer.id);
+    this.#joinedAt.delete(peer.id);
     // The directory first: a node that hears of the departure then reads a count without it.
     this.#link?.left(peer.id);
     this.broadcast('peer:left', { peerId: peer.id });
@@ -436,7 +441,8 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#seeded) return;
     this.#seeded = true;
     const self = this.#link?.nodeId;
-    for (const [id, m] of shared.peers) if (m.nodeId !== self) this.#remotePeers.set(id, m);
+    const now = Date.now();
+    for (const [id, m] of shared.peers) if (m.nodeId !== self) this.#remotePeers.set(id, { ...m, seenAt: now });
     for (const [id, p] of shared.producers) if (p.nodeId !== self) this.#remoteProducers.set(id, p);
     this.#chat.splice(0, this.#chat.length, ...shared.chat);
     const buffered = this.#buffer;
@@ -466,7 +472,7 @@ export class Room extends EventEmitter<RoomEvents> {
       case 'peer:joined': {
         const p = payload as ServerEventPayload<'peer:joined'>;
         if (this.#peers.has(p.id) || this.#remotePeers.has(p.id)) return false;
-        this.#remotePeers.set(p.id, { displayName: p.displayName, nodeId: fromNode, ...(p.role ? { role: p.role } : {}) });
+        this.#remotePeers.set(p.id, { displayName: p.displayName, nodeId: fromNode, seenAt: Date.now(), ...(p.role ? { role: p.role } : {}) });
         this.#missing.delete(p.id);
         this.emit('peers');
         return true;
@@ -474,6 +480,8 @@ export class Room extends EventEmitter<RoomEvents> {
       case 'peer:left': {
         const { peerId } = payload as ServerEventPayload<'peer:left'>;
         if (!this.#remotePeers.delete(peerId)) return false;
+        // After the departure itself: the new host is told after the others hear who left.
+        queueMicrotask(() => this.moderation.remoteLeft());
         for (const [id, p] of this.#remoteProducers) {
           if (p.peerId !== peerId) continue;
           this.#remoteProducers.delete(id);
@@ -702,6 +710,16 @@ export class Room extends EventEmitter<RoomEvents> {
     target.notify('room:kicked', { retryAfterS });
     this.removePeer(target);
     return identity;
+  }
+
+  #oldestMember(): { id: string; displayName: string; local: boolean } | undefined {
+    let best: { id: string; displayName: string; local: boolean; at: number } | undefined;
+    const consider = (id: string, displayName: string, local: boolean, at: number) => {
+      if (!best || at < best.at || (at === best.at && id < best.id)) best = { id, displayName, local, at };
+    };
+    for (const p of this.#peers.values()) consider(p.id, p.displayName, true, this.#joinedAt.get(p.id) ?? Date.now());
+    for (const [id, m] of this.#remotePeers) consider(id, m.displayName, false, m.seenAt ?? Date.now());
+    return best;
   }
 
   /** The node where a member's socket is, when it is not this one. */

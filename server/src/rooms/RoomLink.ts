@@ -11,7 +11,8 @@ export interface RemoteMember {
   displayName: string;
   nodeId: string;
   /** Known from the member's relayed `peer:joined` / `peer:updated`; not kept by the directory. */
-  role?: Role;
+  role?: Role;  /** When this node learned of the member (ms since the epoch): no earlier than its join, for passing the host role on. */
+  seenAt?: number;
 }
 
 export interface RemoteProducer extends ProducerInfo {

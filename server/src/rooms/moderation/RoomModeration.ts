@@ -17,6 +17,11 @@ import type { LobbyNews } from '../RoomLink.js';
 export interface ModerationHost {
   /** Local members, oldest first. */
   localPeers(): Iterable<{ id: string; displayName: string }>;
+  /**
+   * The member present longest, here or (cluster) on another node, as far as this node
+   * knows; `local`: its socket is on this node.
+   */
+  oldestMember(): { id: string; displayName: string; local: boolean } | undefined;
   /** Roles of members on other nodes, as far as this node knows them. */
   remoteRoles(): Iterable<Role | undefined>;
   /** How many members the room has here and elsewhere. */
@@ -100,17 +105,32 @@ export class RoomModeration {
     return role;
   }
 
-  /** A member left: on an open server the host role passes on if no moderator remains. */
+  /** A member of this node left: on an open server the host role passes on if no moderator remains. */
   removed(peerId: string): void {
     this.#roles.delete(peerId);
     this.#identities.delete(peerId);
+    this.#passHost();
+  }
+
+  /**
+   * A member of another node left. In a cluster every node runs the same choice on its own
+   * view: the member present longest becomes host, and only its node says so. A node knows
+   * its own members' join times and learns of the others' no earlier than they joined, so
+   * the node of the truly oldest member always picks it: the room is never left without a
+   * host (two nodes whose views differ for a moment may name one each).
+   */
+  remoteLeft(): void {
+    this.#passHost();
+  }
+
+  #passHost(): void {
     if (!this.#hosted || this.#hasModerator()) return;
-    const next = this.#host.localPeers()[Symbol.iterator]().next();
-    if (next.done) return;
-    this.#roles.set(next.value.id, 'moderator');
-    this.#host.broadcast('peer:updated', { peerId: next.value.id, displayName: next.value.displayName, role: 'moderator' });
+    const next = this.#host.oldestMember();
+    if (!next?.local) return;
+    this.#roles.set(next.id, 'moderator');
+    this.#host.broadcast('peer:updated', { peerId: next.id, displayName: next.displayName, role: 'moderator' });
     // A new host hears of whoever is already waiting.
-    for (const w of this.waitingList()) this.#host.notify(next.value.id, 'lobby:waiting', w);
+    for (const w of this.waitingList()) this.#host.notify(next.id, 'lobby:waiting', w);
   }
 
   /** Who waits in the lobby now (here first, then on other nodes), oldest first. */

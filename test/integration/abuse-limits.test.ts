@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
+import { OPUS_PARAMETERS } from '../support/rtp.js';
 import { errorCode, rawAck, req, startTestServer } from '../support/server.js';
 
 type Answer = { ok: boolean; data?: Record<string, unknown>; error?: { code: string; message: string; retryAfterMs?: number } };
@@ -144,6 +145,47 @@ describe('passwords, chat, renames and transports', () => {
       });
     for (let i = 0; i < 3; i++) assert.equal((await create()).ok, true);
     assertLimited(await create(), 'fourth transport');
+  });
+});
+
+describe('producer and consumer bursts', () => {
+  let noom: NoomServer;
+  before(async () => {
+    noom = await startTestServer({ RATE_LIMIT_EXEMPT: '', PRODUCERS_PER_MIN: '2', CONSUMERS_PER_MIN: '2' });
+  });
+  after(() => noom.close());
+
+  test('producer and consumer creations: 2 a minute per address each, across reconnects', async () => {
+    const publish = async (): Promise<Answer> => {
+      const s = await connect(noom.url);
+      try {
+        await req(s, 'room:join', { roomId: 'bursts' });
+        const send = await req(s, 'transport:create', { direction: 'send' });
+        return (await rawAck(s, 'producer:create', { transportId: send.id, kind: 'audio', source: 'mic', rtpParameters: OPUS_PARAMETERS })) as Answer;
+      } finally {
+        s.close();
+      }
+    };
+    // The publisher stays, so that there is something to consume.
+    const publisher = await connect(noom.url);
+    await req(publisher, 'room:join', { roomId: 'bursts' });
+    const send = await req(publisher, 'transport:create', { direction: 'send' });
+    const { producerId } = await req(publisher, 'producer:create', { transportId: send.id, kind: 'audio', source: 'mic', rtpParameters: OPUS_PARAMETERS });
+    assert.equal((await publish()).ok, true, 'second producer');
+    assertLimited(await publish(), 'third producer');
+
+    const consume = async (): Promise<Answer> => {
+      const s = await connect(noom.url);
+      try {
+        const joined = await req(s, 'room:join', { roomId: 'bursts' });
+        const recv = await req(s, 'transport:create', { direction: 'recv' });
+        return (await rawAck(s, 'consumer:create', { transportId: recv.id, producerId, rtpCapabilities: joined.rtpCapabilities })) as Answer;
+      } finally {
+        s.close();
+      }
+    };
+    for (let i = 0; i < 2; i++) assert.equal((await consume()).ok, true, `consumer ${i + 1}`);
+    assertLimited(await consume(), 'third consumer');
   });
 });
 

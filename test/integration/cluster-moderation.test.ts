@@ -126,7 +126,7 @@ test('lock, waiting room and end set on node A hold for members and newcomers on
   await eventually("node B's share of the room to close", () => b.rooms.get('span-lock')?.closed ?? true);
 });
 
-test('a newcomer on a node with no member of the room yet still waits in the waiting room', async () => {
+test('a newcomer on a node with no member of the room yet still waits in the waiting room, for longer than the empty-room grace', async () => {
   const host = await sockets.open(a.url);
   await req(host, 'room:join', { roomId: 'span-lobby', displayName: 'Host' });
   await req(host, 'room:lobby', { enabled: true });
@@ -134,13 +134,26 @@ test('a newcomer on a node with no member of the room yet still waits in the wai
   const waitingAtHost = collect(host, 'lobby:waiting');
   const leftLobby = collect(host, 'lobby:left');
   const vic = await sockets.open(b.url);
-  const vicJoin = rawAck(vic, 'room:join', { roomId: 'span-lobby', displayName: 'Vic' });
+  const vicJoin = req(vic, 'room:join', { roomId: 'span-lobby', displayName: 'Vic' });
   await eventually('the host on A to see Vic wait', () => waitingAtHost.length === 1);
-  // Vic gives up: the host's list follows.
-  vic.disconnect();
-  await eventually('the host to see Vic go', () => leftLobby.length === 1);
-  assert.deepEqual(leftLobby, [{ peerId: waitingAtHost[0]!.peerId, outcome: 'gone' }]);
-  await vicJoin.catch(() => undefined);
+  // Past the grace period of an empty room (200 ms here): B's share stays open while Vic waits.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(b.rooms.get('span-lobby')?.closed, false, "node B's share is open");
+  await req(host, 'lobby:admit', { peerId: waitingAtHost[0]!.peerId });
+  assert.equal((await vicJoin).peerId, waitingAtHost[0]!.peerId);
+
+  // Another newcomer gives up: the host's list follows.
+  const una = await sockets.open(b.url);
+  const unaJoin = rawAck(una, 'room:join', { roomId: 'span-lobby', displayName: 'Una' });
+  await eventually('the host on A to see Una wait', () => waitingAtHost.length === 2);
+  una.disconnect();
+  await eventually('the host to see Una go', () => leftLobby.length === 2);
+  assert.deepEqual(leftLobby, [
+    { peerId: waitingAtHost[0]!.peerId, outcome: 'admitted' },
+    { peerId: waitingAtHost[1]!.peerId, outcome: 'gone' },
+  ]);
+  await unaJoin.catch(() => undefined);
+  await req(vic, 'room:leave', {});
   await req(host, 'room:leave', {});
 });
 

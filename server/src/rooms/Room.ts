@@ -188,6 +188,7 @@ export class Room extends EventEmitter<RoomEvents> {
       {
         localPeers: () => this.#peers.values(),
         oldestMember: () => this.#oldestMember(),
+        waitingEnded: () => this.#scheduleEmptyCheck(),
         remoteRoles: () => [...this.#remotePeers.values()].map((m) => m.role),
         memberCount: () => this.#peers.size + this.#remotePeers.size,
         notify: (peerId, event, payload) => this.#peers.get(peerId)?.notify(event, payload),
@@ -409,10 +410,11 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   #scheduleEmptyCheck(): void {
-    if (this.#peers.size > 0 || this.#joining > 0 || this.#closed) return;
+    const inUse = () => this.#peers.size > 0 || this.#joining > 0 || this.moderation.waitingHere > 0;
+    if (inUse() || this.#closed) return;
     clearTimeout(this.#graceTimer);
     this.#graceTimer = setTimeout(() => {
-      if (this.#peers.size === 0 && this.#joining === 0) this.close('empty');
+      if (!inUse()) this.close('empty');
     }, this.#graceMs);
   }
 

@@ -28,6 +28,8 @@ export interface ModerationHost {
   memberCount(): number;
   notify<E extends ServerEventName>(peerId: string, event: E, payload: ServerEventPayload<E>): void;
   broadcast<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>): void;
+  /** Someone stopped waiting here (admitted, denied or gone): an empty room may close now. */
+  waitingEnded(): void;
   /** Cluster: tells the other nodes' moderators. */
   relayLobby?(news: LobbyNews): void;
   /** Cluster: has the node where a newcomer waits admit or deny it. */
@@ -133,6 +135,11 @@ export class RoomModeration {
     for (const w of this.waitingList()) this.#host.notify(next.id, 'lobby:waiting', w);
   }
 
+  /** Newcomers waiting on this node: they keep the room open (in a cluster, a node's share may have no member yet). */
+  get waitingHere(): number {
+    return this.#waiting.size;
+  }
+
   /** Who waits in the lobby now (here first, then on other nodes), oldest first. */
   waitingList(): WaitingPeer[] {
     return [
@@ -198,6 +205,7 @@ export class RoomModeration {
         this.#waiting.delete(peerId);
         this.#tell({ event: 'lobby:left', payload: { peerId, outcome: 'gone' } });
         w.deny(invalidState('left the lobby'));
+        this.#host.waitingEnded();
       },
     };
   }
@@ -238,6 +246,8 @@ export class RoomModeration {
     const w = this.#waiting.get(peerId);
     if (!w) throw notFound('waiting peer', peerId);
     this.#waiting.delete(peerId);
+    // After the caller settles the newcomer: an admitted one is joining by then.
+    queueMicrotask(() => this.#host.waitingEnded());
     return w;
   }
 

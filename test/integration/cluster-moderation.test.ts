@@ -118,6 +118,13 @@ test('lock, waiting room and end set on node A hold for members and newcomers on
   await req(host, 'lobby:deny', { peerId: waitingAtHost[1]!.peerId });
   assert.equal(refusalOf(await danJoin), 'FORBIDDEN/denied');
 
+  // Locked and with a waiting room: a wrong password on B is refused before anyone is asked.
+  await req(host, 'room:lock', { password: 'second' });
+  await eventually('the member on B to hear of the second lock', () => updatesAtB.length === 4);
+  const eve = await sockets.open(b.url);
+  assert.equal(refusalOf(await rawAck(eve, 'room:join', { roomId: 'span-lock', displayName: 'Eve', password: 'guess' })), 'FORBIDDEN/wrong-password');
+  assert.equal(waitingAtHost.length, 2, 'the host was not asked about Eve');
+
   // End: everyone on B hears it and B's share of the room closes.
   const closedAtB = collect(member, 'room:closed');
   await req(host, 'room:end', {});

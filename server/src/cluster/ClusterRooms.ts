@@ -273,6 +273,7 @@ export class ClusterRooms {
           throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
         }
       },
+      hashPassword: (password) => passwordHash(roomId, password),
       lobby: (news: LobbyNews) => this.#emitModeration({ kind: 'lobby', roomId, from: this.nodeId, ...news }),
       moderate: (nodeId: string, action: RemoteModeration) => this.#moderate(nodeId, roomId, action),
       importProducer: (producerId, nodeId, router) => {

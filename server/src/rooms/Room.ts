@@ -270,6 +270,17 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /**
+   * Before a newcomer waits in the lobby: a wrong password is refused before anyone is asked
+   * to let it in. In a cluster the view's settings answer (the directory decides again when
+   * the newcomer is admitted).
+   */
+  checkBeforeLobby(password: string | undefined): void {
+    if (!this.#link) return this.checkAdmission(password);
+    if (this.#closed) throw unavailable('the room is closing; retry in a moment');
+    if (this.#sharedPasswordHash !== '' && this.#link.hashPassword(password) !== this.#sharedPasswordHash) throw roomLocked(password !== undefined);
+  }
+
+  /**
    * The part of a join that waits: admission (in a cluster, by the directory, which records
    * the member at once) and a router with room for one more peer.
    */

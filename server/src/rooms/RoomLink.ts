@@ -82,6 +82,8 @@ export interface RoomLink {
   setModerated(change: { password?: string | null; lobby?: boolean }): Promise<ModeratedSettings>;
   /** The settings in the directory, for a share that has no member yet; undefined when the room is new. */
   readModerated(): Promise<ModeratedSettings | undefined>;
+  /** How the directory would keep `password` for this room (compare with {@link ModeratedSettings.passwordHash}). */
+  hashPassword(password: string | undefined): string;
   /** Tells the moderators on the other nodes who waits and who stopped waiting here. */
   lobby(news: LobbyNews): void;
   /** Runs a moderation action on `nodeId`, where its target's socket is. */

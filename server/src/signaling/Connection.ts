@@ -363,8 +363,7 @@ export class Connection implements SessionHolder {
    * The peer id it waited under is the one it joins with.
    */
   async #waitInLobby(room: Room, displayName: string, password: string | undefined): Promise<string> {
-    // A wrong password is refused before anyone is asked to let the newcomer in.
-    room.checkAdmission(password);
+    room.checkBeforeLobby(password);
     const place = room.moderation.enterLobby(displayName);
     this.#lobbyPlace = place;
     this.#socket.emit('room:waiting', { roomId: room.id });

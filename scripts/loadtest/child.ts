@@ -11,16 +11,20 @@ import { WrtcPeer } from './peer/wrtcPeer.js';
 import type {
   ChildMessage,
   ConsumerSummary,
+  ExpectCommand,
   JoinCommand,
   ParentMessage,
   PeerSummary,
   ProducerCounters,
   TrackCounters,
 } from './ipc.js';
+import { MediaWatch } from './mediaWatch.js';
 import type { PeerPlan } from './plan.js';
 
 /** Closing peers must not hold the run hostage. */
 const CLOSE_TIMEOUT_MS = 5000;
+/** How often the peers' media is checked: the resolution of the gaps measured. */
+const WATCH_INTERVAL_MS = 250;
 
 interface Slot {
   plan: PeerPlan;
@@ -32,6 +36,20 @@ interface Slot {
 
 const slots = new Map<number, Slot>();
 let stopping = false;
+/** Made with the first join, which carries the run's media-gap limit. */
+let watch: MediaWatch | undefined;
+/** Expectations that arrive before the first join. */
+const pendingExpect: ExpectCommand[] = [];
+let watchTimer: NodeJS.Timeout | undefined;
+
+function watching(gapMs: number): MediaWatch {
+  if (watch) return watch;
+  const w = new MediaWatch(gapMs, send);
+  for (const e of pendingExpect.splice(0)) w.expect(e.roomId, e.producers);
+  watchTimer = setInterval(() => w.check(), WATCH_INTERVAL_MS);
+  watch = w;
+  return w;
+}
 
 function send(message: ChildMessage): void {
   if (process.connected) process.send?.(message);
@@ -63,10 +81,19 @@ async function join(cmd: JoinCommand): Promise<void> {
     slot.peer = peer;
     slot.joinAckMs = peer.joinedAt - peer.joinSentAt;
     slot.setupMs = performance.now() - started;
-    peer.events.on('failed', (error) => {
-      slot.failed = error.message;
-      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason: error.message });
+    const fail = (reason: string) => {
+      if (slot.failed !== undefined) return;
+      slot.failed = reason;
+      watch?.remove(cmd.peer.index);
+      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason });
+    };
+    peer.events.on('failed', (error) => fail(error.message));
+    // The server ended the membership: the peer is out of the room, with no media to come.
+    peer.events.on('ended', ({ event, reason }) => {
+      fail(`${event} (${reason})`);
+      void peer.close();
     });
+    watching(cmd.mediaGapMs).add(cmd.peer.index, cmd.peer.roomId, peer);
     peer.events.on('warning', (error) => send({ type: 'warning', index: cmd.peer.index, reason: error.message }));
     send({
       type: 'joined',
@@ -101,6 +128,7 @@ function isReceiving(stats: ConsumerStats[]): boolean {
 }
 
 function sample(seq: number): void {
+  watch?.check();
   let active = 0;
   let receiving = 0;
   const tracks = new Map<string, TrackCounters>();
@@ -114,10 +142,11 @@ function sample(seq: number): void {
     for (const s of stats) {
       let t = tracks.get(s.producerId);
       if (!t) {
-        t = { producerId: s.producerId, kind: s.kind, consumers: 0, packets: 0, bytes: 0, lost: 0, nacksSent: 0, plisSent: 0 };
+        t = { producerId: s.producerId, kind: s.kind, consumers: 0, receiving: 0, packets: 0, bytes: 0, lost: 0, nacksSent: 0, plisSent: 0 };
         tracks.set(s.producerId, t);
       }
       if (!s.closed) t.consumers++;
+      if (!s.closed && watch?.isFresh(s.consumerId)) t.receiving++;
       t.packets += s.packets;
       t.bytes += s.bytes;
       t.lost += s.lost;
@@ -126,7 +155,7 @@ function sample(seq: number): void {
     }
     producers.push(...producerCounters(peer));
   }
-    const cpu = process.cpuUsage();
+  const cpu = process.cpuUsage();
   send({ type: 'sample', seq, at: performance.timeOrigin + performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, active, receiving, tracks: [...tracks.values()], producers });
 }
 
@@ -178,6 +207,7 @@ let pendingJoins: Promise<void>[] = [];
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  clearInterval(watchTimer);
   // Peers still joining are given the close timeout too, then left out of the summary.
   await Promise.race([Promise.allSettled(pendingJoins), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
   sample(0);
@@ -203,6 +233,9 @@ async function main(): Promise<void> {
       const p = join(msg);
       pendingJoins.push(p);
       void p.finally(() => (pendingJoins = pendingJoins.filter((x) => x !== p)));
+    } else if (msg.type === 'expect') {
+      if (watch) watch.expect(msg.roomId, msg.producers);
+      else pendingExpect.push(msg);
     } else if (msg.type === 'sample') {
       sample(msg.seq);
     } else if (msg.type === 'stop') {

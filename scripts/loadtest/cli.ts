@@ -3,12 +3,20 @@
  *  --duration 60 --ramp 5/s --out DIR`: synthetic peers against any Noom server, or against
  *  the nodes of a cluster with `--url` given once per node.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRamp, parseUrlList, defaultProcesses, type LoadTestOptions } from './options.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseRamp, parseUrlList, defaultProcesses, validateOptions, type LoadTestOptions } from './options.js';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 import { runLoadTest } from './run.js';
+import type { ReportFiles } from './report/write.js';
 import type { LoadTestReport, NodeReport } from './report/types.js';
 import type { Summary } from './stats.js';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
+
+/** Exit statuses: scripts and CI jobs branch on them. */
+const EXIT = { pass: 0, fail: 1, usage: 2, interrupted: 130 } as const;
+
+/** A bad command line or options: exit status 2, not 1 (a run that failed). */
+class UsageError extends Error {}
 
 function int(name: string, min: number) {
   return (text: string): number => {
@@ -21,6 +29,12 @@ function int(name: string, min: number) {
 function seconds(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+function nonNegative(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0');
   return n;
 }
 
@@ -53,9 +67,38 @@ const nodeLine = (n: NodeReport) =>
   `${n.peers.withoutMedia} without media, received ${n.received.packets} packets ` +
   `(${n.received.fromOtherNodes.packets} from other nodes), metrics ${scraped(n.metrics)}`;
 
-function printSummary(r: LoadTestReport): void {
+function verdictLines(r: LoadTestReport): string[] {
+  const v = r.verdict;
+  const failed = v.checks.filter((c) => !c.pass).length;
+  return [
+    `verdict: ${v.pass ? 'PASS' : `FAIL (${failed} of ${v.checks.length} checks failed)`}`,
+    ...v.checks.map((c) => `  ${c.pass ? 'pass' : 'FAIL'}  ${c.detail}`),
+  ];
+}
+
+function healthLines(r: LoadTestReport): string[] {
+  const h = r.health;
+  if (h.episodes.length === 0) return [];
+  return [
+    `  peers down: ${h.failedAfterJoin} failed after joining, ${h.peersWithMediaGaps} without media for more than ` +
+      `${h.mediaGapLimitSec} s (${h.peerSecondsDown} peer-seconds down in all)`,
+    ...h.episodes
+      .slice(0, 10)
+      .map((e) => `    ${e.displayName} (${e.roomId}) ${e.from}–${e.open ? 'end' : e.to} s: ${e.reason}`),
+    ...(h.episodes.length > 10 ? [`    … ${h.episodes.length - 10} more in the report`] : []),
+  ];
+}
+
+function missingLines(r: LoadTestReport): string[] {
+  return r.consumers.tracks
+    .filter((t) => t.actual < t.expected)
+    .slice(0, 10)
+    .map((t) => `  consumers of ${t.label}: ${t.actual} receiving, ${t.expected} expected`);
+}
+
+function summaryText(r: LoadTestReport): string {
   const out = [
-    `${r.interrupted ? 'interrupted' : 'done'} after ${r.elapsedSec} s: ${r.peers.joined}/${r.peers.planned} peers joined, ` +
+    `${r.interrupted ? 'interrupted' : r.stoppedEarly ? `stopped early (${r.stoppedEarly.reason})` : 'done'} after ${r.elapsedSec} s: ${r.peers.joined}/${r.peers.planned} peers joined, ` +
       `${r.peers.failed} failed, ${r.peers.withoutMedia} without media`,
     line('room:join ack', r.joinLatencyMs.ack),
     line('peer setup', r.joinLatencyMs.setup),
@@ -66,8 +109,36 @@ function printSummary(r: LoadTestReport): void {
     `  server metrics: ${scraped(r.server)}`,
     ...(r.nodes.length > 1 ? r.nodes.map(nodeLine) : []),
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
+    ...healthLines(r),
+    ...missingLines(r),
+    ...verdictLines(r),
   ];
-  console.log(out.join('\n'));
+  return out.join('\n');
+}
+
+/** What CI reads from stdout with --json: the verdict, its limits and the run's main figures. */
+function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | undefined): unknown {
+  return {
+    verdict: r.interrupted ? 'interrupted' : r.verdict.pass ? 'pass' : 'fail',
+    exitCode,
+    failed: r.verdict.failed,
+    checks: r.verdict.checks,
+    thresholds: r.verdict.thresholds,
+    interrupted: r.interrupted,
+    ...(r.stoppedEarly ? { stoppedEarly: r.stoppedEarly } : {}),
+    elapsedSec: r.elapsedSec,
+    options: r.options,
+    peers: r.peers,
+    joinLatencyMs: r.joinLatencyMs,
+    firstRtpMs: r.firstRtpMs,
+    totals: r.totals,
+    health: r.health,
+    consumers: r.consumers,
+    generatorCpuPct: r.generatorCpuPct,
+    server: { available: r.server.available, scrapes: r.server.scrapes, failures: r.server.failures },
+    failureReasons: r.failureReasons,
+    ...(files ? { files } : {}),
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -108,13 +179,44 @@ async function main(argv: string[]): Promise<number> {
         .default('werift'),
     )
     .addOption(new Option('--no-progress', 'no live progress bar'))
+    .option('--json', 'print a machine-readable summary (verdict, thresholds, figures) on stdout; the human summary goes to stderr')
+    .option('--max-loss <pct>', 'fail above this receive loss, in % of packets', nonNegative, DEFAULT_THRESHOLDS.maxLossPct)
+    .option('--max-join-failures <n>', 'fail when more peers than this never join', int('--max-join-failures', 0), DEFAULT_THRESHOLDS.maxJoinFailures)
+    .option(
+      '--max-peer-failures <n>',
+      'fail when more peers than this fail after joining (room closed or kicked, connection lost)',
+      int('--max-peer-failures', 0),
+      DEFAULT_THRESHOLDS.maxPeerFailures,
+    )
+    .option('--max-first-rtp <ms>', "fail when the subscribers' room:join ack → first RTP p95 is above this", nonNegative, DEFAULT_THRESHOLDS.maxFirstRtpP95Ms)
+    .option(
+      '--max-media-gap <seconds>',
+      'fail when a joined peer goes longer than this without media it should receive (no packet on a consumer, ' +
+        'or no consumer of a publisher of its room); such a peer counts as down from then on',
+      nonNegative,
+      DEFAULT_THRESHOLDS.maxMediaGapSec,
+    )
+    .option(
+      '--max-missing-consumers <n>',
+      'fail when, at the end, more consumers than this are missing or silent (each peer should receive every other publisher of its room)',
+      int('--max-missing-consumers', 0),
+      DEFAULT_THRESHOLDS.maxMissingConsumers,
+    )
     .addHelpText(
       'after',
       '\nCtrl-C stops early: peers are closed and the report is still written; a second Ctrl-C aborts.\n' +
+        'The run stops early, with a report, once every peer started has failed or been without media for 3 s.\n' +
         'The clip is encoded once with ffmpeg and cached under $NOOM_CACHE_DIR (default ~/.cache/noom)/clips.\n' +
-        'Exit status: 0 all peers joined and received media, 3 some failed or got no media, 130 interrupted, 1 error.',
-    );
-  program.parse(argv);
+        'Exit status: 0 every check passed, 1 a check failed (or the run could not be made), 2 usage error, 130 interrupted.',
+    )
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (error) {
+    // Help and version exit 0; every other complaint of commander's is a usage error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.pass : EXIT.usage;
+    throw error;
+  }
   const o = program.opts<{
     url: string[];
     rooms: number;
@@ -130,7 +232,22 @@ async function main(argv: string[]): Promise<number> {
     sample: number;
     progress: boolean;
     engine: PeerEngine;
+    json?: boolean;
+    maxLoss: number;
+    maxJoinFailures: number;
+    maxPeerFailures: number;
+    maxFirstRtp: number;
+    maxMediaGap: number;
+    maxMissingConsumers: number;
   }>();
+  const thresholds: Thresholds = {
+    maxLossPct: o.maxLoss,
+    maxJoinFailures: o.maxJoinFailures,
+    maxPeerFailures: o.maxPeerFailures,
+    maxFirstRtpP95Ms: o.maxFirstRtp,
+    maxMediaGapSec: o.maxMediaGap,
+    maxMissingConsumers: o.maxMissingConsumers,
+  };
   const options: LoadTestOptions = {
     url: o.url,
     rooms: o.rooms,
@@ -142,12 +259,19 @@ async function main(argv: string[]): Promise<number> {
     // run.ts decides by the terminal unless the bar was switched off.
     ...(o.progress ? {} : { progress: false }),
     engine: o.engine,
+    thresholds,
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),
     ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(o.metricsUrl !== undefined ? { metricsUrl: o.metricsUrl } : {}),
   };
+
+  try {
+    validateOptions(options);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 
   const abort = new AbortController();
   const onSigint = () => {
@@ -161,11 +285,15 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
-    const { report } = await runLoadTest(options, { signal: abort.signal, log: (l) => console.error(l) });
-    printSummary(report);
-    if (abort.signal.aborted) return 130;
-    // Scripts and CI jobs can tell a clean run from one where peers failed or got no media.
-    return report.peers.failed > 0 || report.peers.withoutMedia > 0 ? 3 : 0;
+    const { report, files } = await runLoadTest(options, { signal: abort.signal, log: (l) => console.error(l) });
+    const code = abort.signal.aborted ? EXIT.interrupted : report.verdict.pass ? EXIT.pass : EXIT.fail;
+    if (o.json) {
+      console.error(summaryText(report));
+      process.stdout.write(`${JSON.stringify(jsonSummary(report, code, files), null, 2)}\n`);
+    } else {
+      console.log(summaryText(report));
+    }
+    return code;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -178,6 +306,6 @@ main(process.argv).then(
   },
   (error: unknown) => {
     console.error(`loadtest: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof UsageError ? EXIT.usage : EXIT.fail;
   },
 );

@@ -3,12 +3,15 @@
  * figures. Children send cumulative counters; rates are differences between two ticks of
  * the coordinator, so a late or lost sample only blurs one interval.
  */
-import type { ChildMessage, PeerSummary, SampleMessage } from './ipc.js';
+import type { ChildMessage, ExpectedProducer, PeerSummary, SampleMessage } from './ipc.js';
 import type { PeerPlan } from './plan.js';
 import { combineServerReports, type ServerMetricsReport } from './serverMetrics.js';
 import { round, summarize } from './stats.js';
+import { judge, type Thresholds } from './verdict.js';
 import {
   REPORT_VERSION,
+  type ConsumerExpectation,
+  type DownEpisode,
   type FailureReport,
   type LoadTestReport,
   type NodeReport,
@@ -17,6 +20,20 @@ import {
 } from './report/types.js';
 
 const MAX_WARNING_EXAMPLES = 20;
+const MAX_EPISODES = 200;
+
+/** A joined peer: its server id and what it publishes. */
+interface JoinedPeer {
+  peerId: string;
+  producers: { producerId: string; kind: 'audio' | 'video' }[];
+}
+
+/** A peer down now; `gap` when for lack of media (health), not a failure for good. */
+interface OpenDown {
+  from: number;
+  reason: string;
+  gap: boolean;
+}
 
 interface TrackState {
   report: TrackReport;
@@ -67,10 +84,66 @@ export class RunCollector {
   readonly #warnings: string[] = [];
   #warningCount = 0;
   #started = 0;
+  readonly #joined = new Map<number, JoinedPeer>();
+  readonly #joinFailed = new Set<number>();
+  /** Joined peers that failed for good, with when (s). */
+  readonly #failedAfterJoin = new Map<number, number>();
+  readonly #down = new Map<number, OpenDown>();
+  readonly #episodes: (Omit<DownEpisode, 'to' | 'open'> & { to?: number; gap: boolean })[] = [];
+  /** room:join ack → first RTP, streamed by the children as it happens. */
+  readonly #firstMedia = new Map<number, number>();
+  readonly #onExpect: (roomId: string, producers: ExpectedProducer[]) => void;
 
-  constructor(plan: PeerPlan[], t0: number) {
+  /**
+   * `onExpect` is told, whenever it changes, which producers every peer of a room should be
+   * receiving: those of its publishers that joined and have not failed.
+   */
+  constructor(plan: PeerPlan[], t0: number, onExpect: (roomId: string, producers: ExpectedProducer[]) => void = () => undefined) {
     this.#plan = plan;
     this.#t0 = t0;
+    this.#onExpect = onExpect;
+  }
+
+  /** Run seconds of an epoch-ms time from a child. */
+  #runSec(epochMs: number): number {
+    return (epochMs - performance.timeOrigin - this.#t0) / 1000;
+  }
+
+  #expectationsChanged(roomId: string): void {
+    const producers: ExpectedProducer[] = [];
+    for (const [index, j] of this.#joined) {
+      const p = this.#plan[index];
+      if (p?.roomId !== roomId || this.#failedAfterJoin.has(index)) continue;
+      for (const prod of j.producers) producers.push({ ...prod, peerId: j.peerId, displayName: p.displayName });
+    }
+    this.#onExpect(roomId, producers);
+  }
+
+  /** A peer that failed, joined or not, or is without media now. */
+  #isDown(index: number): boolean {
+    return this.#joinFailed.has(index) || this.#failedAfterJoin.has(index) || this.#down.has(index);
+  }
+
+  /** Every one of the first `count` peers has failed or is without media (count > 0). */
+  allDown(count: number): boolean {
+    if (count === 0) return false;
+    for (let i = 0; i < count; i++) if (!this.#isDown(i)) return false;
+    return true;
+  }
+
+  #closeDown(index: number, to: number): void {
+    const d = this.#down.get(index);
+    if (!d) return;
+    this.#down.delete(index);
+    const e = this.#episodes.find((x) => x.index === index && x.to === undefined && x.gap);
+    if (e) e.to = Math.max(e.from, to);
+  }
+
+  #openDown(index: number, from: number, reason: string, gap: boolean): void {
+    const p = this.#plan[index];
+    if (!p) return;
+    this.#down.set(index, { from, reason, gap });
+    this.#episodes.push({ index, roomId: p.roomId, displayName: p.displayName, reason, from, gap });
   }
 
   #now(): number {
@@ -85,7 +158,18 @@ export class RunCollector {
   peerFailed(index: number, phase: FailureReport['phase'], reason: string): void {
     const p = this.#plan[index];
     if (!p) return;
-    this.#failures.push({ index, roomId: p.roomId, role: p.role, displayName: p.displayName, url: p.url, phase, reason, t: this.#now() });
+    const t = this.#now();
+    this.#failures.push({ index, roomId: p.roomId, role: p.role, displayName: p.displayName, url: p.url, phase, reason, t });
+    if (phase === 'media' || this.#joinFailed.has(index) || this.#failedAfterJoin.has(index)) return;
+    if (!this.#joined.has(index)) {
+      this.#joinFailed.add(index);
+      return;
+    }
+    this.#closeDown(index, t);
+    this.#failedAfterJoin.set(index, t);
+    this.#openDown(index, t, reason, false);
+    this.#down.delete(index);
+    if (this.#joined.get(index)!.producers.length > 0) this.#expectationsChanged(p.roomId);
   }
 
   onMessage(child: number, msg: ChildMessage): void {
@@ -94,6 +178,8 @@ export class RunCollector {
         this.#joinAck.set(msg.index, msg.joinAckMs);
         this.#setup.push(msg.setupMs);
         const p = this.#plan[msg.index];
+        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers });
+        if (p && msg.producers.length > 0) this.#expectationsChanged(p.roomId);
         for (const prod of msg.producers) {
           const label = `${p?.roomId ?? '?'} / ${p?.displayName ?? msg.peerId} / ${prod.kind}`;
           this.#track(prod.producerId, prod.kind, label, p?.roomId ?? '', p?.displayName ?? msg.peerId);
@@ -102,6 +188,17 @@ export class RunCollector {
       }
       case 'failed':
         this.peerFailed(msg.index, msg.phase, msg.reason);
+        break;
+      case 'health':
+        if (this.#failedAfterJoin.has(msg.index)) break;
+        if (msg.down) {
+          if (!this.#down.has(msg.index)) this.#openDown(msg.index, this.#runSec(msg.at), msg.reason, true);
+        } else {
+          this.#closeDown(msg.index, this.#runSec(msg.at));
+        }
+        break;
+      case 'firstMedia':
+        this.#firstMedia.set(msg.index, msg.ms);
         break;
       case 'warning':
         this.#warningCount++;
@@ -218,6 +315,7 @@ export class RunCollector {
       joined: this.#joinAck.size,
       failed: progress.failed,
       receiving,
+      down: this.#failedAfterJoin.size + this.#down.size,
       rxKbps: round((rxBytesPerSec * 8) / 1000),
       txKbps: round((txBytesPerSec * 8) / 1000),
       lossPct: packets + lost > 0 ? round((lost / (packets + lost)) * 100, 2) : 0,
@@ -233,6 +331,8 @@ export class RunCollector {
     peers: PeerSummary[];
     /** Each server's /metrics sampling, in the order of `--url`. */
     servers: { url: string; metrics: ServerMetricsReport }[];
+    thresholds: Thresholds;
+    stoppedEarly?: { t: number; reason: string };
   }): LoadTestReport {
     const peers = [...opts.peers].sort((a, b) => a.index - b.index);
     const failedIndexes = new Set(this.#failures.map((f) => f.index));
@@ -272,6 +372,20 @@ export class RunCollector {
     const lost = sum((t) => t.lost);
     const subscribers = peers.filter((p) => p.role === 'subscriber');
     const pick = (f: (p: PeerSummary) => number | undefined) => subscribers.flatMap((p) => f(p) ?? []);
+    // Streamed as it happened, so a peer whose summary did not arrive still counts.
+    const firstAny = new Map(subscribers.flatMap((p) => (p.firstMediaMs !== undefined ? [[p.index, p.firstMediaMs] as const] : [])));
+    for (const [index, ms] of this.#firstMedia) if (this.#plan[index]?.role === 'subscriber') firstAny.set(index, ms);
+    const health = this.#health(opts.thresholds.maxMediaGapSec);
+    const consumers = this.#consumerExpectations();
+    const firstRtpMs = {
+      any: summarize([...firstAny.values()]),
+      audio: summarize(pick((p) => p.firstAudioMs)),
+      video: summarize(pick((p) => p.firstVideoMs)),
+    };
+    const publishingRooms = new Set([...this.#joined].flatMap(([i, j]) => (j.producers.length > 0 ? [this.#plan[i]?.roomId] : [])));
+    const firstRtpExpected = [...this.#joined.keys()].filter(
+      (i) => this.#plan[i]?.role === 'subscriber' && publishingRooms.has(this.#plan[i]?.roomId),
+    ).length;
     const reasons = new Map<string, number>();
     for (const f of this.#failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
     const cpu = this.#timeline.slice(1).map((p) => p.generatorCpuPct);
@@ -291,11 +405,7 @@ export class RunCollector {
         withoutMedia,
       },
       joinLatencyMs: { ack: summarize([...this.#joinAck.values()]), setup: summarize(this.#setup) },
-      firstRtpMs: {
-        any: summarize(pick((p) => p.firstMediaMs)),
-        audio: summarize(pick((p) => p.firstAudioMs)),
-        video: summarize(pick((p) => p.firstVideoMs)),
-      },
+      firstRtpMs,
       totals: {
         packetsReceived,
         bytesReceived: sum((t) => t.bytesReceived),
@@ -320,7 +430,88 @@ export class RunCollector {
       server: combineServerReports(opts.servers.map((n) => n.metrics)),
       nodes: opts.servers.map((n) => this.#node(n.url, n.metrics, peers)),
       peerDetails: peers,
+      ...(opts.stoppedEarly ? { stoppedEarly: opts.stoppedEarly } : {}),
+      health,
+      consumers,
+      verdict: judge(
+        {
+          lossPct: packetsReceived + lost > 0 ? (lost / (packetsReceived + lost)) * 100 : 0,
+          packets: packetsReceived + lost,
+          joinFailures: this.#joinFailed.size,
+          peerFailures: health.failedAfterJoin,
+          ...(firstRtpMs.any.p95 !== undefined ? { firstRtpP95Ms: firstRtpMs.any.p95 } : {}),
+          firstRtpExpected,
+          longestMediaGapSec: health.longestMediaGapSec,
+          peersWithMediaGaps: health.peersWithMediaGaps,
+          missingConsumers: consumers.missing,
+          expectedConsumers: consumers.expected,
+          ...(opts.stoppedEarly ? { stoppedEarly: `${opts.stoppedEarly.reason} (at ${opts.stoppedEarly.t} s)` } : {}),
+        },
+        opts.thresholds,
+      ),
     };
+  }
+
+  #health(limitSec: number): LoadTestReport['health'] {
+    const end = this.#now();
+    const episodes: DownEpisode[] = this.#episodes.map(({ gap: _gap, to, ...e }) => ({
+      ...e,
+      from: round(e.from, 2),
+      to: round(to ?? end, 2),
+      open: to === undefined,
+    }));
+    let longest = 0;
+    const gapped = new Set<number>();
+    let peerSeconds = 0;
+    for (const e of this.#episodes) {
+      const length = (e.to ?? end) - e.from;
+      peerSeconds += length;
+      if (!e.gap) continue;
+      gapped.add(e.index);
+      longest = Math.max(longest, length);
+    }
+    return {
+      mediaGapLimitSec: limitSec,
+      failedAfterJoin: this.#failedAfterJoin.size,
+      peersWithMediaGaps: gapped.size,
+      longestMediaGapSec: round(longest, 2),
+      peerSecondsDown: round(peerSeconds, 1),
+      episodes: episodes.sort((a, b) => a.from - b.from).slice(0, MAX_EPISODES),
+    };
+  }
+
+  /**
+   * At the end: every track of a publisher that is up should reach every other peer of its
+   * room that is up, with media (the children's last samples say which consumers receive).
+   */
+  #consumerExpectations(): LoadTestReport['consumers'] {
+    const receiving = new Map<string, number>();
+    for (const c of this.#children.values()) {
+      for (const tr of c.now.tracks) receiving.set(tr.producerId, (receiving.get(tr.producerId) ?? 0) + tr.receiving);
+    }
+    const upByRoom = new Map<string, number>();
+    for (const index of this.#joined.keys()) {
+      const roomId = this.#plan[index]?.roomId;
+      if (roomId === undefined || this.#failedAfterJoin.has(index)) continue;
+      upByRoom.set(roomId, (upByRoom.get(roomId) ?? 0) + 1);
+    }
+    const tracks: ConsumerExpectation[] = [];
+    for (const [index, j] of this.#joined) {
+      const p = this.#plan[index];
+      if (!p || this.#failedAfterJoin.has(index)) continue;
+      for (const prod of j.producers) {
+        tracks.push({
+          producerId: prod.producerId,
+          label: `${p.roomId} / ${p.displayName} / ${prod.kind}`,
+          expected: (upByRoom.get(p.roomId) ?? 1) - 1,
+          actual: receiving.get(prod.producerId) ?? 0,
+        });
+      }
+    }
+    tracks.sort((a, b) => a.label.localeCompare(b.label));
+    const expected = tracks.reduce((n, t) => n + t.expected, 0);
+    const missing = tracks.reduce((n, t) => n + Math.max(0, t.expected - t.actual), 0);
+    return { expected, actual: expected - missing, missing, tracks };
   }
 
   /** One server's share of the run, once the failures are complete. */

@@ -61,6 +61,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (m?.process.connected) m.process.send(message);
   }
 
+  broadcast(message: ParentMessage): void {
+    for (let i = 0; i < this.#members.length; i++) this.send(i, message);
+  }
+
   /**
    * Has every child report its counters now; resolves when all have answered (the
    * answers arrive as `message` events) or after `timeoutMs`.

@@ -15,6 +15,24 @@ export interface JoinCommand {
   password?: string;
   /** Default werift. */
   engine?: PeerEngine;
+  /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
+  mediaGapMs: number;
+}
+/**
+ * The producers a room's peers should all be receiving (those of its publishers that
+ * joined and are up), sent to every child whenever that set changes.
+ */
+export interface ExpectCommand {
+  type: 'expect';
+  roomId: string;
+  producers: ExpectedProducer[];
+}
+export interface ExpectedProducer {
+  producerId: string;
+  kind: 'audio' | 'video';
+  /** The publisher's server peer id (it does not consume itself) and its name in the plan. */
+  peerId: string;
+  displayName: string;
 }
 export interface StopCommand {
   type: 'stop';
@@ -24,7 +42,7 @@ export interface SampleCommand {
   type: 'sample';
   seq: number;
 }
-export type ParentMessage = JoinCommand | StopCommand | SampleCommand;
+export type ParentMessage = JoinCommand | ExpectCommand | StopCommand | SampleCommand;
 
 /** Cumulative receive counters of one child for one remote producer (a track). */
 export interface TrackCounters {
@@ -32,6 +50,8 @@ export interface TrackCounters {
   kind: 'audio' | 'video';
   /** Open consumers of this track in the child. */
   consumers: number;
+  /** Open consumers of this track that got a packet within the media-gap limit. */
+  receiving: number;
   packets: number;
   bytes: number;
   lost: number;
@@ -109,6 +129,26 @@ export interface SampleMessage {
   tracks: TrackCounters[];
   producers: ProducerCounters[];
 }
+/**
+ * A joined peer went down (no media on a consumer, a publisher of its room not received) or
+ * came back. Peers that fail for good send `failed` instead.
+ */
+export interface HealthMessage {
+  type: 'health';
+  index: number;
+  down: boolean;
+  /** Why it is down; on recovery, why it was. */
+  reason: string;
+  /** Epoch ms: when the media stopped or was first expected (down), when it came back (up). */
+  at: number;
+}
+/** A peer's first RTP packet, as it happens: first-RTP figures do not wait for the end of the run. */
+export interface FirstMediaMessage {
+  type: 'firstMedia';
+  index: number;
+  /** From the room:join ack to the first RTP packet of any consumer. */
+  ms: number;
+}
 export interface FinalMessage {
   type: 'final';
   peers: PeerSummary[];
@@ -118,4 +158,12 @@ export interface WarningMessage {
   index: number;
   reason: string;
 }
-export type ChildMessage = ReadyMessage | JoinedMessage | FailedMessage | SampleMessage | FinalMessage | WarningMessage;
+export type ChildMessage =
+  | ReadyMessage
+  | JoinedMessage
+  | FailedMessage
+  | HealthMessage
+  | FirstMediaMessage
+  | SampleMessage
+  | FinalMessage
+  | WarningMessage;

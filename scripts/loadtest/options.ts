@@ -1,6 +1,7 @@
 /** What a load-test run is asked to do, with the parsing of the CLI's notations. */
 import { availableParallelism } from 'node:os';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
+import type { Thresholds } from './verdict.js';
 
 export interface LoadTestOptions {
   /**
@@ -35,6 +36,8 @@ export interface LoadTestOptions {
    * `wrtc` encodes and decodes with libwebrtc, as a browser does.
    */
   engine?: PeerEngine;
+  /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */
+  thresholds?: Partial<Thresholds>;
 }
 
 /** `5/s`, `5`, `300/min`: peers per second. */
@@ -101,5 +104,9 @@ export function validateOptions(o: LoadTestOptions): void {
   if (!(o.durationSec >= 0)) throw new Error('--duration must be >= 0');
   if (!(o.rampPerSec > 0)) throw new Error('--ramp must be positive');
   if (o.processes !== undefined) positiveInt('processes', o.processes, 1);
+  for (const [name, v] of Object.entries(o.thresholds ?? {})) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`threshold ${name} must be a number >= 0`);
+  }
+  if (o.thresholds?.maxMediaGapSec === 0) throw new Error('--max-media-gap must be above 0');
   if (o.engine !== undefined && !PEER_ENGINES.includes(o.engine)) throw new Error(`--engine must be one of ${PEER_ENGINES.join(', ')}`);
 }

@@ -15,6 +15,14 @@ import { ProgressView } from './progress.js';
 import { writeReport, type ReportFiles } from './report/write.js';
 import type { LoadTestReport } from './report/types.js';
 import { ServerMetricsScraper } from './serverMetrics.js';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
+
+/**
+ * Every peer started so far has failed or is without media for this long: nothing is left
+ * to measure, so the run stops (a dead server, nothing listening) instead of idling on.
+ */
+const ALL_DOWN_STOP_MS = 3000;
+const ALL_DOWN_CHECK_MS = 250;
 
 export interface LoadTestResult {
   report: LoadTestReport;
@@ -49,9 +57,30 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const fleet = await Fleet.start(processes);
   const startedAt = new Date();
   const t0 = performance.now();
-  const collector = new RunCollector(plan, t0);
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+  const mediaGapMs = thresholds.maxMediaGapSec * 1000;
+  const collector = new RunCollector(plan, t0, (roomId, producers) => fleet.broadcast({ type: 'expect', roomId, producers }));
   // Peer i runs in child i % fleet.size; peers are handed out in index order.
   let handedOut = 0;
+  // Stops the ramp and the hold early: the user's Ctrl-C, or every peer down.
+  const halt = new AbortController();
+  const onAbort = () => halt.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let stoppedEarly: { t: number; reason: string } | undefined;
+  let allDownSince: number | undefined;
+  const allDownWatch = setInterval(() => {
+    if (halt.signal.aborted) return;
+    if (!collector.allDown(handedOut)) {
+      allDownSince = undefined;
+      return;
+    }
+    allDownSince ??= performance.now();
+    if (performance.now() - allDownSince < ALL_DOWN_STOP_MS) return;
+    const t = Math.round((performance.now() - t0) / 100) / 10;
+    stoppedEarly = { t, reason: `all ${handedOut} peers started had failed or were without media for ${ALL_DOWN_STOP_MS / 1000} s` };
+    log(`stopping early: ${stoppedEarly.reason}`);
+    halt.abort();
+  }, ALL_DOWN_CHECK_MS);
   const lost = new Map<number, string>();
   fleet.on('message', (child, msg) => collector.onMessage(child, msg));
   fleet.on('lost', (child, reason) => {
@@ -92,8 +121,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   try {
     // Ramp: peer i starts at i / rate seconds, whatever the time its predecessors took.
     for (const p of plan) {
-      await pause(t0 + (p.index * 1000) / options.rampPerSec - performance.now(), signal);
-      if (signal?.aborted) break;
+      await pause(t0 + (p.index * 1000) / options.rampPerSec - performance.now(), halt.signal);
+      if (halt.signal.aborted) break;
       const child = p.index % fleet.size;
       handedOut = p.index + 1;
       collector.peerStarted();
@@ -108,12 +137,15 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         peer: p,
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
+        mediaGapMs,
       });
     }
     phase = 'hold';
-    await pause(options.durationSec * 1000, signal);
+    await pause(options.durationSec * 1000, halt.signal);
   } finally {
     phase = 'stopping';
+    clearInterval(allDownWatch);
+    signal?.removeEventListener('abort', onAbort);
     sampling = false;
     await sampler;
     // A last interval, unless one just closed: rates over a few ms would be noise.
@@ -145,6 +177,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     interrupted: signal?.aborted ?? false,
     peers,
     servers: scrapers.map((scraper, i) => ({ url: urls[i]!, metrics: scraper.report() })),
+    thresholds,
+    ...(stoppedEarly ? { stoppedEarly } : {}),
   });
   if (!options.outDir) return { report };
   const files = await writeReport(report, options.outDir);

@@ -87,6 +87,11 @@ export type SyntheticPeerEvents = {
   iceRestart: [IceRestartEvent];
   /** The signaling connection dropped and the session was taken back on a new one, after `gapMs`. */
   resumed: [{ gapMs: number }];
+  /**
+   * The server ended the peer's membership: `room:closed` (with its reason) or `room:kicked`.
+   * The peer stays open; what to do (leave, join again) is the owner's call.
+   */
+  ended: [{ event: 'room:closed' | 'room:kicked'; reason: string }];
   /** A non-fatal problem, such as one consumer that could not be created. */
   warning: [Error];
   /**
@@ -363,7 +368,13 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
       case 'consumer:closed': {
         const entry = this.consumers.get((parsed.data as { consumerId: string }).consumerId);
         if (entry) this.#closeConsumer(entry);
+        return;
       }
+      case 'room:closed':
+        this.events.emit('ended', { event: name, reason: (parsed.data as { reason: string }).reason });
+        return;
+      case 'room:kicked':
+        this.events.emit('ended', { event: name, reason: `may rejoin after ${(parsed.data as { retryAfterS: number }).retryAfterS} s` });
     }
   }
 

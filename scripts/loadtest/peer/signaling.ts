@@ -35,7 +35,13 @@ export function connectSocket(url: string, timeoutMs: number): Promise<ProtocolS
 }
 
 /** Server events a peer acts on. */
-export const ROOM_EVENTS = ['producer:new', 'producer:closed', 'consumer:closed'] as const satisfies readonly ServerEventName[];
+export const ROOM_EVENTS = [
+  'producer:new',
+  'producer:closed',
+  'consumer:closed',
+  'room:closed',
+  'room:kicked',
+] as const satisfies readonly ServerEventName[];
 
 export interface EarlyEvents {
   events: [(typeof ROOM_EVENTS)[number], unknown][];

@@ -4,8 +4,9 @@ import type { LoadTestOptions } from '../options.js';
 import type { PeerRole } from '../plan.js';
 import type { ServerMetricsReport } from '../serverMetrics.js';
 import type { Summary } from '../stats.js';
+import type { Verdict } from '../verdict.js';
 
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
 
 export interface TimelinePoint {
   /** Seconds since the run started. */
@@ -16,6 +17,8 @@ export interface TimelinePoint {
   joined: number;
   failed: number;
   receiving: number;
+  /** Joined peers down now: failed since they joined, or without media longer than the media-gap limit. */
+  down: number;
   /** Over the last interval, summed over every peer. */
   rxKbps: number;
   txKbps: number;
@@ -69,6 +72,27 @@ export interface FailureReport {
   phase: 'join' | 'runtime' | 'media';
   reason: string;
   t: number;
+}
+
+/** A time a joined peer was down: without media it should receive, or failed for good. */
+export interface DownEpisode {
+  index: number;
+  roomId: string;
+  displayName: string;
+  reason: string;
+  /** Seconds since the start of the run: when the media stopped (or was first due), and when it came back or the run ended. */
+  from: number;
+  to: number;
+  /** The peer was still down when the run ended. */
+  open: boolean;
+}
+
+/** What each publisher's track should have had at the end: a receiving consumer in every other peer of its room that is up. */
+export interface ConsumerExpectation {
+  producerId: string;
+  label: string;
+  expected: number;
+  actual: number;
 }
 
 /** One server of the run: with several `--url`, one node of the cluster. */
@@ -143,4 +167,22 @@ export interface LoadTestReport {
   /** Per server (node), in the order of `--url`. */
   nodes: NodeReport[];
   peerDetails: PeerSummary[];
+  /** Set when the run ended before its time because every peer had failed. */
+  stoppedEarly?: { t: number; reason: string };
+  health: {
+    /** The media-gap limit the peers were watched with, in s. */
+    mediaGapLimitSec: number;
+    /** Peers that joined and then failed for good. */
+    failedAfterJoin: number;
+    /** Peers that went without media longer than the limit at some point. */
+    peersWithMediaGaps: number;
+    /** Longest media gap among those, in s (0 when none exceeded the limit). */
+    longestMediaGapSec: number;
+    /** Sum over joined peers of the time they were down, in s. */
+    peerSecondsDown: number;
+    /** At most 200, earliest first. */
+    episodes: DownEpisode[];
+  };
+  consumers: { expected: number; actual: number; missing: number; tracks: ConsumerExpectation[] };
+  verdict: Verdict;
 }

@@ -1,0 +1,115 @@
+/**
+ * Pass or fail for a load-test run: each figure that says whether the server held up is
+ * checked against a limit, and the run passes only if every check does. The exit status of
+ * the CLI follows the verdict.
+ */
+
+export interface Thresholds {
+  /** Receive loss over every consumer of the run, in %. */
+  maxLossPct: number;
+  /** Peers that never joined. */
+  maxJoinFailures: number;
+  /** Peers that joined and then failed for good: room closed or kicked, connection lost. */
+  maxPeerFailures: number;
+  /** Subscribers' room:join ack → first RTP, 95th percentile, in ms. */
+  maxFirstRtpP95Ms: number;
+  /**
+   * Longest time a joined peer may go without media it should be receiving: no packet on a
+   * consumer, or no consumer at all of a publisher of its room. Also the time after which
+   * such a peer counts as down.
+   */
+  maxMediaGapSec: number;
+  /** At the end of the run: consumers that should exist and receive (every peer of a room × every other publisher's track), minus those that do. */
+  maxMissingConsumers: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  maxLossPct: 1,
+  maxJoinFailures: 0,
+  maxPeerFailures: 0,
+  maxFirstRtpP95Ms: 3000,
+  maxMediaGapSec: 5,
+  maxMissingConsumers: 0,
+};
+
+/** The figures a verdict is made from (a subset of the report). */
+export interface VerdictFigures {
+  lossPct: number;
+  /** Packets received plus lost: without any, there is no loss figure to check. */
+  packets: number;
+  joinFailures: number;
+  peerFailures: number;
+  firstRtpP95Ms?: number;
+  /** Subscribers that should have had media (joined, with publishers in their room). */
+  firstRtpExpected: number;
+  /** Longest media gap reported, in s (gaps shorter than the limit are not reported: 0). */
+  longestMediaGapSec: number;
+  /** Peers that went without media longer than the limit at some point. */
+  peersWithMediaGaps: number;
+  missingConsumers: number;
+  expectedConsumers: number;
+  /** Why the run ended before its time, if it did. */
+  stoppedEarly?: string;
+}
+
+export type CheckName = 'completed' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
+
+export interface Check {
+  name: CheckName;
+  pass: boolean;
+  /** The measured value; undefined when there was nothing to measure. */
+  actual?: number;
+  limit?: number;
+  unit: string;
+  /** One line for people: what was measured against what, and by how much it missed. */
+  detail: string;
+}
+
+export interface Verdict {
+  pass: boolean;
+  thresholds: Thresholds;
+  checks: Check[];
+  /** The checks that failed, by name. */
+  failed: CheckName[];
+}
+
+const fmt = (n: number) => String(Math.round(n * 100) / 100);
+
+function atMost(name: CheckName, what: string, actual: number, limit: number, unit: string, extra = ''): Check {
+  const pass = actual <= limit;
+  const u = unit ? ` ${unit}` : '';
+  const detail = pass
+    ? `${what}: ${fmt(actual)}${u} (limit ${fmt(limit)}${u})${extra}`
+    : `${what}: ${fmt(actual)}${u} > limit ${fmt(limit)}${u}, over by ${fmt(actual - limit)}${u}${extra}`;
+  return { name, pass, actual, limit, unit, detail };
+}
+
+export function judge(f: VerdictFigures, thresholds: Thresholds): Verdict {
+  const t = thresholds;
+  const checks: Check[] = [
+    f.stoppedEarly === undefined
+      ? { name: 'completed', pass: true, unit: '', detail: 'ran its whole course' }
+      : { name: 'completed', pass: false, unit: '', detail: `stopped early: ${f.stoppedEarly}` },
+    atMost('joinFailures', 'join failures', f.joinFailures, t.maxJoinFailures, 'peers'),
+    atMost('peerFailures', 'peers failed after joining', f.peerFailures, t.maxPeerFailures, 'peers'),
+    atMost(
+      'mediaGap',
+      'longest time without media',
+      f.longestMediaGapSec,
+      t.maxMediaGapSec,
+      's',
+      f.peersWithMediaGaps > 0 ? `; ${f.peersWithMediaGaps} peer(s) went without media for more than ${fmt(t.maxMediaGapSec)} s` : '',
+    ),
+    f.packets > 0
+      ? atMost('lossPct', 'receive loss', f.lossPct, t.maxLossPct, '%')
+      : { name: 'lossPct', pass: true, limit: t.maxLossPct, unit: '%', detail: 'receive loss: no packets to measure it on' },
+    f.firstRtpP95Ms !== undefined
+      ? atMost('firstRtpP95Ms', 'first RTP p95', f.firstRtpP95Ms, t.maxFirstRtpP95Ms, 'ms')
+      : f.firstRtpExpected > 0
+        ? { name: 'firstRtpP95Ms', pass: false, limit: t.maxFirstRtpP95Ms, unit: 'ms', detail: `first RTP p95: no subscriber got any RTP (${f.firstRtpExpected} expected to)` }
+        : { name: 'firstRtpP95Ms', pass: true, limit: t.maxFirstRtpP95Ms, unit: 'ms', detail: 'first RTP p95: no subscriber expected media' },
+    atMost('missingConsumers', 'missing consumers at the end', f.missingConsumers, t.maxMissingConsumers, '', ` (${f.expectedConsumers - f.missingConsumers} of ${f.expectedConsumers} receiving)`),
+  ];
+  const failed = checks.filter((c) => !c.pass).map((c) => c.name);
+  return { pass: failed.length === 0, thresholds: { ...t }, checks, failed };
+}

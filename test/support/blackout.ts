@@ -80,3 +80,30 @@ export function startBlackout(options: { tcpPorts?: readonly number[] } = {}): B
     },
   };
 }
+
+/**
+ * Random loss of `percent` % of the UDP datagrams arriving in the namespace, each drawn on
+ * its own (nftables `numgen random`). `tc qdisc … netem loss` would do the same on the way
+ * out, but this machine's kernel is built without netem (CONFIG_NET_SCH_NETEM unset).
+ * Throws where blackoutUnavailable() says so; `end()` lets everything through again.
+ */
+export function startUdpLoss(percent: number): { end(): void } {
+  const unavailable = blackoutUnavailable();
+  if (unavailable) throw new Error(`no UDP loss: ${unavailable}`);
+  if (!(Number.isInteger(percent) && percent > 0 && percent < 100)) throw new RangeError('percent must be an integer in 1..99');
+  const table = `noom_loss_${process.pid}_${++made}`;
+  const rules = [
+    `add table inet ${table}`,
+    `add chain inet ${table} input { type filter hook input priority -10; policy accept; }`,
+    `add rule inet ${table} input meta l4proto udp numgen random mod 100 < ${percent} drop`,
+  ];
+  execFileSync('nft', ['-f', '-'], { input: rules.join('\n') + '\n' });
+  let ended = false;
+  return {
+    end() {
+      if (ended) return;
+      ended = true;
+      execFileSync('nft', ['delete', 'table', 'inet', table]);
+    },
+  };
+}

@@ -83,4 +83,9 @@ test('a small load test delivers media to every subscriber and writes both repor
   assert.deepEqual(report.nodes.map((n) => [n.url, n.peers.joined, n.metrics.scrapes]), [[noom.url, 8, report.server.scrapes]]);
   assert.ok(report.server.series.every((s) => s.labels.node === undefined));
   assert.doesNotMatch(html, /<h2>Nodes<\/h2>/);
+
+  // A clean run passes every check; the page says so.
+  assert.equal(report.verdict.pass, true, JSON.stringify(report.verdict.checks.filter((c) => !c.pass)));
+  assert.deepEqual([report.consumers.expected, report.consumers.missing], [2 * 2 * 7, 0]);
+  assert.match(html, /Verdict: <span class="good">PASS<\/span>/);
 });

@@ -1,0 +1,118 @@
+/** The load tester's verdict from its figures, and the child-side media watch, without a server. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_THRESHOLDS, judge, type VerdictFigures } from '../../scripts/loadtest/verdict.js';
+import { MediaWatch } from '../../scripts/loadtest/mediaWatch.js';
+import type { FirstMediaMessage, HealthMessage } from '../../scripts/loadtest/ipc.js';
+import type { LoadPeer } from '../../scripts/loadtest/peer/loadPeer.js';
+import type { ConsumerStats } from '../../scripts/loadtest/peer/syntheticPeer.js';
+
+const clean: VerdictFigures = {
+  lossPct: 0.1,
+  packets: 10_000,
+  joinFailures: 0,
+  peerFailures: 0,
+  firstRtpP95Ms: 400,
+  firstRtpExpected: 6,
+  longestMediaGapSec: 0,
+  peersWithMediaGaps: 0,
+  missingConsumers: 0,
+  expectedConsumers: 24,
+};
+
+test('a clean run passes every check', () => {
+  const v = judge(clean, DEFAULT_THRESHOLDS);
+  assert.equal(v.pass, true);
+  assert.deepEqual(v.failed, []);
+  assert.equal(v.checks.length, 7);
+});
+
+test('each figure over its limit fails its own check and says by how much', () => {
+  const cases: [Partial<VerdictFigures>, string, RegExp][] = [
+    [{ lossPct: 2.4 }, 'lossPct', /receive loss: 2\.4 % > limit 1 %, over by 1\.4 %/],
+    [{ joinFailures: 3 }, 'joinFailures', /join failures: 3 peers > limit 0 peers, over by 3 peers/],
+    [{ peerFailures: 3 }, 'peerFailures', /peers failed after joining: 3 peers > limit 0/],
+    [{ firstRtpP95Ms: 4500 }, 'firstRtpP95Ms', /first RTP p95: 4500 ms > limit 3000 ms, over by 1500 ms/],
+    [{ longestMediaGapSec: 12.5, peersWithMediaGaps: 3 }, 'mediaGap', /12\.5 s > limit 5 s, over by 7\.5 s; 3 peer\(s\)/],
+    [{ missingConsumers: 2 }, 'missingConsumers', /2 > limit 0, over by 2 \(22 of 24 receiving\)/],
+    [{ stoppedEarly: 'every peer down' }, 'completed', /stopped early: every peer down/],
+  ];
+  for (const [change, name, detail] of cases) {
+    const v = judge({ ...clean, ...change }, DEFAULT_THRESHOLDS);
+    assert.equal(v.pass, false, name);
+    assert.deepEqual(v.failed, [name]);
+    assert.match(v.checks.find((c) => c.name === name)!.detail, detail);
+  }
+});
+
+test('subscribers that should have had media but got none fail first RTP; no subscribers expected passes it', () => {
+  const { firstRtpP95Ms: _, ...none } = clean;
+  assert.deepEqual(judge(none, DEFAULT_THRESHOLDS).failed, ['firstRtpP95Ms']);
+  assert.deepEqual(judge({ ...none, firstRtpExpected: 0 }, DEFAULT_THRESHOLDS).failed, []);
+  // A loss figure needs packets; the checks of peers and consumers speak for a run without any.
+  assert.deepEqual(judge({ ...clean, packets: 0, lossPct: 0 }, DEFAULT_THRESHOLDS).failed, []);
+});
+
+test('limits are the caller’s: a looser one passes what the default fails', () => {
+  assert.equal(judge({ ...clean, lossPct: 2.4 }, { ...DEFAULT_THRESHOLDS, maxLossPct: 3 }).pass, true);
+});
+
+/** A peer as the watch sees it: consumer counters that the test moves by hand. */
+function fakePeer(peerId: string, consumers: ConsumerStats[]): LoadPeer {
+  return { peerId, joinedAt: 0, closed: false, consumerStats: () => consumers.map((c) => ({ ...c })) } as unknown as LoadPeer;
+}
+
+const consumer = (producerId: string, packets: number): ConsumerStats => ({
+  consumerId: `c-${producerId}`,
+  producerId,
+  peerId: 'pub',
+  kind: 'audio',
+  packets,
+  bytes: packets * 100,
+  lost: 0,
+  nacksSent: 0,
+  plisSent: 0,
+  closed: false,
+  ...(packets > 0 ? { firstPacketAt: 100 } : {}),
+});
+
+test('the media watch: a consumer silent past the limit puts its peer down, packets bring it back', () => {
+  const sent: (HealthMessage | FirstMediaMessage)[] = [];
+  const watch = new MediaWatch(1000, (m) => sent.push(m));
+  const c = consumer('p1', 10);
+  const peer = fakePeer('sub', [c]);
+  watch.expect('r', [{ producerId: 'p1', kind: 'audio', peerId: 'pub', displayName: 'Pub' }], 0);
+  watch.add(0, 'r', peer, 0);
+  watch.check(0);
+  assert.deepEqual(sent.map((m) => m.type), ['firstMedia']);
+  watch.check(900);
+  assert.equal(watch.downCount, 0);
+  watch.check(1100);
+  assert.equal(watch.downCount, 1);
+  const down = sent.at(-1) as HealthMessage;
+  assert.equal(down.down, true);
+  assert.match(down.reason, /no RTP on the audio of Pub for more than 1\.0 s/);
+  assert.equal(down.at, performance.timeOrigin + 0, 'down since the last packet');
+  c.packets = 20;
+  watch.check(1500);
+  assert.equal(watch.downCount, 0);
+  assert.equal((sent.at(-1) as HealthMessage).down, false);
+});
+
+test('the media watch: a publisher of the room never consumed puts the peer down after the limit', () => {
+  const sent: (HealthMessage | FirstMediaMessage)[] = [];
+  const watch = new MediaWatch(1000, (m) => sent.push(m));
+  const peer = fakePeer('sub', [consumer('p1', 10)]);
+  watch.add(0, 'r', peer, 0);
+  watch.expect('r', [
+    { producerId: 'p1', kind: 'audio', peerId: 'pub', displayName: 'Pub' },
+    { producerId: 'p2', kind: 'video', peerId: 'pub2', displayName: 'Pub2' },
+    // Its own producer is not expected back.
+    { producerId: 'own', kind: 'video', peerId: 'sub', displayName: 'Me' },
+  ], 500);
+  watch.check(1400);
+  assert.equal(watch.downCount, 0, 'p2 expected for 0.9 s only');
+  watch.check(1600);
+  assert.equal(watch.downCount, 1);
+  assert.match((sent.at(-1) as HealthMessage).reason, /no consumer of the video of Pub2 1\.0 s after it was published/);
+});

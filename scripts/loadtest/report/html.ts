@@ -64,6 +64,40 @@ ${rows.join('\n')}
 </tbody></table>`;
 }
 
+/** Pass or fail, each check with what was measured against its limit. */
+function verdictSection(r: LoadTestReport): string {
+  const v = r.verdict;
+  const rows = v.checks
+    .map((c) => `<tr><td class="${c.pass ? 'good' : 'bad'}">${c.pass ? 'pass' : 'FAIL'}</td><td>${esc(c.name)}</td><td>${esc(c.detail)}</td></tr>`)
+    .join('');
+  return `<h2>Verdict: <span class="${v.pass ? 'good' : 'bad'}">${v.pass ? 'PASS' : 'FAIL'}</span></h2>
+${r.stoppedEarly ? `<p class="bad">Stopped early at ${esc(r.stoppedEarly.t)} s: ${esc(r.stoppedEarly.reason)}</p>` : ''}
+<table class="wide"><thead><tr><th></th><th>check</th><th>measured against the limit</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The times joined peers were down: without media they should receive, or failed for good. */
+function downSection(r: LoadTestReport): string {
+  const h = r.health;
+  const missing = r.consumers.tracks.filter((t) => t.actual < t.expected);
+  return `<h2>Peers down (${h.episodes.length})</h2>
+<p class="muted">A joined peer is down while a consumer has had no RTP for more than ${esc(h.mediaGapLimitSec)} s, or a publisher of its room has had no consumer in it for that long, and from the moment it fails for good (room closed or kicked, connection lost). ${esc(h.peerSecondsDown)} peer-seconds down in all.</p>
+${
+  h.episodes.length
+    ? `<table class="wide"><thead><tr><th>from (s)</th><th>to (s)</th><th>peer</th><th>room</th><th>reason</th></tr></thead><tbody>${h.episodes
+        .map((e) => `<tr><td>${e.from.toFixed(1)}</td><td>${e.open ? 'end' : e.to.toFixed(1)}</td><td>${esc(e.displayName)}</td><td>${esc(e.roomId)}</td><td>${esc(e.reason)}</td></tr>`)
+        .join('')}</tbody></table>`
+    : ''
+}
+<p>Consumers at the end: ${r.consumers.actual} of ${r.consumers.expected} expected receiving.</p>
+${
+  missing.length
+    ? `<table class="wide"><thead><tr><th>track</th><th>receiving</th><th>expected</th></tr></thead><tbody>${missing
+        .map((t) => `<tr><td>${esc(t.label)}</td><td>${t.actual}</td><td>${t.expected}</td></tr>`)
+        .join('')}</tbody></table>`
+    : ''
+}`;
+}
+
 const CHART_SCRIPT = `
 const R = JSON.parse(document.getElementById('report-data').textContent);
 const palette = ['#2563eb','#dc2626','#16a34a','#d97706','#7c3aed','#0891b2','#db2777','#65a30d','#ea580c','#4f46e5','#0d9488','#b91c1c'];
@@ -88,6 +122,7 @@ chart('c-peers', [
   { label: 'joined', data: xy(tl, p => p.joined) },
   { label: 'receiving', data: xy(tl, p => p.receiving) },
   { label: 'failed', data: xy(tl, p => p.failed) },
+  { label: 'down (joined, failed or without media)', data: xy(tl, p => p.down ?? 0) },
 ], 'peers');
 chart('c-bitrate', [
   { label: 'received (all peers)', data: xy(tl, p => p.rxKbps / 1000) },
@@ -139,7 +174,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem auto; max-width: 120
 h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; } h3 { font-size: .95rem; margin: .5rem 0; }
 table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .2rem .6rem; text-align: right; border-bottom: 1px solid #eee; }
 th:first-child, table.kv td { text-align: left; } .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; }
-.chart { height: 300px; position: relative; padding-bottom: 2rem; } .muted { color: #777; } .bad { color: #b91c1c; }
+.chart { height: 300px; position: relative; padding-bottom: 2rem; } .muted { color: #777; } .bad { color: #b91c1c; } .good { color: #15803d; }
 table.wide td, table.wide th { text-align: left; }
 `;
 
@@ -158,6 +193,7 @@ export function renderHtml(r: LoadTestReport): string {
 <body>
 <h1>Noom load test — ${esc(o.rooms)} room(s) × (${esc(o.publishers)} publishers + ${esc(o.subscribers)} subscribers)</h1>
 <p class="muted">${esc(r.startedAt)} → ${esc(r.endedAt)} (${esc(r.elapsedSec)} s)${r.interrupted ? ' — <strong class="bad">interrupted</strong>' : ''}</p>
+${verdictSection(r)}
 <div class="grid"><div>
 <h2>Run</h2>
 ${keyValues([
@@ -205,6 +241,7 @@ ${r.tracks
 <p>Metrics: ${esc(serverStatus)}</p>
 ${serverMeans ? `<table class="wide"><thead><tr><th>series</th><th>mean</th><th>max</th><th>unit</th></tr></thead><tbody>${serverMeans}</tbody></table>` : ''}
 <div class="grid" id="server-charts"></div>
+${downSection(r)}
 <h2>Failures (${r.failures.length})</h2>
 ${
   r.failureReasons.length

@@ -125,18 +125,20 @@ describe('against an in-process server', () => {
     assert.match(stderr, /FAIL {2}peers failed after joining: 4 peers > limit 0 peers, over by 4 peers/);
   });
 
-  test('UDP loss in the network: the loss check fails and the run exits 1', { skip: blackoutUnavailable() }, async (t) => {
-    const loss = startUdpLoss(10);
+  test('5 % UDP loss in the network: the loss check fails and the run exits 1', { skip: blackoutUnavailable() }, async (t) => {
+    // 5 %: enough to show, not so much that no transport gets through its handshakes.
+    const loss = startUdpLoss(5);
     t.after(() => loss.end());
-    const run = runCli(['--url', noom.url, '--room-prefix', 'loss', '--publishers', '1', '--subscribers', '2', '--duration', '6', '--ramp', '8']);
+    const run = runCli(['--url', noom.url, '--room-prefix', 'loss', '--publishers', '2', '--subscribers', '2', '--duration', '8', '--ramp', '8']);
     runs.push(run);
     const { code, summary, stderr } = await run.done;
     loss.end();
     assert.equal(code, 1, stderr);
+    assert.ok(summary.totals.packetsReceived > 0, 'media flowed');
     assert.ok(summary.failed.includes('lossPct'), `failed: ${summary.failed.join(', ')}`);
     const check = summary.checks.find((c) => c.name === 'lossPct')!;
     assert.ok(check.actual! > 1, `loss ${check.actual} %`);
-    console.log(`10 % UDP dropped on arrival: the run measured ${summary.totals.lossPct} % receive loss (${summary.totals.lost} lost)`);
+    console.log(`5 % UDP dropped on arrival: the run measured ${summary.totals.lossPct} % receive loss (${summary.totals.lost} lost)`);
     assert.ok(summary.totals.lost > 0);
     assert.match(stderr, /FAIL {2}receive loss: [\d.]+ % > limit 1 %, over by [\d.]+ %/);
   });

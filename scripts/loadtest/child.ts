@@ -71,7 +71,7 @@ async function join(cmd: JoinCommand): Promise<void> {
       roomId: cmd.peer.roomId,
       displayName: cmd.peer.displayName,
       ...(cmd.password !== undefined ? { password: cmd.password } : {}),
-      publish: publisher ? { audio: true, video: true } : {},
+      publish: publisher ? (cmd.publish ?? { audio: true, video: true }) : {},
       consume: true,
     });
     if (stopping) {

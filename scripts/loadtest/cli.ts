@@ -4,10 +4,19 @@
  *  the nodes of a cluster with `--url` given once per node.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseRamp, parseUrlList, defaultProcesses, validateOptions, type LoadTestOptions } from './options.js';
+import {
+  parsePublish,
+  parseRamp,
+  parseUrlList,
+  defaultProcesses,
+  validateOptions,
+  type LoadTestOptions,
+  type PublishKinds,
+} from './options.js';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 import { runLoadTest } from './run.js';
 import type { ReportFiles } from './report/write.js';
+import { peerTable, trackTable, TABLE_ROWS } from './report/terminal.js';
 import type { LoadTestReport, NodeReport } from './report/types.js';
 import type { Summary } from './stats.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
@@ -96,7 +105,7 @@ function missingLines(r: LoadTestReport): string[] {
     .map((t) => `  consumers of ${t.label}: ${t.actual} receiving, ${t.expected} expected`);
 }
 
-function summaryText(r: LoadTestReport): string {
+function summaryText(r: LoadTestReport, tables: boolean): string {
   const out = [
     `${r.interrupted ? 'interrupted' : r.stoppedEarly ? `stopped early (${r.stoppedEarly.reason})` : 'done'} after ${r.elapsedSec} s: ${r.peers.joined}/${r.peers.planned} peers joined, ` +
       `${r.peers.failed} failed, ${r.peers.withoutMedia} without media`,
@@ -111,6 +120,7 @@ function summaryText(r: LoadTestReport): string {
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
     ...healthLines(r),
     ...missingLines(r),
+    ...(tables && r.peerDetails.length > 0 ? ['', 'per peer:', ...peerTable(r), '', 'per track:', ...trackTable(r), ''] : []),
     ...verdictLines(r),
   ];
   return out.join('\n');
@@ -154,8 +164,9 @@ async function main(argv: string[]): Promise<number> {
       urls('--url'),
     )
     .option('--rooms <n>', 'number of rooms', int('--rooms', 1), 1)
-    .option('--publishers <n>', 'publishers per room (audio + video; they also consume each other)', int('--publishers', 0), 2)
+    .option('--publishers <n>', 'publishers per room (audio + video unless --publish says otherwise; they also consume each other)', int('--publishers', 0), 2)
     .option('--subscribers <n>', 'subscribers per room (consume only)', int('--subscribers', 0), 4)
+    .option('--publish <kinds>', 'what each publisher sends: audio,video (default), audio or video', cliParser(parsePublish))
     .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
     .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
     .option('--out <dir>', 'write loadtest-<time>.json and .html reports there')
@@ -179,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
         .default('werift'),
     )
     .addOption(new Option('--no-progress', 'no live progress bar'))
+    .addOption(new Option('--no-tables', `no per-peer and per-track tables in the summary (each shows its worst ${TABLE_ROWS} rows)`))
     .option('--json', 'print a machine-readable summary (verdict, thresholds, figures) on stdout; the human summary goes to stderr')
     .option('--max-loss <pct>', 'fail above this receive loss, in % of packets', nonNegative, DEFAULT_THRESHOLDS.maxLossPct)
     .option('--max-join-failures <n>', 'fail when more peers than this never join', int('--max-join-failures', 0), DEFAULT_THRESHOLDS.maxJoinFailures)
@@ -233,6 +245,8 @@ async function main(argv: string[]): Promise<number> {
     progress: boolean;
     engine: PeerEngine;
     json?: boolean;
+    tables: boolean;
+    publish?: PublishKinds;
     maxLoss: number;
     maxJoinFailures: number;
     maxPeerFailures: number;
@@ -260,6 +274,7 @@ async function main(argv: string[]): Promise<number> {
     ...(o.progress ? {} : { progress: false }),
     engine: o.engine,
     thresholds,
+    ...(o.publish !== undefined ? { publish: o.publish } : {}),
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),
     ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),
@@ -288,10 +303,10 @@ async function main(argv: string[]): Promise<number> {
     const { report, files } = await runLoadTest(options, { signal: abort.signal, log: (l) => console.error(l) });
     const code = abort.signal.aborted ? EXIT.interrupted : report.verdict.pass ? EXIT.pass : EXIT.fail;
     if (o.json) {
-      console.error(summaryText(report));
+      console.error(summaryText(report, o.tables));
       process.stdout.write(`${JSON.stringify(jsonSummary(report, code, files), null, 2)}\n`);
     } else {
-      console.log(summaryText(report));
+      console.log(summaryText(report, o.tables));
     }
     return code;
   } finally {

@@ -15,6 +15,8 @@ export interface JoinCommand {
   password?: string;
   /** Default werift. */
   engine?: PeerEngine;
+  /** What a publisher sends; default audio and video. */
+  publish?: { audio: boolean; video: boolean };
   /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
   mediaGapMs: number;
 }

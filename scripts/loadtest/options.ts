@@ -36,8 +36,23 @@ export interface LoadTestOptions {
    * `wrtc` encodes and decodes with libwebrtc, as a browser does.
    */
   engine?: PeerEngine;
+  /** What each publisher sends; default both. */
+  publish?: PublishKinds;
   /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */
   thresholds?: Partial<Thresholds>;
+}
+
+export interface PublishKinds {
+  audio: boolean;
+  video: boolean;
+}
+
+/** `audio,video` (either order), `audio` or `video`. */
+export function parsePublish(text: string): PublishKinds {
+  const parts = text.split(',').map((p) => p.trim().toLowerCase());
+  const unknown = parts.filter((p) => p !== 'audio' && p !== 'video');
+  if (unknown.length > 0 || parts.length === 0) throw new Error(`invalid --publish "${text}": expected audio, video or audio,video`);
+  return { audio: parts.includes('audio'), video: parts.includes('video') };
 }
 
 /** `5/s`, `5`, `300/min`: peers per second. */
@@ -108,5 +123,6 @@ export function validateOptions(o: LoadTestOptions): void {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`threshold ${name} must be a number >= 0`);
   }
   if (o.thresholds?.maxMediaGapSec === 0) throw new Error('--max-media-gap must be above 0');
+  if (o.publish !== undefined && !o.publish.audio && !o.publish.video) throw new Error('--publish must name audio, video or both');
   if (o.engine !== undefined && !PEER_ENGINES.includes(o.engine)) throw new Error(`--engine must be one of ${PEER_ENGINES.join(', ')}`);
 }

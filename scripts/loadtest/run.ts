@@ -137,6 +137,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         peer: p,
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
+        ...(options.publish !== undefined ? { publish: options.publish } : {}),
         mediaGapMs,
       });
     }
@@ -172,6 +173,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       roomPrefix,
       sampleIntervalSec: sampleMs / 1000,
       engine: options.engine ?? 'werift',
+      publish: options.publish ?? { audio: true, video: true },
     },
     startedAt,
     interrupted: signal?.aborted ?? false,

@@ -102,6 +102,19 @@ describe('against an in-process server', () => {
     console.log(`healthy: ${summary.totals.packetsReceived} packets, loss ${summary.totals.lossPct} %, ${summary.checks.find((c) => c.name === 'firstRtpP95Ms')!.detail}`);
   });
 
+  test('video-only publishers: only video is expected and received; the summary has a row per peer and per track', async () => {
+    const run = runCli(['--url', noom.url, '--room-prefix', 'vo', '--publishers', '1', '--subscribers', '2', '--publish', 'video', '--duration', '4', '--ramp', '8']);
+    runs.push(run);
+    const { code, summary, stderr } = await run.done;
+    assert.equal(code, 0, stderr);
+    assert.deepEqual([summary.consumers.expected, summary.consumers.actual], [2, 2]);
+    assert.deepEqual(summary.consumers.tracks.map((t) => t.label), ['vo-1 / load-pub-1-1 / video']);
+    assert.ok(summary.totals.packetsReceived > 0);
+    for (const name of ['load-pub-1-1', 'load-sub-1-1', 'load-sub-1-2']) assert.match(stderr, new RegExp(`^${name} .* ok$`, 'm'));
+    assert.match(stderr, /^load-sub-1-1 +sub +\d+ +\d+ +1\/1 +[1-9]\d* +0\.00 +0 +ok$/m);
+    assert.match(stderr, /^vo-1 \/ load-pub-1-1 \/ video +2\/2 +[1-9]\d* +[1-9]\d*/m);
+  });
+
   test('a worker killed mid-run: its peers fail (room:closed), the run stops early and exits 1', async () => {
     const run = runCli(['--url', noom.url, '--room-prefix', 'wk', '--publishers', '2', '--subscribers', '2', '--duration', '60', '--ramp', '8']);
     runs.push(run);

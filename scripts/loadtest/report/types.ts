@@ -122,7 +122,16 @@ export interface LoadTestReport {
   /** What the run was asked to do, with the defaults filled in. */
   options: Pick<
     Required<LoadTestOptions>,
-    'rooms' | 'publishers' | 'subscribers' | 'durationSec' | 'rampPerSec' | 'processes' | 'roomPrefix' | 'sampleIntervalSec' | 'engine'
+    | 'rooms'
+    | 'publishers'
+    | 'subscribers'
+    | 'durationSec'
+    | 'rampPerSec'
+    | 'processes'
+    | 'roomPrefix'
+    | 'sampleIntervalSec'
+    | 'engine'
+    | 'publish'
   > & {
     /** The server's base URL; with several (a cluster), the nodes' base URLs joined by commas. */
     url: string;

@@ -28,7 +28,11 @@ const WATCH_INTERVAL_MS = 250;
 
 interface Slot {
   plan: PeerPlan;
+  /** The current session; earlier ones (before a rejoin) are retired. */
   peer?: LoadPeer;
+  retiredConsumers: (ConsumerStats & { joinedAt: number })[];
+  retiredProducers: ProducerCounters[];
+  rejoins?: number;
   joinAckMs?: number;
   setupMs?: number;
   failed?: string;
@@ -59,49 +63,112 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function connect(cmd: JoinCommand): Promise<LoadPeer> {
+  const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
+  return engine.join({
+    url: cmd.peer.url,
+    roomId: cmd.peer.roomId,
+    displayName: cmd.peer.displayName,
+    ...(cmd.password !== undefined ? { password: cmd.password } : {}),
+    publish: cmd.peer.role === 'publisher' ? (cmd.publish ?? { audio: true, video: true }) : {},
+    consume: true,
+  });
+}
+
+const producersOf = (peer: LoadPeer) => peer.producerStats().map((p) => ({ producerId: p.producerId, kind: p.kind }));
+
+function fail(slot: Slot, reason: string): void {
+  if (slot.failed !== undefined) return;
+  slot.failed = reason;
+  watch?.remove(slot.plan.index);
+  send({ type: 'failed', index: slot.plan.index, phase: 'runtime', reason });
+}
+
+/** Hooks a joined peer (first join or a rejoin) to the slot, the watch and the coordinator. */
+function attach(slot: Slot, cmd: JoinCommand, peer: LoadPeer, downSince?: { at: number; reason: string }): void {
+  const index = cmd.peer.index;
+  slot.peer = peer;
+  peer.events.on('failed', (error) => {
+    if (slot.peer === peer) fail(slot, error.message);
+  });
+  // The server ended the membership: the peer is out of the room, with no media to come
+  // unless it joins again.
+  peer.events.on('ended', ({ event, reason }) => {
+    if (slot.peer !== peer) return;
+    const why = `${event} (${reason})`;
+    if (cmd.rejoin && event === 'room:closed' && !stopping) void rejoin(slot, cmd, peer, why);
+    else {
+      fail(slot, why);
+      void peer.close();
+    }
+  });
+  peer.events.on('warning', (error) => send({ type: 'warning', index, reason: error.message }));
+  watching(cmd.mediaGapMs).add(index, cmd.peer.roomId, peer, undefined, downSince);
+}
+
+/** Retries of a rejoin after room:closed, e.g. while a dead worker is replaced. */
+const REJOIN_WITHIN_MS = 30_000;
+const REJOIN_RETRY_MS = 500;
+
+/**
+ * What a client does on `room:closed`: leave the dead session and join the room again, as the
+ * browser client does. The peer is down from now until media flows again on the new session;
+ * its counters so far are kept.
+ */
+async function rejoin(slot: Slot, cmd: JoinCommand, old: LoadPeer, why: string): Promise<void> {
+  const index = cmd.peer.index;
+  const reason = `${why}: joined again`;
+  const at = performance.now();
+  send({ type: 'health', index, down: true, reason, at: performance.timeOrigin + at });
+  watch?.remove(index);
+  retire(slot, old);
+  await old.close();
+  let last = '';
+  while (!stopping && performance.now() - at < REJOIN_WITHIN_MS) {
+    try {
+      const peer = await connect(cmd);
+      if (stopping) {
+        await peer.close();
+        return;
+      }
+      slot.rejoins = (slot.rejoins ?? 0) + 1;
+      attach(slot, cmd, peer, { at, reason });
+      send({ type: 'rejoined', index, peerId: peer.peerId, producers: producersOf(peer) });
+      return;
+    } catch (error) {
+      last = errorText(error);
+      await new Promise((r) => setTimeout(r, REJOIN_RETRY_MS));
+    }
+  }
+  if (!stopping) fail(slot, `${why}; joining again failed: ${last}`);
+}
+
+/** Keeps the counters of a session that ended, so that totals still count what it received. */
+function retire(slot: Slot, peer: LoadPeer): void {
+  slot.retiredConsumers.push(...peer.consumerStats().map((c) => ({ ...c, closed: true, joinedAt: peer.joinedAt })));
+  slot.retiredProducers.push(...producerCounters(peer));
+}
+
 async function join(cmd: JoinCommand): Promise<void> {
-  const slot: Slot = { plan: cmd.peer };
+  const slot: Slot = { plan: cmd.peer, retiredConsumers: [], retiredProducers: [] };
   slots.set(cmd.peer.index, slot);
   const started = performance.now();
   try {
-    const publisher = cmd.peer.role === 'publisher';
-    const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
-    const peer: LoadPeer = await engine.join({
-      url: cmd.peer.url,
-      roomId: cmd.peer.roomId,
-      displayName: cmd.peer.displayName,
-      ...(cmd.password !== undefined ? { password: cmd.password } : {}),
-      publish: publisher ? (cmd.publish ?? { audio: true, video: true }) : {},
-      consume: true,
-    });
+    const peer = await connect(cmd);
     if (stopping) {
       await peer.close();
       return;
     }
-    slot.peer = peer;
     slot.joinAckMs = peer.joinedAt - peer.joinSentAt;
     slot.setupMs = performance.now() - started;
-    const fail = (reason: string) => {
-      if (slot.failed !== undefined) return;
-      slot.failed = reason;
-      watch?.remove(cmd.peer.index);
-      send({ type: 'failed', index: cmd.peer.index, phase: 'runtime', reason });
-    };
-    peer.events.on('failed', (error) => fail(error.message));
-    // The server ended the membership: the peer is out of the room, with no media to come.
-    peer.events.on('ended', ({ event, reason }) => {
-      fail(`${event} (${reason})`);
-      void peer.close();
-    });
-    watching(cmd.mediaGapMs).add(cmd.peer.index, cmd.peer.roomId, peer);
-    peer.events.on('warning', (error) => send({ type: 'warning', index: cmd.peer.index, reason: error.message }));
+    attach(slot, cmd, peer);
     send({
       type: 'joined',
       index: cmd.peer.index,
       peerId: peer.peerId,
       joinAckMs: slot.joinAckMs,
       setupMs: slot.setupMs,
-      producers: peer.producerStats().map((p) => ({ producerId: p.producerId, kind: p.kind })),
+      producers: producersOf(peer),
     });
   } catch (error) {
     slot.failed = errorText(error);
@@ -139,7 +206,7 @@ function sample(seq: number): void {
     if (!peer.closed) active++;
     const stats = peer.consumerStats();
     if (!peer.closed && isReceiving(stats)) receiving++;
-    for (const s of stats) {
+    for (const s of [...slot.retiredConsumers, ...stats]) {
       let t = tracks.get(s.producerId);
       if (!t) {
         t = { producerId: s.producerId, kind: s.kind, consumers: 0, receiving: 0, packets: 0, bytes: 0, lost: 0, nacksSent: 0, plisSent: 0 };
@@ -153,7 +220,7 @@ function sample(seq: number): void {
       t.nacksSent += s.nacksSent;
       t.plisSent += s.plisSent;
     }
-    producers.push(...producerCounters(peer));
+    producers.push(...slot.retiredProducers, ...producerCounters(peer));
   }
   const cpu = process.cpuUsage();
   send({ type: 'sample', seq, at: performance.timeOrigin + performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, active, receiving, tracks: [...tracks.values()], producers });
@@ -162,7 +229,9 @@ function sample(seq: number): void {
 function summarize(slot: Slot): PeerSummary | undefined {
   const peer = slot.peer;
   if (!peer) return undefined;
-  const consumers: ConsumerSummary[] = peer.consumerStats().map((s) => ({
+  const sessions = [...slot.retiredConsumers, ...peer.consumerStats().map((c) => ({ ...c, joinedAt: peer.joinedAt }))];
+  const firstSession = Math.min(...sessions.map((c) => c.joinedAt));
+  const consumers: (ConsumerSummary & { firstSession: boolean })[] = sessions.map((s) => ({
     consumerId: s.consumerId,
     producerId: s.producerId,
     peerId: s.peerId,
@@ -173,11 +242,13 @@ function summarize(slot: Slot): PeerSummary | undefined {
     nacksSent: s.nacksSent,
     plisSent: s.plisSent,
     closed: s.closed,
-    ...(s.firstPacketAt !== undefined ? { firstPacketMs: s.firstPacketAt - peer.joinedAt } : {}),
+    ...(s.firstPacketAt !== undefined ? { firstPacketMs: s.firstPacketAt - s.joinedAt } : {}),
+    firstSession: s.joinedAt === firstSession,
   }));
+  // First RTP is the first session's: a rejoin's is not a join latency of the run.
   const first = (kind?: 'audio' | 'video') => {
     const times = consumers
-      .filter((c) => (kind === undefined || c.kind === kind) && c.firstPacketMs !== undefined)
+      .filter((c) => c.firstSession && (kind === undefined || c.kind === kind) && c.firstPacketMs !== undefined)
       .map((c) => c.firstPacketMs!);
     return times.length > 0 ? Math.min(...times) : undefined;
   };
@@ -196,8 +267,9 @@ function summarize(slot: Slot): PeerSummary | undefined {
     ...(firstMediaMs !== undefined ? { firstMediaMs } : {}),
     ...(firstAudioMs !== undefined ? { firstAudioMs } : {}),
     ...(firstVideoMs !== undefined ? { firstVideoMs } : {}),
-    consumers,
-    producers: producerCounters(peer),
+    consumers: consumers.map(({ firstSession: _, ...c }) => c),
+    producers: [...slot.retiredProducers, ...producerCounters(peer)],
+    ...(slot.rejoins ? { rejoins: slot.rejoins } : {}),
     ...(slot.failed !== undefined ? { failed: slot.failed } : {}),
   };
 }

@@ -89,7 +89,7 @@ function healthLines(r: LoadTestReport): string[] {
   const h = r.health;
   if (h.episodes.length === 0) return [];
   return [
-    `  peers down: ${h.failedAfterJoin} failed after joining, ${h.peersWithMediaGaps} without media for more than ` +
+    `  peers down: ${h.failedAfterJoin} failed after joining, ${h.rejoins} rejoins, ${h.peersWithMediaGaps} without media for more than ` +
       `${h.mediaGapLimitSec} s (${h.peerSecondsDown} peer-seconds down in all)`,
     ...h.episodes
       .slice(0, 10)
@@ -166,6 +166,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--rooms <n>', 'number of rooms', int('--rooms', 1), 1)
     .option('--publishers <n>', 'publishers per room (audio + video unless --publish says otherwise; they also consume each other)', int('--publishers', 0), 2)
     .option('--subscribers <n>', 'subscribers per room (consume only)', int('--subscribers', 0), 4)
+    .option(
+      '--rejoin',
+      'on room:closed (a worker died, the server shut down, the meeting ended) join the room again as the browser ' +
+        'client does, retrying for 30 s, instead of failing; the peer counts as down until its media is back',
+    )
     .option('--publish <kinds>', 'what each publisher sends: audio,video (default), audio or video', cliParser(parsePublish))
     .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
     .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
@@ -247,6 +252,7 @@ async function main(argv: string[]): Promise<number> {
     json?: boolean;
     tables: boolean;
     publish?: PublishKinds;
+    rejoin?: boolean;
     maxLoss: number;
     maxJoinFailures: number;
     maxPeerFailures: number;
@@ -275,6 +281,7 @@ async function main(argv: string[]): Promise<number> {
     engine: o.engine,
     thresholds,
     ...(o.publish !== undefined ? { publish: o.publish } : {}),
+    ...(o.rejoin ? { rejoin: true } : {}),
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),
     ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),

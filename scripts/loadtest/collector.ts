@@ -84,6 +84,7 @@ export class RunCollector {
   readonly #warnings: string[] = [];
   #warningCount = 0;
   #started = 0;
+  #rejoins = 0;
   readonly #joined = new Map<number, JoinedPeer>();
   readonly #joinFailed = new Set<number>();
   /** Joined peers that failed for good, with when (s). */
@@ -184,6 +185,13 @@ export class RunCollector {
           const label = `${p?.roomId ?? '?'} / ${p?.displayName ?? msg.peerId} / ${prod.kind}`;
           this.#track(prod.producerId, prod.kind, label, p?.roomId ?? '', p?.displayName ?? msg.peerId);
         }
+        break;
+      }
+      case 'rejoined': {
+        const p = this.#plan[msg.index];
+        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers });
+        this.#rejoins++;
+        if (p) this.#expectationsChanged(p.roomId);
         break;
       }
       case 'failed':
@@ -467,12 +475,14 @@ export class RunCollector {
       const length = (e.to ?? end) - e.from;
       peerSeconds += length;
       if (!e.gap) continue;
-      gapped.add(e.index);
       longest = Math.max(longest, length);
+      // A rejoin's episode may be shorter than the limit; the watch's never are.
+      if (length > limitSec) gapped.add(e.index);
     }
     return {
       mediaGapLimitSec: limitSec,
       failedAfterJoin: this.#failedAfterJoin.size,
+      rejoins: this.#rejoins,
       peersWithMediaGaps: gapped.size,
       longestMediaGapSec: round(longest, 2),
       peerSecondsDown: round(peerSeconds, 1),

@@ -15,6 +15,8 @@ export interface JoinCommand {
   password?: string;
   /** Default werift. */
   engine?: PeerEngine;
+  /** On room:closed, join again (as the browser client does) instead of failing. */
+  rejoin?: boolean;
   /** What a publisher sends; default audio and video. */
   publish?: { audio: boolean; video: boolean };
   /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
@@ -93,8 +95,11 @@ export interface PeerSummary {
   firstMediaMs?: number;
   firstAudioMs?: number;
   firstVideoMs?: number;
+  /** Every session's consumers and producers: a rejoin (after room:closed) starts new ones. */
   consumers: ConsumerSummary[];
   producers: ProducerCounters[];
+  /** Times the peer joined again after room:closed (--rejoin). */
+  rejoins?: number;
   failed?: string;
 }
 
@@ -109,6 +114,13 @@ export interface JoinedMessage {
   joinAckMs: number;
   /** SyntheticPeer.join() as a whole: connect, join, device, transports, produce, consume. */
   setupMs: number;
+  producers: { producerId: string; kind: 'audio' | 'video' }[];
+}
+/** The peer joined again after room:closed: a new server peer id and new producers. */
+export interface RejoinedMessage {
+  type: 'rejoined';
+  index: number;
+  peerId: string;
   producers: { producerId: string; kind: 'audio' | 'video' }[];
 }
 export interface FailedMessage {
@@ -163,6 +175,7 @@ export interface WarningMessage {
 export type ChildMessage =
   | ReadyMessage
   | JoinedMessage
+  | RejoinedMessage
   | FailedMessage
   | HealthMessage
   | FirstMediaMessage

@@ -21,6 +21,8 @@ interface PeerWatch {
   addedAt: number;
   consumers: Map<string, ConsumerWatch>;
   down?: { reason: string };
+  /** Down until every producer expected of it has a consumer with media (a peer that joined again). */
+  untilMedia: boolean;
   firstMediaSent: boolean;
 }
 
@@ -54,8 +56,21 @@ export class MediaWatch {
     this.#rooms.set(roomId, { producers, since });
   }
 
-  add(index: number, roomId: string, peer: LoadPeer, now = performance.now()): void {
-    this.#peers.set(index, { index, roomId, peer, addedAt: now, consumers: new Map(), firstMediaSent: false });
+  /**
+   * Watches a peer from now on. `down` says it is already down (the coordinator was told):
+   * it stays so until it receives every producer of its room.
+   */
+  add(index: number, roomId: string, peer: LoadPeer, now = performance.now(), down?: { reason: string }): void {
+    this.#peers.set(index, {
+      index,
+      roomId,
+      peer,
+      addedAt: now,
+      consumers: new Map(),
+      firstMediaSent: down !== undefined,
+      untilMedia: down !== undefined,
+      ...(down ? { down: { reason: down.reason } } : {}),
+    });
   }
 
   /** The peer failed for good or was closed: no more health reports for it. */
@@ -131,7 +146,14 @@ export class MediaWatch {
         since: c.changedAt,
       };
     }
-    if (problem || !room) return problem;
+    if (problem) return problem;
+    if (w.untilMedia) {
+      const receiving = new Set(stats.filter((s) => !s.closed && (w.consumers.get(s.consumerId)?.received ?? false)).map((s) => s.producerId));
+      const waiting = (room?.producers ?? []).filter((p) => p.peerId !== w.peer.peerId && !receiving.has(p.producerId));
+      if (waiting.length > 0) return { reason: w.down?.reason ?? 'waiting for media', since: w.addedAt };
+      w.untilMedia = false;
+    }
+    if (!room) return undefined;
     for (const p of room.producers) {
       if (p.peerId === w.peer.peerId || open.has(p.producerId)) continue;
       const since = Math.max(w.addedAt, room.since.get(p.producerId) ?? now);

@@ -36,6 +36,11 @@ export interface LoadTestOptions {
    * `wrtc` encodes and decodes with libwebrtc, as a browser does.
    */
   engine?: PeerEngine;
+  /**
+   * On `room:closed`, peers join the room again (retrying for 30 s) as the browser client
+   * does, instead of failing; they count as down until media flows again. Default false.
+   */
+  rejoin?: boolean;
   /** What each publisher sends; default both. */
   publish?: PublishKinds;
   /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */

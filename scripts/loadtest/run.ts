@@ -138,6 +138,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
         ...(options.publish !== undefined ? { publish: options.publish } : {}),
+        ...(options.rejoin ? { rejoin: true } : {}),
         mediaGapMs,
       });
     }
@@ -174,6 +175,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       sampleIntervalSec: sampleMs / 1000,
       engine: options.engine ?? 'werift',
       publish: options.publish ?? { audio: true, video: true },
+      rejoin: options.rejoin ?? false,
     },
     startedAt,
     interrupted: signal?.aborted ?? false,

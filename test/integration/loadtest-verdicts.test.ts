@@ -138,6 +138,25 @@ describe('against an in-process server', () => {
     assert.match(stderr, /FAIL {2}peers failed after joining: 4 peers > limit 0 peers, over by 4 peers/);
   });
 
+  test('a worker killed mid-run with --rejoin: every peer joins again, is down until its media is back, and the run passes', async () => {
+    const run = runCli(['--url', noom.url, '--room-prefix', 'rj', '--publishers', '2', '--subscribers', '2', '--duration', '12', '--ramp', '8', '--rejoin']);
+    runs.push(run);
+    await eventually('4 peers in the room', () => noom.rooms.get('rj-1')?.peers.size ?? 0, (n) => n === 4, { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    process.kill(noom.pool.slots[0]!.worker.pid, 'SIGKILL');
+    const { code, summary, stderr } = await run.done;
+    assert.equal(summary.health.rejoins, 4, stderr);
+    assert.equal(summary.health.failedAfterJoin, 0);
+    const episodes = summary.health.episodes.filter((e) => /^room:closed \(workerclose\): joined again$/.test(e.reason));
+    assert.equal(episodes.length, 4, JSON.stringify(summary.health.episodes));
+    // Each peer was down for a while and came back before the end, with every producer of the new room.
+    for (const e of episodes) assert.ok(!e.open && e.to > e.from, JSON.stringify(e));
+    assert.deepEqual([summary.consumers.expected, summary.consumers.actual], [12, 12]);
+    const longest = Math.max(...episodes.map((e) => e.to - e.from));
+    console.log(`worker killed, --rejoin: 4 rejoins, longest time down ${longest.toFixed(2)} s, verdict ${summary.verdict}`);
+    assert.equal(code, 0, stderr);
+  });
+
   test('5 % UDP loss in the network: the loss check fails and the run exits 1', { skip: blackoutUnavailable() }, async (t) => {
     // 5 %: enough to show, not so much that no transport gets through its handshakes.
     const loss = startUdpLoss(5);

@@ -132,6 +132,7 @@ export interface LoadTestReport {
     | 'sampleIntervalSec'
     | 'engine'
     | 'publish'
+    | 'rejoin'
   > & {
     /** The server's base URL; with several (a cluster), the nodes' base URLs joined by commas. */
     url: string;
@@ -183,6 +184,8 @@ export interface LoadTestReport {
     mediaGapLimitSec: number;
     /** Peers that joined and then failed for good. */
     failedAfterJoin: number;
+    /** Times peers joined again after room:closed (--rejoin); each is also a down episode. */
+    rejoins: number;
     /** Peers that went without media longer than the limit at some point. */
     peersWithMediaGaps: number;
     /** Longest media gap among those, in s (0 when none exceeded the limit). */

@@ -59,6 +59,17 @@ function send(message: ChildMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** Peer summaries per message at the end of the run. */
+const SUMMARY_BATCH = 25;
+
+/** Resolves once the message is written to the channel (or the channel is gone). */
+function sendAndWait(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -283,8 +294,22 @@ async function stop(): Promise<void> {
   // Peers still joining are given the close timeout too, then left out of the summary.
   await Promise.race([Promise.allSettled(pendingJoins), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
   sample(0);
-  const peers = [...slots.values()].flatMap((s) => summarize(s) ?? []);
-  send({ type: 'final', peers });
+  // In small messages, each written before the next is made: one message of every peer's
+  // summary (hundreds of kB with hundreds of peers) is what a busy child failed to deliver.
+  let count = 0;
+  let batch: PeerSummary[] = [];
+  for (const slot of slots.values()) {
+    const summary = summarize(slot);
+    if (!summary) continue;
+    batch.push(summary);
+    count++;
+    if (batch.length >= SUMMARY_BATCH) {
+      await sendAndWait({ type: 'peers', peers: batch });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await sendAndWait({ type: 'peers', peers: batch });
+  await sendAndWait({ type: 'final', count });
   await Promise.race([
     Promise.allSettled([...slots.values()].map((s) => s.peer?.close())),
     new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS)),

@@ -221,6 +221,7 @@ export class RunCollector {
       }
         break;
       case 'ready':
+      case 'peers':
       case 'final':
         break;
     }
@@ -359,22 +360,10 @@ export class RunCollector {
     const tracks = [...this.#tracks.values()].map((s) => s.report);
     const byId = new Map(tracks.map((t) => [t.producerId, t]));
     for (const t of tracks) Object.assign(t.totals, { consumers: 0, packetsReceived: 0, bytesReceived: 0, lost: 0, nacksSent: 0, plisSent: 0 });
-    for (const p of peers) {
-      for (const c of p.consumers) {
-        const t = byId.get(c.producerId);
-        if (!t) continue;
-        t.totals.consumers++;
-        t.totals.packetsReceived += c.packets;
-        t.totals.bytesReceived += c.bytes;
-        t.totals.lost += c.lost;
-        t.totals.nacksSent += c.nacksSent;
-        t.totals.plisSent += c.plisSent;
-      }
-      for (const pr of p.producers) {
-        const t = byId.get(pr.producerId);
-        if (t) Object.assign(t.totals, { packetsSent: pr.packetsSent, nacksReceived: pr.nacksReceived, plisReceived: pr.plisReceived, firsReceived: pr.firsReceived, keyframeJumps: pr.keyframeJumps });
-      }
-    }
+    const summarized = new Set(peers.map((p) => p.index));
+    const withoutSummary = [...this.#joined.keys()].filter((i) => !summarized.has(i)).length;
+    if (withoutSummary > 0) this.#totalsFromSamples(byId);
+    else this.#totalsFromSummaries(byId, peers);
     const sum = (f: (t: TrackReport['totals']) => number) => tracks.reduce((n, t) => n + f(t.totals), 0);
     const packetsReceived = sum((t) => t.packetsReceived);
     const lost = sum((t) => t.lost);
@@ -411,6 +400,7 @@ export class RunCollector {
         joined: this.#joinAck.size,
         failed: failedIndexes.size,
         withoutMedia,
+        withoutSummary,
       },
       joinLatencyMs: { ack: summarize([...this.#joinAck.values()]), setup: summarize(this.#setup) },
       firstRtpMs,
@@ -454,10 +444,54 @@ export class RunCollector {
           missingConsumers: consumers.missing,
           expectedConsumers: consumers.expected,
           ...(opts.stoppedEarly ? { stoppedEarly: `${opts.stoppedEarly.reason} (at ${opts.stoppedEarly.t} s)` } : {}),
+          withoutSummary,
         },
         opts.thresholds,
       ),
     };
+  }
+
+  /** Totals from the peers' own summaries: they include the last partial interval. */
+  #totalsFromSummaries(byId: Map<string, TrackReport>, peers: PeerSummary[]): void {
+    for (const p of peers) {
+      for (const c of p.consumers) {
+        const t = byId.get(c.producerId);
+        if (!t) continue;
+        t.totals.consumers++;
+        t.totals.packetsReceived += c.packets;
+        t.totals.bytesReceived += c.bytes;
+        t.totals.lost += c.lost;
+        t.totals.nacksSent += c.nacksSent;
+        t.totals.plisSent += c.plisSent;
+      }
+      for (const pr of p.producers) {
+        const t = byId.get(pr.producerId);
+        if (t) Object.assign(t.totals, { packetsSent: pr.packetsSent, nacksReceived: pr.nacksReceived, plisReceived: pr.plisReceived, firsReceived: pr.firsReceived, keyframeJumps: pr.keyframeJumps });
+      }
+    }
+  }
+
+  /**
+   * Totals from the children's last cumulative samples, for when some peers' end-of-run
+   * summaries never arrived: exact up to the last sample rather than short by whole peers.
+   */
+  #totalsFromSamples(byId: Map<string, TrackReport>): void {
+    for (const c of this.#children.values()) {
+      for (const tr of c.now.tracks) {
+        const t = byId.get(tr.producerId);
+        if (!t) continue;
+        t.totals.consumers += tr.consumers;
+        t.totals.packetsReceived += tr.packets;
+        t.totals.bytesReceived += tr.bytes;
+        t.totals.lost += tr.lost;
+        t.totals.nacksSent += tr.nacksSent;
+        t.totals.plisSent += tr.plisSent;
+      }
+      for (const pr of c.now.producers) {
+        const t = byId.get(pr.producerId);
+        if (t) Object.assign(t.totals, { packetsSent: pr.packetsSent, nacksReceived: pr.nacksReceived, plisReceived: pr.plisReceived, firsReceived: pr.firsReceived, keyframeJumps: pr.keyframeJumps });
+      }
+    }
   }
 
   #health(limitSec: number): LoadTestReport['health'] {

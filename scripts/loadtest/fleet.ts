@@ -20,6 +20,8 @@ export type FleetEvents = {
 interface Member {
   process: ChildProcess;
   ready: Promise<void>;
+  /** Peer summaries received at the end of the run. */
+  peers: PeerSummary[];
   final?: FinalMessage;
   exited: Promise<void>;
   stopping: boolean;
@@ -105,12 +107,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const member: Member = {
       process: child,
       ready,
+      peers: [],
       stopping: false,
       exited: new Promise((resolve) => child.once('exit', () => resolve())),
     };
     child.on('message', (raw: unknown) => {
       const msg = raw as ChildMessage;
       if (msg.type === 'ready') markReady();
+      else if (msg.type === 'peers') member.peers.push(...msg.peers);
       else if (msg.type === 'final') member.final = msg;
       this.emit('message', index, msg);
       if (msg.type === 'sample') this.#sampled(index, msg.seq);
@@ -143,6 +147,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
       for (const m of this.#members) if (m.process.exitCode === null && m.process.signalCode === null) m.process.kill('SIGKILL');
       await all;
     }
-    return this.#members.flatMap((m) => m.final?.peers ?? []);
+    return this.#members.flatMap((m) => m.peers);
   }
 }

@@ -163,9 +163,15 @@ export interface FirstMediaMessage {
   /** From the room:join ack to the first RTP packet of any consumer. */
   ms: number;
 }
+/** Some of the child's peer summaries, at the end of the run; several such messages precede `final`. */
+export interface PeersMessage {
+  type: 'peers';
+  peers: PeerSummary[];
+}
+/** The child has sent all of its `count` peer summaries. */
 export interface FinalMessage {
   type: 'final';
-  peers: PeerSummary[];
+  count: number;
 }
 export interface WarningMessage {
   type: 'warning';
@@ -180,5 +186,6 @@ export type ChildMessage =
   | HealthMessage
   | FirstMediaMessage
   | SampleMessage
+  | PeersMessage
   | FinalMessage
   | WarningMessage;

@@ -50,6 +50,8 @@ export interface VerdictFigures {
   expectedConsumers: number;
   /** Why the run ended before its time, if it did. */
   stoppedEarly?: string;
+  /** Joined peers whose end-of-run figures never arrived: the report is short of them. */
+  withoutSummary?: number;
 }
 
 export type CheckName = 'completed' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
@@ -84,12 +86,20 @@ function atMost(name: CheckName, what: string, actual: number, limit: number, un
   return { name, pass, actual, limit, unit, detail };
 }
 
+function completed(f: VerdictFigures): Check {
+  const problems = [
+    ...(f.stoppedEarly !== undefined ? [`stopped early: ${f.stoppedEarly}`] : []),
+    ...(f.withoutSummary ? [`the end-of-run figures of ${f.withoutSummary} peer(s) never arrived (totals from the last samples)`] : []),
+  ];
+  return problems.length === 0
+    ? { name: 'completed', pass: true, unit: '', detail: 'ran its whole course' }
+    : { name: 'completed', pass: false, unit: '', detail: problems.join('; ') };
+}
+
 export function judge(f: VerdictFigures, thresholds: Thresholds): Verdict {
   const t = thresholds;
   const checks: Check[] = [
-    f.stoppedEarly === undefined
-      ? { name: 'completed', pass: true, unit: '', detail: 'ran its whole course' }
-      : { name: 'completed', pass: false, unit: '', detail: `stopped early: ${f.stoppedEarly}` },
+    completed(f),
     atMost('joinFailures', 'join failures', f.joinFailures, t.maxJoinFailures, 'peers'),
     atMost('peerFailures', 'peers failed after joining', f.peerFailures, t.maxPeerFailures, 'peers'),
     atMost(

@@ -116,3 +116,35 @@ test('the media watch: a publisher of the room never consumed puts the peer down
   assert.equal(watch.downCount, 1);
   assert.match((sent.at(-1) as HealthMessage).reason, /no consumer of the video of Pub2 1\.0 s after it was published/);
 });
+
+test('peers whose end-of-run summaries never arrive: totals from the last samples, and the run is not complete', async () => {
+  const { RunCollector } = await import('../../scripts/loadtest/collector.js');
+  const plan = [
+    { index: 0, roomId: 'r-1', role: 'publisher' as const, displayName: 'load-pub-1-1', url: 'http://x' },
+    { index: 1, roomId: 'r-1', role: 'subscriber' as const, displayName: 'load-sub-1-1', url: 'http://x' },
+  ];
+  const c = new RunCollector(plan, performance.now());
+  c.onMessage(0, { type: 'joined', index: 0, peerId: 'a', joinAckMs: 10, setupMs: 50, producers: [{ producerId: 'p1', kind: 'audio' }] });
+  c.onMessage(0, { type: 'joined', index: 1, peerId: 'b', joinAckMs: 10, setupMs: 50, producers: [] });
+  // First RTP streamed as it happened counts without the summary.
+  c.onMessage(0, { type: 'firstMedia', index: 1, ms: 200 });
+  const track = { producerId: 'p1', kind: 'audio' as const, consumers: 1, receiving: 1, bytes: 9000, nacksSent: 0, plisSent: 0 };
+  const producer = { producerId: 'p1', kind: 'audio' as const, packetsSent: 110, bytesSent: 9900, nacksReceived: 0, plisReceived: 0, firsReceived: 0, keyframeJumps: 0 };
+  c.onMessage(0, { type: 'sample', seq: 1, at: Date.now(), cpuMs: 1, active: 2, receiving: 1, tracks: [{ ...track, packets: 50, lost: 0 }], producers: [producer] });
+  c.tick();
+  c.onMessage(0, { type: 'sample', seq: 2, at: Date.now() + 1000, cpuMs: 2, active: 2, receiving: 1, tracks: [{ ...track, packets: 95, lost: 5 }], producers: [producer] });
+  c.tick();
+  const report = c.finish({
+    options: { url: 'http://x', rooms: 1, publishers: 1, subscribers: 1, durationSec: 1, rampPerSec: 1, processes: 1, roomPrefix: 'r', sampleIntervalSec: 1, engine: 'werift', publish: { audio: true, video: false }, rejoin: false },
+    startedAt: new Date(),
+    interrupted: false,
+    peers: [],
+    servers: [{ url: 'http://x', metrics: { url: 'http://x/metrics', available: false, scrapes: 0, failures: 0, series: [] } }],
+    thresholds: DEFAULT_THRESHOLDS,
+  });
+  assert.equal(report.peers.withoutSummary, 2);
+  assert.deepEqual([report.totals.packetsReceived, report.totals.lost, report.totals.lossPct], [95, 5, 5]);
+  assert.deepEqual(report.verdict.failed, ['completed', 'lossPct']);
+  assert.equal(report.firstRtpMs.any.p95, 200);
+  assert.match(report.verdict.checks[0]!.detail, /end-of-run figures of 2 peer\(s\) never arrived/);
+});

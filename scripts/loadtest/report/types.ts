@@ -144,6 +144,11 @@ export interface LoadTestReport {
     failed: number;
     /** Peers that joined and consume but got no RTP on some consumer by the end. */
     withoutMedia: number;
+    /**
+     * Joined peers whose end-of-run summary never reached the coordinator (a child killed or
+     * too busy); the totals then come from the children's last samples.
+     */
+    withoutSummary: number;
   };
   /** room:join request → ack, and SyntheticPeer.join() as a whole (connect … consume). */
   joinLatencyMs: { ack: Summary; setup: Summary };

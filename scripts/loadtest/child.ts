@@ -33,6 +33,9 @@ interface Slot {
   retiredConsumers: (ConsumerStats & { joinedAt: number })[];
   retiredProducers: ProducerCounters[];
   rejoins?: number;
+  /** Times it moved off a draining node, and the node it is on now (when not the planned one). */
+  moves?: number;
+  url?: string;
   joinAckMs?: number;
   setupMs?: number;
   failed?: string;
@@ -74,10 +77,10 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function connect(cmd: JoinCommand): Promise<LoadPeer> {
+function connect(cmd: JoinCommand, url = cmd.peer.url): Promise<LoadPeer> {
   const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
   return engine.join({
-    url: cmd.peer.url,
+    url,
     roomId: cmd.peer.roomId,
     displayName: cmd.peer.displayName,
     ...(cmd.password !== undefined ? { password: cmd.password } : {}),
@@ -113,8 +116,45 @@ function attach(slot: Slot, cmd: JoinCommand, peer: LoadPeer, downSince?: { at: 
       void peer.close();
     }
   });
+  peer.events.on('draining', ({ otherNodes }) => {
+    if (slot.peer === peer && cmd.rejoin && !stopping && (otherNodes > 0 || (cmd.urls?.length ?? 0) > 1)) void move(slot, cmd, peer);
+  });
   peer.events.on('warning', (error) => send({ type: 'warning', index, reason: error.message }));
   watching(cmd.mediaGapMs).add(index, cmd.peer.roomId, peer, undefined, downSince);
+}
+
+/**
+ * What the browser client does on `server:draining` when other nodes are up: join the room
+ * through another node first, then leave the draining one, so that media never stops. The
+ * other nodes are tried in the order of `--url` after the current one (or the same address,
+ * which a load balancer sends elsewhere); if none takes the join, the peer stays until the
+ * deadline (room:closed then).
+ */
+async function move(slot: Slot, cmd: JoinCommand, old: LoadPeer): Promise<void> {
+  const urls = cmd.urls && cmd.urls.length > 0 ? cmd.urls : [cmd.peer.url];
+  const current = slot.url ?? cmd.peer.url;
+  const from = Math.max(0, urls.indexOf(current));
+  const order = urls.length > 1 ? [...urls.slice(from + 1), ...urls.slice(0, from)] : urls;
+  const errors: string[] = [];
+  for (const url of order) {
+    try {
+      const peer = await connect(cmd, url);
+      if (stopping || slot.peer !== old) {
+        await peer.close();
+        return;
+      }
+      retire(slot, old);
+      slot.url = url;
+      slot.moves = (slot.moves ?? 0) + 1;
+      attach(slot, cmd, peer);
+      send({ type: 'rejoined', index: cmd.peer.index, peerId: peer.peerId, producers: producersOf(peer), movedTo: url });
+      await old.close();
+      return;
+    } catch (error) {
+      errors.push(`${url}: ${errorText(error)}`);
+    }
+  }
+  send({ type: 'warning', index: cmd.peer.index, reason: `server draining, could not move: ${errors.join('; ')}` });
 }
 
 /** Retries of a rejoin after room:closed, e.g. while a dead worker is replaced. */
@@ -273,6 +313,7 @@ function summarize(slot: Slot): PeerSummary | undefined {
     role: slot.plan.role,
     displayName: slot.plan.displayName,
     url: slot.plan.url,
+    ...(slot.url !== undefined && slot.url !== slot.plan.url ? { endedOn: slot.url } : {}),
     joinAckMs: slot.joinAckMs ?? 0,
     setupMs: slot.setupMs ?? 0,
     ...(firstMediaMs !== undefined ? { firstMediaMs } : {}),
@@ -281,6 +322,7 @@ function summarize(slot: Slot): PeerSummary | undefined {
     consumers: consumers.map(({ firstSession: _, ...c }) => c),
     producers: [...slot.retiredProducers, ...producerCounters(peer)],
     ...(slot.rejoins ? { rejoins: slot.rejoins } : {}),
+    ...(slot.moves ? { moves: slot.moves } : {}),
     ...(slot.failed !== undefined ? { failed: slot.failed } : {}),
   };
 }

@@ -85,6 +85,7 @@ export class RunCollector {
   #warningCount = 0;
   #started = 0;
   #rejoins = 0;
+  #moves = 0;
   readonly #joined = new Map<number, JoinedPeer>();
   readonly #joinFailed = new Set<number>();
   /** Joined peers that failed for good, with when (s). */
@@ -190,7 +191,8 @@ export class RunCollector {
       case 'rejoined': {
         const p = this.#plan[msg.index];
         this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers });
-        this.#rejoins++;
+        if (msg.movedTo !== undefined) this.#moves++;
+        else this.#rejoins++;
         if (p) this.#expectationsChanged(p.roomId);
         break;
       }
@@ -517,6 +519,7 @@ export class RunCollector {
       mediaGapLimitSec: limitSec,
       failedAfterJoin: this.#failedAfterJoin.size,
       rejoins: this.#rejoins,
+      moves: this.#moves,
       peersWithMediaGaps: gapped.size,
       longestMediaGapSec: round(longest, 2),
       peerSecondsDown: round(peerSeconds, 1),

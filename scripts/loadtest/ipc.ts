@@ -15,8 +15,13 @@ export interface JoinCommand {
   password?: string;
   /** Default werift. */
   engine?: PeerEngine;
-  /** On room:closed, join again (as the browser client does) instead of failing. */
+  /**
+   * Behave as the browser client does: on room:closed join again instead of failing, and on
+   * server:draining move to another node (one of `urls`) if there is one.
+   */
   rejoin?: boolean;
+  /** Every node of the run, in the order of --url. */
+  urls?: string[];
   /** What a publisher sends; default audio and video. */
   publish?: { audio: boolean; video: boolean };
   /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
@@ -100,6 +105,9 @@ export interface PeerSummary {
   producers: ProducerCounters[];
   /** Times the peer joined again after room:closed (--rejoin). */
   rejoins?: number;
+  /** Times it moved off a draining node (--rejoin), and the node it ended on. */
+  moves?: number;
+  endedOn?: string;
   failed?: string;
 }
 
@@ -116,12 +124,16 @@ export interface JoinedMessage {
   setupMs: number;
   producers: { producerId: string; kind: 'audio' | 'video' }[];
 }
-/** The peer joined again after room:closed: a new server peer id and new producers. */
+/**
+ * The peer joined again after room:closed, or moved off a draining node (`movedTo`): a new
+ * server peer id and new producers.
+ */
 export interface RejoinedMessage {
   type: 'rejoined';
   index: number;
   peerId: string;
   producers: { producerId: string; kind: 'audio' | 'video' }[];
+  movedTo?: string;
 }
 export interface FailedMessage {
   type: 'failed';

@@ -138,7 +138,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
         ...(options.publish !== undefined ? { publish: options.publish } : {}),
-        ...(options.rejoin ? { rejoin: true } : {}),
+        ...(options.rejoin ? { rejoin: true, urls } : {}),
         mediaGapMs,
       });
     }

@@ -100,3 +100,36 @@ test('a load test over two nodes spreads every room over both and delivers media
   const html = await readFile(files.html, 'utf8');
   assert.match(html, /<h2>Nodes<\/h2>/);
 });
+
+test('with --rejoin, the peers of a draining node move to the other node and media never stops', async () => {
+  const running = runLoadTest({
+    url: [a.url, b.url],
+    rooms: 1,
+    publishers: 2,
+    subscribers: 2,
+    durationSec: 10,
+    rampPerSec: 8,
+    processes: 1,
+    progress: false,
+    rejoin: true,
+    roomPrefix: 'mv',
+  });
+  // Two of the four peers join through node a.
+  await eventually('2 peers on node a', () => a.rooms.get('mv-1')?.peers.size ?? 0, (n) => n === 2, { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 2000));
+  const end = await a.drain(10_000);
+  const { report } = await running;
+  assert.equal(end, 'empty', 'every peer left the draining node before its deadline');
+  assert.equal(report.health.moves, 2);
+  assert.deepEqual(
+    report.peerDetails.filter((p) => p.moves).map((p) => [p.url, p.endedOn]),
+    [
+      [a.url, b.url],
+      [a.url, b.url],
+    ],
+  );
+  assert.equal(report.health.failedAfterJoin, 0);
+  assert.deepEqual(report.health.episodes, [], 'no peer went without media');
+  assert.deepEqual([report.consumers.expected, report.consumers.actual], [12, 12]);
+  assert.equal(report.verdict.pass, true, JSON.stringify(report.verdict.checks.filter((c) => !c.pass)));
+});

@@ -92,6 +92,11 @@ export type SyntheticPeerEvents = {
    * The peer stays open; what to do (leave, join again) is the owner's call.
    */
   ended: [{ event: 'room:closed' | 'room:kicked'; reason: string }];
+  /**
+   * The server is shutting down (`server:draining`): the session lasts `remainingMs` more;
+   * `otherNodes` other nodes of its cluster are up. The owner may move the peer.
+   */
+  draining: [{ remainingMs: number; otherNodes: number }];
   /** A non-fatal problem, such as one consumer that could not be created. */
   warning: [Error];
   /**
@@ -375,6 +380,11 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
         return;
       case 'room:kicked':
         this.events.emit('ended', { event: name, reason: `may rejoin after ${(parsed.data as { retryAfterS: number }).retryAfterS} s` });
+        return;
+      case 'server:draining': {
+        const { remainingMs, otherNodes } = parsed.data as { remainingMs: number; otherNodes: number };
+        this.events.emit('draining', { remainingMs, otherNodes });
+      }
     }
   }
 

@@ -41,6 +41,7 @@ export const ROOM_EVENTS = [
   'consumer:closed',
   'room:closed',
   'room:kicked',
+  'server:draining',
 ] as const satisfies readonly ServerEventName[];
 
 export interface EarlyEvents {

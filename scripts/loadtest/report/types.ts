@@ -191,6 +191,8 @@ export interface LoadTestReport {
     failedAfterJoin: number;
     /** Times peers joined again after room:closed (--rejoin); each is also a down episode. */
     rejoins: number;
+    /** Times peers moved off a draining node to another one (--rejoin). */
+    moves: number;
     /** Peers that went without media longer than the limit at some point. */
     peersWithMediaGaps: number;
     /** Longest media gap among those, in s (0 when none exceeded the limit). */

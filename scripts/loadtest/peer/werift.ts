@@ -121,6 +121,29 @@ function startIceAgainAfterRestart(): void {
 }
 
 /**
+ * Receive buffer asked for on every werift UDP socket. Linux's default (net.core.rmem_default,
+ * 208 KiB) fills in a few ms when a busy bot's event loop stalls, and the kernel then drops
+ * datagrams that the run would count as loss on the server's side; Linux caps the request at
+ * net.core.rmem_max.
+ */
+export const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Every ICE socket werift binds gets a receive buffer of UDP_RECV_BUFFER_BYTES, where the OS allows. */
+function raiseUdpReceiveBuffers(): void {
+  type UdpTransport = { socket: import('node:dgram').Socket; init(): Promise<void> };
+  const proto = (werift as unknown as { UdpTransport: { prototype: UdpTransport } }).UdpTransport.prototype;
+  const init = proto.init;
+  proto.init = async function initWithLargerBuffer(this: UdpTransport) {
+    await init.call(this);
+    try {
+      this.socket.setRecvBufferSize(UDP_RECV_BUFFER_BYTES);
+    } catch {
+      // Refused by the OS: the default buffer is what the bot gets.
+    }
+  };
+}
+
+/**
  * Installs werift's RTCPeerConnection & co. as globals for mediasoup-client. Idempotent.
  * Every PeerConnection defaults to no ICE servers and also offers a 127.0.0.1 host
  * candidate (werift skips loopback interfaces), so a server announcing 127.0.0.1 is
@@ -132,6 +155,7 @@ export function installWerift(): void {
   disableDefaultStunServer();
   stopEveryTransportOnClose();
   startIceAgainAfterRestart();
+  raiseUdpReceiveBuffers();
   const holder: Record<string, unknown> = {};
   polyfill.installPolyfill({
     target: holder,

@@ -3,6 +3,7 @@
  * reports their counters. Started by fleet.ts with an IPC channel; exits when told to stop
  * or when the coordinator goes away.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadClip, DEFAULT_CLIP } from './peer/clip.js';
 import { installWerift } from './peer/werift.js';
 import type { LoadPeer } from './peer/loadPeer.js';
@@ -42,6 +43,8 @@ interface Slot {
 }
 
 const slots = new Map<number, Slot>();
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 let stopping = false;
 /** Made with the first join, which carries the run's media-gap limit. */
 let watch: MediaWatch | undefined;
@@ -274,7 +277,19 @@ function sample(seq: number): void {
     producers.push(...slot.retiredProducers, ...producerCounters(peer));
   }
   const cpu = process.cpuUsage();
-  send({ type: 'sample', seq, at: performance.timeOrigin + performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, active, receiving, tracks: [...tracks.values()], producers });
+  const delay = { loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0 };
+  loopDelay.reset();
+  send({
+    type: 'sample',
+    seq,
+    at: performance.timeOrigin + performance.now(),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    ...delay,
+    active,
+    receiving,
+    tracks: [...tracks.values()],
+    producers,
+  });
 }
 
 function summarize(slot: Slot): PeerSummary | undefined {

@@ -114,7 +114,9 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
     line('first RTP (subscribers)', r.firstRtpMs.any),
     `  received ${r.totals.packetsReceived} packets, lost ${r.totals.lost} (${r.totals.lossPct} %), ` +
       `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
-    `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core`,
+    `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core; busiest process ` +
+      `${r.generator.busiestChildPeakPct} %, longest event-loop stall ${r.generator.loopDelayMaxMs} ms` +
+      (r.generator.udp ? `; kernel UDP drops for full receive buffers on this machine: ${r.generator.udp.rcvbufErrors}` : ''),
     `  server metrics: ${scraped(r.server)}`,
     ...(r.nodes.length > 1 ? r.nodes.map(nodeLine) : []),
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
@@ -145,6 +147,7 @@ function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | u
     health: r.health,
     consumers: r.consumers,
     generatorCpuPct: r.generatorCpuPct,
+    generator: r.generator,
     server: { available: r.server.available, scrapes: r.server.scrapes, failures: r.server.failures },
     failureReasons: r.failureReasons,
     ...(files ? { files } : {}),
@@ -219,6 +222,18 @@ async function main(argv: string[]): Promise<number> {
       int('--max-missing-consumers', 0),
       DEFAULT_THRESHOLDS.maxMissingConsumers,
     )
+    .option(
+      '--max-generator-cpu <pct>',
+      "fail (the figures would describe the tester) when a load-test process's CPU exceeds this, in % of a core",
+      nonNegative,
+      DEFAULT_THRESHOLDS.maxGeneratorCpuPct,
+    )
+    .option(
+      '--max-generator-stall <ms>',
+      "fail (the figures would describe the tester) when a load-test process's event loop stalls longer than this",
+      nonNegative,
+      DEFAULT_THRESHOLDS.maxGeneratorLoopDelayMs,
+    )
     .addHelpText(
       'after',
       '\nCtrl-C stops early: peers are closed and the report is still written; a second Ctrl-C aborts.\n' +
@@ -259,6 +274,8 @@ async function main(argv: string[]): Promise<number> {
     maxFirstRtp: number;
     maxMediaGap: number;
     maxMissingConsumers: number;
+    maxGeneratorCpu: number;
+    maxGeneratorStall: number;
   }>();
   const thresholds: Thresholds = {
     maxLossPct: o.maxLoss,
@@ -267,6 +284,8 @@ async function main(argv: string[]): Promise<number> {
     maxFirstRtpP95Ms: o.maxFirstRtp,
     maxMediaGapSec: o.maxMediaGap,
     maxMissingConsumers: o.maxMissingConsumers,
+    maxGeneratorCpuPct: o.maxGeneratorCpu,
+    maxGeneratorLoopDelayMs: o.maxGeneratorStall,
   };
   const options: LoadTestOptions = {
     url: o.url,

@@ -8,6 +8,7 @@ import type { PeerPlan } from './plan.js';
 import { combineServerReports, type ServerMetricsReport } from './serverMetrics.js';
 import { round, summarize } from './stats.js';
 import { judge, type Thresholds } from './verdict.js';
+import type { UdpCounters } from './udpCounters.js';
 import {
   REPORT_VERSION,
   type ConsumerExpectation,
@@ -217,7 +218,7 @@ export class RunCollector {
       case 'sample':
       {
         const state = this.#children.get(child);
-        const now: ChildSample = { at: msg.at, cpuMs: msg.cpuMs, active: msg.active, receiving: msg.receiving, tracks: msg.tracks, producers: msg.producers };
+        const { type: _type, seq: _seq, ...now } = msg;
         if (state) state.now = now;
         else this.#children.set(child, { now });
       }
@@ -267,6 +268,8 @@ export class RunCollector {
     let rxBytesPerSec = 0;
     let txBytesPerSec = 0;
     let cpuPct = 0;
+    let busiestChildPct = 0;
+    let loopDelayMaxMs = 0;
     let packets = 0;
     let lost = 0;
     const rtcp = { nacksSent: 0, plisSent: 0, nacksReceived: 0, plisReceived: 0, keyframeJumps: 0 };
@@ -280,7 +283,10 @@ export class RunCollector {
       if (!prev || c.now.at <= prev.at) continue;
       const dt = (c.now.at - prev.at) / 1000;
       const d = (a: number, b: number | undefined) => Math.max(0, a - (b ?? 0));
-      cpuPct += (d(c.now.cpuMs, prev.cpuMs) / 1000 / dt) * 100;
+      const childPct = (d(c.now.cpuMs, prev.cpuMs) / 1000 / dt) * 100;
+      cpuPct += childPct;
+      busiestChildPct = Math.max(busiestChildPct, childPct);
+      loopDelayMaxMs = Math.max(loopDelayMaxMs, c.now.loopDelayMaxMs);
       const before = new Map(prev.tracks.map((x) => [x.producerId, x]));
       for (const tr of c.now.tracks) {
         const b = before.get(tr.producerId);
@@ -332,6 +338,8 @@ export class RunCollector {
       lossPct: packets + lost > 0 ? round((lost / (packets + lost)) * 100, 2) : 0,
       ...rtcp,
       generatorCpuPct: round(cpuPct),
+      generatorBusiestChildPct: round(busiestChildPct),
+      generatorLoopDelayMaxMs: round(loopDelayMaxMs),
     });
   }
 
@@ -344,6 +352,8 @@ export class RunCollector {
     servers: { url: string; metrics: ServerMetricsReport }[];
     thresholds: Thresholds;
     stoppedEarly?: { t: number; reason: string };
+    /** This machine's UDP counters over the run, where readable. */
+    udp?: UdpCounters;
   }): LoadTestReport {
     const peers = [...opts.peers].sort((a, b) => a.index - b.index);
     const failedIndexes = new Set(this.#failures.map((f) => f.index));
@@ -388,6 +398,11 @@ export class RunCollector {
     const reasons = new Map<string, number>();
     for (const f of this.#failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
     const cpu = this.#timeline.slice(1).map((p) => p.generatorCpuPct);
+    const generator = {
+      busiestChildPeakPct: Math.max(0, ...this.#timeline.map((p) => p.generatorBusiestChildPct)),
+      loopDelayMaxMs: Math.max(0, ...this.#timeline.map((p) => p.generatorLoopDelayMaxMs)),
+      ...(opts.udp ? { udp: opts.udp } : {}),
+    };
     const endedAt = new Date();
     return {
       version: REPORT_VERSION,
@@ -422,6 +437,7 @@ export class RunCollector {
         mean: cpu.length ? round(cpu.reduce((a, b) => a + b, 0) / cpu.length) : 0,
         max: cpu.length ? Math.max(...cpu) : 0,
       },
+      generator,
       timeline: this.#timeline,
       tracks: tracks.sort((a, b) => a.label.localeCompare(b.label)),
       failures: [...this.#failures].sort((a, b) => a.t - b.t),
@@ -447,6 +463,8 @@ export class RunCollector {
           expectedConsumers: consumers.expected,
           ...(opts.stoppedEarly ? { stoppedEarly: `${opts.stoppedEarly.reason} (at ${opts.stoppedEarly.t} s)` } : {}),
           withoutSummary,
+          generatorBusiestChildPct: generator.busiestChildPeakPct,
+          generatorLoopDelayMaxMs: generator.loopDelayMaxMs,
         },
         opts.thresholds,
       ),

@@ -149,6 +149,9 @@ export interface SampleMessage {
   at: number;
   /** CPU time (user + system) the child has used so far, in ms: the load generator's own cost. */
   cpuMs: number;
+  /** The child's event-loop delay since its previous sample, in ms (max and p99): a stalled loop sends and reads late. */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
   /** Peers connected right now, and those receiving on every consumer. */
   active: number;
   receiving: number;

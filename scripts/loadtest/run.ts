@@ -16,6 +16,7 @@ import { writeReport, type ReportFiles } from './report/write.js';
 import type { LoadTestReport } from './report/types.js';
 import { ServerMetricsScraper } from './serverMetrics.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
+import { readUdpCounters, udpDelta } from './udpCounters.js';
 
 /**
  * Every peer started so far has failed or is without media for this long: nothing is left
@@ -57,6 +58,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const fleet = await Fleet.start(processes);
   const startedAt = new Date();
   const t0 = performance.now();
+  const udpAtStart = readUdpCounters();
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   const mediaGapMs = thresholds.maxMediaGapSec * 1000;
   const collector = new RunCollector(plan, t0, (roomId, producers) => fleet.broadcast({ type: 'expect', roomId, producers }));
@@ -118,6 +120,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     : undefined;
 
   let peers;
+  let udp: ReturnType<typeof udpDelta>;
   try {
     // Ramp: peer i starts at i / rate seconds, whatever the time its predecessors took.
     for (const p of plan) {
@@ -155,6 +158,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       await fleet.sample(2000);
       collector.tick();
     }
+    udp = udpDelta(udpAtStart, readUdpCounters());
     peers = await fleet.stop();
     await Promise.all(scrapers.map((scraper) => scraper.stop()));
     if (redraw) clearInterval(redraw);
@@ -183,6 +187,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     servers: scrapers.map((scraper, i) => ({ url: urls[i]!, metrics: scraper.report() })),
     thresholds,
     ...(stoppedEarly ? { stoppedEarly } : {}),
+    ...(udp ? { udp } : {}),
   });
   if (!options.outDir) return { report };
   const files = await writeReport(report, options.outDir);

@@ -21,6 +21,10 @@ export interface Thresholds {
   maxMediaGapSec: number;
   /** At the end of the run: consumers that should exist and receive (every peer of a room × every other publisher's track), minus those that do. */
   maxMissingConsumers: number;
+  /** The busiest load-test child's CPU in any sampling interval, in % of a core: above it the generator is saturated. */
+  maxGeneratorCpuPct: number;
+  /** The longest event-loop stall of any load-test child, in ms: above it the generator is saturated. */
+  maxGeneratorLoopDelayMs: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -30,6 +34,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   maxFirstRtpP95Ms: 3000,
   maxMediaGapSec: 5,
   maxMissingConsumers: 0,
+  maxGeneratorCpuPct: 90,
+  maxGeneratorLoopDelayMs: 500,
 };
 
 /** The figures a verdict is made from (a subset of the report). */
@@ -52,9 +58,12 @@ export interface VerdictFigures {
   stoppedEarly?: string;
   /** Joined peers whose end-of-run figures never arrived: the report is short of them. */
   withoutSummary?: number;
+  /** The busiest child's peak CPU (% of a core) and the longest event-loop stall (ms), over the run. */
+  generatorBusiestChildPct: number;
+  generatorLoopDelayMaxMs: number;
 }
 
-export type CheckName = 'completed' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
+export type CheckName = 'completed' | 'generator' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
 
 export interface Check {
   name: CheckName;
@@ -96,10 +105,30 @@ function completed(f: VerdictFigures): Check {
     : { name: 'completed', pass: false, unit: '', detail: problems.join('; ') };
 }
 
+/**
+ * A saturated generator measures itself: late sends, late reads, loss and gaps of its own.
+ * The run then says nothing about the server, whatever the other checks say.
+ */
+function generator(f: VerdictFigures, t: Thresholds): Check {
+  const over = [
+    ...(f.generatorBusiestChildPct > t.maxGeneratorCpuPct
+      ? [`a load-test process used ${fmt(f.generatorBusiestChildPct)} % of a core > limit ${fmt(t.maxGeneratorCpuPct)} %`]
+      : []),
+    ...(f.generatorLoopDelayMaxMs > t.maxGeneratorLoopDelayMs
+      ? [`a load-test process stalled ${fmt(f.generatorLoopDelayMaxMs)} ms > limit ${fmt(t.maxGeneratorLoopDelayMs)} ms`]
+      : []),
+  ];
+  const measured = `busiest process ${fmt(f.generatorBusiestChildPct)} % of a core, longest stall ${fmt(f.generatorLoopDelayMaxMs)} ms`;
+  return over.length === 0
+    ? { name: 'generator', pass: true, unit: '', detail: `load generator not saturated: ${measured}` }
+    : { name: 'generator', pass: false, unit: '', detail: `load generator saturated (${over.join('; ')}): the figures describe it, not the server` };
+}
+
 export function judge(f: VerdictFigures, thresholds: Thresholds): Verdict {
   const t = thresholds;
   const checks: Check[] = [
     completed(f),
+    generator(f, t),
     atMost('joinFailures', 'join failures', f.joinFailures, t.maxJoinFailures, 'peers'),
     atMost('peerFailures', 'peers failed after joining', f.peerFailures, t.maxPeerFailures, 'peers'),
     atMost(

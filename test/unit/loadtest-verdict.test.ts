@@ -18,13 +18,15 @@ const clean: VerdictFigures = {
   peersWithMediaGaps: 0,
   missingConsumers: 0,
   expectedConsumers: 24,
+  generatorBusiestChildPct: 40,
+  generatorLoopDelayMaxMs: 30,
 };
 
 test('a clean run passes every check', () => {
   const v = judge(clean, DEFAULT_THRESHOLDS);
   assert.equal(v.pass, true);
   assert.deepEqual(v.failed, []);
-  assert.equal(v.checks.length, 7);
+  assert.equal(v.checks.length, 8);
 });
 
 test('each figure over its limit fails its own check and says by how much', () => {
@@ -36,6 +38,8 @@ test('each figure over its limit fails its own check and says by how much', () =
     [{ longestMediaGapSec: 12.5, peersWithMediaGaps: 3 }, 'mediaGap', /12\.5 s > limit 5 s, over by 7\.5 s; 3 peer\(s\)/],
     [{ missingConsumers: 2 }, 'missingConsumers', /2 > limit 0, over by 2 \(22 of 24 receiving\)/],
     [{ stoppedEarly: 'every peer down' }, 'completed', /stopped early: every peer down/],
+    [{ generatorBusiestChildPct: 97 }, 'generator', /a load-test process used 97 % of a core > limit 90 %.*describe it, not the server/],
+    [{ generatorLoopDelayMaxMs: 800 }, 'generator', /a load-test process stalled 800 ms > limit 500 ms/],
   ];
   for (const [change, name, detail] of cases) {
     const v = judge({ ...clean, ...change }, DEFAULT_THRESHOLDS);
@@ -130,9 +134,9 @@ test('peers whose end-of-run summaries never arrive: totals from the last sample
   c.onMessage(0, { type: 'firstMedia', index: 1, ms: 200 });
   const track = { producerId: 'p1', kind: 'audio' as const, consumers: 1, receiving: 1, bytes: 9000, nacksSent: 0, plisSent: 0 };
   const producer = { producerId: 'p1', kind: 'audio' as const, packetsSent: 110, bytesSent: 9900, nacksReceived: 0, plisReceived: 0, firsReceived: 0, keyframeJumps: 0 };
-  c.onMessage(0, { type: 'sample', seq: 1, at: Date.now(), cpuMs: 1, active: 2, receiving: 1, tracks: [{ ...track, packets: 50, lost: 0 }], producers: [producer] });
+  c.onMessage(0, { type: 'sample', seq: 1, at: Date.now(), cpuMs: 1, loopDelayMaxMs: 12, loopDelayP99Ms: 11, active: 2, receiving: 1, tracks: [{ ...track, packets: 50, lost: 0 }], producers: [producer] });
   c.tick();
-  c.onMessage(0, { type: 'sample', seq: 2, at: Date.now() + 1000, cpuMs: 2, active: 2, receiving: 1, tracks: [{ ...track, packets: 95, lost: 5 }], producers: [producer] });
+  c.onMessage(0, { type: 'sample', seq: 2, at: Date.now() + 1000, cpuMs: 2, loopDelayMaxMs: 12, loopDelayP99Ms: 11, active: 2, receiving: 1, tracks: [{ ...track, packets: 95, lost: 5 }], producers: [producer] });
   c.tick();
   const report = c.finish({
     options: { url: 'http://x', rooms: 1, publishers: 1, subscribers: 1, durationSec: 1, rampPerSec: 1, processes: 1, roomPrefix: 'r', sampleIntervalSec: 1, engine: 'werift', publish: { audio: true, video: false }, rejoin: false },

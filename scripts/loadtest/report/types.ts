@@ -5,6 +5,7 @@ import type { PeerRole } from '../plan.js';
 import type { ServerMetricsReport } from '../serverMetrics.js';
 import type { Summary } from '../stats.js';
 import type { Verdict } from '../verdict.js';
+import type { UdpCounters } from '../udpCounters.js';
 
 export const REPORT_VERSION = 2;
 
@@ -30,6 +31,10 @@ export interface TimelinePoint {
   keyframeJumps: number;
   /** CPU used by the load-test children over the last interval, in % of one core. */
   generatorCpuPct: number;
+  /** The busiest child's CPU over the interval (a child is one thread: near 100 % it is saturated). */
+  generatorBusiestChildPct: number;
+  /** The longest event-loop stall of any child over the interval, in ms. */
+  generatorLoopDelayMaxMs: number;
 }
 
 export interface TrackPoint {
@@ -168,6 +173,13 @@ export interface LoadTestReport {
   };
   /** CPU of the load-test children, % of one core (mean and peak over the sampling intervals). */
   generatorCpuPct: { mean: number; max: number };
+  /**
+   * Signs of a saturated generator: its busiest process's peak CPU (% of a core), its longest
+   * event-loop stall (ms), and the kernel's UDP counters over the run on the generator's
+   * machine (`rcvbufErrors`: datagrams dropped for a full receive buffer; the server's too if
+   * it runs on the same machine).
+   */
+  generator: { busiestChildPeakPct: number; loopDelayMaxMs: number; udp?: UdpCounters };
   timeline: TimelinePoint[];
   tracks: TrackReport[];
   failures: FailureReport[];

@@ -134,7 +134,11 @@ chart('c-first-rtp', [
   { label: 'audio', data: sub.filter(p => p.audio !== undefined).map(p => ({ x: p.order, y: p.audio })), showLine: false, pointRadius: 3 },
   { label: 'video', data: sub.filter(p => p.video !== undefined).map(p => ({ x: p.order, y: p.video })), showLine: false, pointRadius: 3 },
 ], 'ms after join ack', 'subscriber');
-chart('c-generator', [{ label: 'load-test processes', data: xy(tl, p => p.generatorCpuPct) }], '% of a core');
+chart('c-generator', [
+  { label: 'load-test processes', data: xy(tl, p => p.generatorCpuPct) },
+  { label: 'busiest process', data: xy(tl, p => p.generatorBusiestChildPct ?? 0) },
+], '% of a core');
+chart('c-generator-stall', [{ label: 'longest event-loop stall of any process', data: xy(tl, p => p.generatorLoopDelayMaxMs ?? 0) }], 'ms');
 chart('c-rtcp', [
   { label: 'NACKs sent by receivers', data: xy(tl, p => p.nacksSent) },
   { label: 'PLIs sent by receivers', data: xy(tl, p => p.plisSent) },
@@ -210,6 +214,8 @@ ${keyValues([
   ['NACKed packets / PLIs / FIRs at publishers', `${r.totals.nacksReceived} / ${r.totals.plisReceived} / ${r.totals.firsReceived}`],
   ['keyframe jumps (answers to PLI/FIR)', r.totals.keyframeJumps],
   ['load generator CPU, mean / peak', `${r.generatorCpuPct.mean} / ${r.generatorCpuPct.max} % of a core`],
+  ['busiest load-test process, peak / longest stall', `${r.generator.busiestChildPeakPct} % of a core / ${r.generator.loopDelayMaxMs} ms`],
+  ['kernel UDP drops, full receive buffers (this machine)', r.generator.udp ? r.generator.udp.rcvbufErrors : 'not readable'],
   ['warnings', r.warnings.count],
 ])}
 </div><div>
@@ -226,7 +232,7 @@ ${chartBox('c-first-rtp', 'First RTP per subscriber, in join order')}
 </div></div>
 ${nodesSection(r.nodes)}
 <h2>Peers and traffic</h2>
-<div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}${chartBox('c-generator', 'Load generator CPU (a saturated generator distorts every figure)')}</div>
+<div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}${chartBox('c-generator', 'Load generator CPU (a saturated generator distorts every figure)')}${chartBox('c-generator-stall', 'Load generator event-loop stalls')}</div>
 <h2>Per track</h2>
 <div class="grid">${chartBox('c-video-kbps', 'Video bitrate per consumer')}${chartBox('c-video-loss', 'Video loss')}${chartBox('c-audio-kbps', 'Audio bitrate per consumer')}${chartBox('c-audio-loss', 'Audio loss')}</div>
 <table class="wide"><thead><tr><th>track</th><th>consumers</th><th>packets rx</th><th>lost</th><th>NACKs</th><th>PLIs</th><th>packets tx</th><th>PLI/FIR at publisher</th><th>keyframe jumps</th></tr></thead><tbody>

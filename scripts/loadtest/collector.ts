@@ -27,6 +27,8 @@ const MAX_EPISODES = 200;
 interface JoinedPeer {
   peerId: string;
   producers: { producerId: string; kind: 'audio' | 'video' }[];
+  /** Run seconds when it joined (or joined again, or moved). */
+  at: number;
 }
 
 /** A peer down now; `gap` when for lack of media (health), not a failure for good. */
@@ -181,7 +183,7 @@ export class RunCollector {
         this.#joinAck.set(msg.index, msg.joinAckMs);
         this.#setup.push(msg.setupMs);
         const p = this.#plan[msg.index];
-        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers });
+        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers, at: this.#now() });
         if (p && msg.producers.length > 0) this.#expectationsChanged(p.roomId);
         for (const prod of msg.producers) {
           const label = `${p?.roomId ?? '?'} / ${p?.displayName ?? msg.peerId} / ${prod.kind}`;
@@ -191,7 +193,10 @@ export class RunCollector {
       }
       case 'rejoined': {
         const p = this.#plan[msg.index];
-        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers });
+        this.#joined.set(msg.index, { peerId: msg.peerId, producers: msg.producers, at: this.#now() });
+        for (const prod of msg.producers) {
+          this.#track(prod.producerId, prod.kind, `${p?.roomId ?? '?'} / ${p?.displayName ?? msg.peerId} / ${prod.kind}`, p?.roomId ?? '', p?.displayName ?? msg.peerId);
+        }
         if (msg.movedTo !== undefined) this.#moves++;
         else this.#rejoins++;
         if (p) this.#expectationsChanged(p.roomId);
@@ -385,7 +390,7 @@ export class RunCollector {
     const firstAny = new Map(subscribers.flatMap((p) => (p.firstMediaMs !== undefined ? [[p.index, p.firstMediaMs] as const] : [])));
     for (const [index, ms] of this.#firstMedia) if (this.#plan[index]?.role === 'subscriber') firstAny.set(index, ms);
     const health = this.#health(opts.thresholds.maxMediaGapSec);
-    const consumers = this.#consumerExpectations();
+    const consumers = this.#consumerExpectations(opts.thresholds.maxMediaGapSec);
     const firstRtpMs = {
       any: summarize([...firstAny.values()]),
       audio: summarize(pick((p) => p.firstAudioMs)),
@@ -548,16 +553,20 @@ export class RunCollector {
   /**
    * At the end: every track of a publisher that is up should reach every other peer of its
    * room that is up, with media (the children's last samples say which consumers receive).
+   * Peers that joined within the media-gap limit of the end are given that long, as the
+   * watch gives them, before anything is expected of them or of their tracks.
    */
-  #consumerExpectations(): LoadTestReport['consumers'] {
+  #consumerExpectations(limitSec: number): LoadTestReport['consumers'] {
+    const end = this.#now();
+    const settled = (j: JoinedPeer) => end - j.at >= limitSec;
     const receiving = new Map<string, number>();
     for (const c of this.#children.values()) {
       for (const tr of c.now.tracks) receiving.set(tr.producerId, (receiving.get(tr.producerId) ?? 0) + tr.receiving);
     }
     const upByRoom = new Map<string, number>();
-    for (const index of this.#joined.keys()) {
+    for (const [index, j] of this.#joined) {
       const roomId = this.#plan[index]?.roomId;
-      if (roomId === undefined || this.#failedAfterJoin.has(index)) continue;
+      if (roomId === undefined || this.#failedAfterJoin.has(index) || !settled(j)) continue;
       upByRoom.set(roomId, (upByRoom.get(roomId) ?? 0) + 1);
     }
     const tracks: ConsumerExpectation[] = [];
@@ -568,7 +577,7 @@ export class RunCollector {
         tracks.push({
           producerId: prod.producerId,
           label: `${p.roomId} / ${p.displayName} / ${prod.kind}`,
-          expected: (upByRoom.get(p.roomId) ?? 1) - 1,
+          expected: settled(j) ? (upByRoom.get(p.roomId) ?? 1) - 1 : 0,
           actual: receiving.get(prod.producerId) ?? 0,
         });
       }

@@ -87,7 +87,7 @@ describe('against an in-process server', () => {
   });
 
   test('a healthy run passes every check and exits 0', async () => {
-    const run = runCli(['--url', noom.url, '--room-prefix', 'ok', '--publishers', '2', '--subscribers', '2', '--duration', '5', '--ramp', '8']);
+    const run = runCli(['--url', noom.url, '--room-prefix', 'ok', '--publishers', '2', '--subscribers', '2', '--duration', '8', '--ramp', '8']);
     runs.push(run);
     const { code, summary, stderr } = await run.done;
     assert.equal(code, 0, stderr);
@@ -103,7 +103,7 @@ describe('against an in-process server', () => {
   });
 
   test('video-only publishers: only video is expected and received; the summary has a row per peer and per track', async () => {
-    const run = runCli(['--url', noom.url, '--room-prefix', 'vo', '--publishers', '1', '--subscribers', '2', '--publish', 'video', '--duration', '4', '--ramp', '8']);
+    const run = runCli(['--url', noom.url, '--room-prefix', 'vo', '--publishers', '1', '--subscribers', '2', '--publish', 'video', '--duration', '7', '--ramp', '8']);
     runs.push(run);
     const { code, summary, stderr } = await run.done;
     assert.equal(code, 0, stderr);

@@ -225,7 +225,7 @@ test('nothing listening: every peer fails at once, the run stops within a few se
   assert.equal(summary.peers.joined, 0);
   // The early stop comes 3 s after every peer is down; the rest is starting and stopping the child.
   assert.ok(summary.stoppedEarly.t < 8, `stopped at ${summary.stoppedEarly.t} s`);
-  assert.ok(wallSec < 20, `exited after ${wallSec.toFixed(1)} s of a 60 s hold`);
+  assert.ok(wallSec < 30, `exited after ${wallSec.toFixed(1)} s of a 60 s hold`);
   console.log(`nothing listening: stopped at ${summary.stoppedEarly.t} s, CLI exited after ${wallSec.toFixed(1)} s`);
 });
 

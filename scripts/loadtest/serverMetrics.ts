@@ -120,8 +120,15 @@ export class ServerMetricsScraper {
     if (!res.ok) throw new Error(`${this.#url}: HTTP ${res.status}`);
     const text = await res.text();
     const t = (performance.now() - this.#t0) / 1000;
+    const samples = parsePrometheusText(text);
+    // A server without the endpoint may still answer 200 (a web app's page for any path):
+    // that is no metrics, not a scrape.
+    if (samples.length === 0) {
+      this.#absent = true;
+      throw new Error(`${this.#url}: the answer (${res.headers.get('content-type') ?? 'no content type'}) holds no Prometheus samples`);
+    }
     this.#scrapes++;
-    for (const s of parsePrometheusText(text)) {
+    for (const s of samples) {
       if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record({ ...s, labels: { ...s.labels, ...this.#labels } }, t);
     }
   }

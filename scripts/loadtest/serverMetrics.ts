@@ -54,6 +54,8 @@ export class ServerMetricsScraper {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #scrapes = 0;
+  /** Run seconds of the last successful scrape. */
+  #lastScrapeAt: number | undefined;
   #failures = 0;
   #lastError: string | undefined;
   /** Set after a 404: the server has no metrics endpoint, stop asking. */
@@ -128,12 +130,15 @@ export class ServerMetricsScraper {
       throw new Error(`${this.#url}: the answer (${res.headers.get('content-type') ?? 'no content type'}) holds no Prometheus samples`);
     }
     this.#scrapes++;
+    const before = this.#lastScrapeAt;
     for (const s of samples) {
-      if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record({ ...s, labels: { ...s.labels, ...this.#labels } }, t);
+      if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record({ ...s, labels: { ...s.labels, ...this.#labels } }, t, before);
     }
+    this.#lastScrapeAt = t;
   }
 
-  #record(s: PromSample, t: number): void {
+  /** `before`: the previous scrape's time, if there was one. */
+  #record(s: PromSample, t: number, before: number | undefined): void {
     const key = seriesKey(s);
     const conv = conversion(s.name);
     let series = this.#series.get(key);
@@ -145,7 +150,9 @@ export class ServerMetricsScraper {
       series.points.push({ t, v: s.value * conv.factor });
       return;
     }
-    const prev = this.#previous.get(key);
+    // A labelled counter appears on its first increment: one that was not there at the
+    // previous scrape stood at 0 then, and what it counts since belongs to this interval.
+    const prev = this.#previous.get(key) ?? (before !== undefined ? { t: before, v: 0 } : undefined);
     this.#previous.set(key, { t, v: s.value });
     // A counter that went down was reset (worker restart): no rate across the reset.
     if (prev && t > prev.t && s.value >= prev.v) {

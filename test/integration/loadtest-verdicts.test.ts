@@ -258,3 +258,14 @@ test('the server process killed mid-run: the peers lose media, the run stops ear
   assert.ok(afterKill < 25, `exited ${afterKill.toFixed(1)} s after the kill`);
   console.log(`server killed: CLI exited ${afterKill.toFixed(1)} s after the kill; failed checks ${summary.failed.join(', ')}`);
 });
+
+test('a usage error exits 2, before any peer starts', async () => {
+  for (const args of [['--url', 'ftp://x'], ['--url', 'http://127.0.0.1:1', '--max-media-gap', '0'], ['--url', 'http://127.0.0.1:1', '--max-loss', 'lots']]) {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.doesNotMatch(stderr, /starting \d+ load process/);
+  }
+});

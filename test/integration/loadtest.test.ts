@@ -88,4 +88,7 @@ test('a small load test delivers media to every subscriber and writes both repor
   assert.equal(report.verdict.pass, true, JSON.stringify(report.verdict.checks.filter((c) => !c.pass)));
   assert.deepEqual([report.consumers.expected, report.consumers.missing], [2 * 2 * 7, 0]);
   assert.match(html, /Verdict: <span class="good">PASS<\/span>/);
+  // The page's own chart script at least parses (the last inline script).
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+  assert.doesNotThrow(() => new Function(scripts.at(-1)!), 'chart script parses');
 });

@@ -154,10 +154,24 @@ for (const kind of ['video', 'audio']) {
     for (const t of tracks) for (const p of t.points) { const a = byT.get(p.t) ?? []; a.push(f(p)); byT.set(p.t, a); }
     return [...byT].sort((a, b) => a[0] - b[0]).map(([x, v]) => ({ x, y: v.reduce((s, n) => s + n, 0) / v.length }));
   };
-  chart('c-' + kind + '-kbps', [{ label: 'mean of tracks', data: mean(p => p.kbps), borderWidth: 3 },
-    ...shown.map(t => ({ label: t.label, data: xy(t.points, p => p.kbps) }))], 'kbit/s per consumer');
-  chart('c-' + kind + '-loss', [{ label: 'mean of tracks', data: mean(p => p.lossPct), borderWidth: 3 },
-    ...shown.map(t => ({ label: t.label, data: xy(t.points, p => p.lossPct) }))], '% lost');
+  // Past a few dozen tracks one line each is unreadable: the spread over the tracks instead.
+  const band = (f) => {
+    const byT = new Map();
+    for (const t of tracks) for (const p of t.points) { const a = byT.get(p.t) ?? []; a.push(f(p)); byT.set(p.t, a); }
+    const rows = [...byT].sort((a, b) => a[0] - b[0]).map(([x, v]) => [x, v.sort((a, b) => a - b)]);
+    const q = (v, p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p / 100 * v.length) - 1))];
+    return [
+      { label: 'worst track (max)', data: rows.map(([x, v]) => ({ x, y: v[v.length - 1] })), borderDash: [4, 3] },
+      { label: 'p90 of tracks', data: rows.map(([x, v]) => ({ x, y: q(v, 90) })) },
+      { label: 'median track', data: rows.map(([x, v]) => ({ x, y: q(v, 50) })), borderWidth: 3 },
+      { label: 'p10 of tracks', data: rows.map(([x, v]) => ({ x, y: q(v, 10) })) },
+    ];
+  };
+  const lines = (f) => tracks.length <= MAX_TRACK_LINES
+    ? [{ label: 'mean of tracks', data: mean(f), borderWidth: 3 }, ...shown.map(t => ({ label: t.label, data: xy(t.points, f) }))]
+    : band(f);
+  chart('c-' + kind + '-kbps', lines(p => p.kbps), 'kbit/s per consumer');
+  chart('c-' + kind + '-loss', lines(p => p.lossPct), '% lost');
 }
 const groups = new Map();
 for (const s of R.server.series) {

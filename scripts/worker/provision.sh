@@ -5,7 +5,9 @@
 #   1. a cached binary (keyed by mediasoup version and the hash of the patch + shims);
 #   2. the official prebuilt worker from mediasoup's GitHub release, where it can be reached;
 #   3. a build from the mediasoup npm tarball against Debian's libraries (libuv1, libssl3,
-#      libsrtp2, libabsl, flatbuffers), with a small patch: SrtpSession ported to libsrtp2,
+#      libabsl, flatbuffers) and libsrtp 2 built from Debian's source on OpenSSL (Debian's
+#      binary package uses NSS, several times slower per packet), with a small patch:
+#      SrtpSession ported to libsrtp2,
 #      and the DTLS BIO callback fixed for Debian's KTLS-enabled OpenSSL (without it the
 #      worker crashes on the first DTLS ClientHello from a real WebRTC peer).
 # The binary is then linked to node_modules/mediasoup/worker/out/Release/mediasoup-worker,
@@ -42,9 +44,9 @@ BUILT_BIN="$CACHE_DIR/$MS_VERSION-$INPUT_HASH/mediasoup-worker"
 PREBUILT_BIN="$CACHE_DIR/$MS_VERSION-prebuilt/mediasoup-worker"
 TARGET="$REPO/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 
-RUNTIME_PKGS=(libuv1 libssl3 libsrtp2-1 libabsl20220623)
+RUNTIME_PKGS=(libuv1 libssl3 libabsl20220623)
 BUILD_PKGS=(build-essential g++ pkg-config ninja-build python3 patch xz-utils ca-certificates dpkg-dev
-  libuv1-dev libssl-dev libsrtp2-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler)
+  libuv1-dev libssl-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler)
 
 # A binary is usable when the dynamic loader resolves all its libraries.
 usable() { [ -x "$1" ] && ! ldd "$1" 2>/dev/null | grep -q 'not found'; }
@@ -98,7 +100,7 @@ fi
 . /etc/os-release
 [ "${VERSION_CODENAME:-}" = bookworm ] || step "warning: written for Debian 12 (bookworm), this is ${PRETTY_NAME:-unknown}"
 
-step "1/5 apt sources: bookworm-backports (meson >= 1.1) and trixie deb-src (unordered_dense.h)"
+step "1/5 apt sources: bookworm-backports (meson >= 1.1) and trixie deb-src (unordered_dense.h, libsrtp2)"
 # Source entries only for trixie, so no trixie binary can be installed by accident.
 cat > /etc/apt/sources.list.d/noom-worker-build.sources <<'EOF'
 Types: deb
@@ -124,7 +126,7 @@ apt_install "${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/noom-worker-build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-step "2/5 sources: mediasoup@$MS_VERSION from npm, unordered_dense.h from Debian's rspamd source"
+step "2/5 sources: mediasoup@$MS_VERSION from npm, unordered_dense.h and libsrtp2 from Debian's trixie sources"
 npm pack --silent "mediasoup@$MS_VERSION" >/dev/null || die "npm pack mediasoup@$MS_VERSION failed"
 tar xzf "mediasoup-$MS_VERSION.tgz" && mv package mediasoup
 mkdir rspamd && (cd rspamd && apt-get source --download-only -q rspamd/trixie >/dev/null) \
@@ -132,6 +134,12 @@ mkdir rspamd && (cd rspamd && apt-get source --download-only -q rspamd/trixie >/
 tar xJf rspamd/rspamd_*.orig.tar.xz -C rspamd --wildcards '*/contrib/ankerl/unordered_dense.h' '*/contrib/ankerl/LICENSE'
 UD_HDR=$(ls "$WORK"/rspamd/*/contrib/ankerl/unordered_dense.h | head -1)
 grep -q 'ANKERL_UNORDERED_DENSE_VERSION_MAJOR 4' "$UD_HDR" || die "unordered_dense.h is not version 4.x"
+# The upstream tarball only (apt checks its hash); Debian's packaging of it is not needed.
+mkdir libsrtp2 && (cd libsrtp2 && apt-get source --download-only --tar-only -q libsrtp2/trixie >/dev/null 2>&1) \
+  || die "apt-get source libsrtp2/trixie failed"
+tar xzf libsrtp2/libsrtp2_*.orig.tar.gz -C libsrtp2
+SRTP_SRC=$(ls -d "$WORK"/libsrtp2/libsrtp-2.*/ | head -1)
+[ -f "$SRTP_SRC/meson.build" ] || die "libsrtp2 source has no meson.build"
 
 step "3/5 meson subprojects -> Debian libraries"
 SP="$WORK/mediasoup/worker/subprojects"
@@ -145,6 +153,8 @@ UD_DIR=$(wrap_dir unordered-dense)
 mkdir -p "$SP/$UD_DIR/include/ankerl"
 cp "$UD_HDR" "$SP/$UD_DIR/include/ankerl/" && cp "$(dirname "$UD_HDR")/LICENSE" "$SP/$UD_DIR/"
 sed -E "s/version: '[0-9.]+'/version: '4.4.0'/" "$SP/packagefiles/ankerl-unordered-dense/meson.build" > "$SP/$UD_DIR/meson.build"
+# The libsrtp3 shim builds this one as its own subproject.
+rm -rf "$SP/libsrtp2" && cp -r "$SRTP_SRC" "$SP/libsrtp2"
 
 step "4/5 patch: libsrtp2 port and DTLS BIO callback fix"
 (cd "$WORK/mediasoup" && patch -p1 --no-backup-if-mismatch --quiet < "$PATCH") || die "patch did not apply to mediasoup $MS_VERSION"

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -137,6 +138,8 @@ const EnvSchema = z.object({
   AUTH_PUBLIC_KEY: z.string().min(1).optional(),
   AUTH_PUBLIC_KEY_ALG: z.enum(PUBLIC_KEY_ALGORITHMS).default('RS256'),
   KICK_BAN_SECONDS: int(0, 86_400).default(600),
+  RECORDINGS_DIR: z.string().min(1).default('recordings'),
+  RECORDING_MIN_FREE_MB: int(0, 1_000_000).default(200),
 });
 
 /** Present only when REDIS_URL is set: this node is then one of several serving one service. */
@@ -221,6 +224,12 @@ export interface Config {
     kickBanSeconds: number;
   };
   staticDir?: string;
+  recording: {
+    /** Where recordings are written (created on the first recording). */
+    dir: string;
+    /** A recording stops with `disk-full` when the disk holding `dir` has less than this free. */
+    minFreeBytes: number;
+  };
   cluster?: ClusterConfig;
   /** Present when TURN_URLS and TURN_SECRET are set: each join gets its own TURN credentials. */
   turn?: TurnConfig;
@@ -359,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : {}),
     moderation: { kickBanSeconds: e.KICK_BAN_SECONDS },
     ...(e.STATIC_DIR ? { staticDir: e.STATIC_DIR } : {}),
+    recording: { dir: path.resolve(e.RECORDINGS_DIR), minFreeBytes: e.RECORDING_MIN_FREE_MB * 1024 * 1024 },
     ...(e.REDIS_URL
       ? {
           cluster: {

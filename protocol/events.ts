@@ -116,6 +116,8 @@ export interface JoinData {
   lobby: boolean;
   /** Who waits in the lobby now: filled for moderators only. */
   waiting: WaitingPeer[];
+  /** The room is being recorded now (`recording:started` / `recording:stopped` follow changes). */
+  recording: boolean;
   /**
    * Secret that lets this client take its membership back on a new connection after a
    * signaling drop (`room:resume`), while the server still holds it.
@@ -147,6 +149,8 @@ export interface ResumeData {
   lobby: boolean;
   /** Who waits in the lobby now: filled for moderators only. */
   waiting: WaitingPeer[];
+  /** The room is being recorded now. */
+  recording: boolean;
   /** This peer's consumers that still exist (those of producers that closed meanwhile are gone). */
   consumers: { consumerId: string; producerId: string }[];
   /** The token for the next resume; the one just used is spent. */
@@ -184,6 +188,17 @@ export interface ChatSendData {
   message: ChatMessage;
 }
 export type EmptyData = Record<string, never>;
+/** The answer to `recording:start`, for the moderator who started it. */
+export interface RecordingStartData {
+  /** Unguessable: with it (and, when the server requires join tokens, a moderator's token) the file can be downloaded. */
+  recordingId: string;
+  /** Milliseconds since the epoch (server clock). */
+  startedAt: number;
+  /** The file's name in RECORDINGS_DIR. */
+  file: string;
+  /** Where the file can be downloaded over HTTP once the recording has stopped (or while it runs). */
+  downloadPath: string;
+}
 
 /**
  * What clients send for the requests that carry mediasoup parameter objects: typed with
@@ -228,6 +243,10 @@ export interface ClientToServerEvents {
   'room:lobby': (req: RoomLobbyRequest, ack: Ack<EmptyData>) => void;
   'lobby:admit': (req: LobbyDecisionRequest, ack: Ack<EmptyData>) => void;
   'lobby:deny': (req: LobbyDecisionRequest, ack: Ack<EmptyData>) => void;
+  /** Starts recording the room (one recording per room at a time: INVALID_STATE when one runs). */
+  'recording:start': (req: unknown, ack: Ack<RecordingStartData>) => void;
+  /** Stops the room's recording; the file is complete when the ack arrives. */
+  'recording:stop': (req: unknown, ack: Ack<EmptyData>) => void;
 }
 export type RequestName = keyof ClientToServerEvents;
 export type RequestPayload<E extends RequestName> = Parameters<ClientToServerEvents[E]>[0];
@@ -296,6 +315,18 @@ export const LobbyWaitingEvent = z.object({ peerId: z.string(), displayName: z.s
 /** To moderators: someone left the lobby (admitted, denied, or gone). */
 export const LobbyLeftEvent = z.object({ peerId: z.string(), outcome: z.enum(['admitted', 'denied', 'gone']) });
 
+/** To the room (and in a join answer's `recording`): the room is being recorded from `startedAt` (ms since the epoch). */
+export const RecordingStartedEvent = z.object({ startedAt: z.number() });
+/**
+ * To the room: its recording ended. `stopped`: a moderator stopped it; `room-ended`: the room
+ * closed; `drain`: the server is shutting down; `disk-full`: the disk ran short of space;
+ * `error`: the recorder failed (`message` says how). The file is finalised in every case.
+ */
+export const RecordingStoppedEvent = z.object({
+  reason: z.enum(['stopped', 'room-ended', 'drain', 'disk-full', 'error']),
+  message: z.optional(z.string()),
+});
+
 export interface ServerToClientEvents {
   'rooms:update': (ev: z.infer<typeof RoomsUpdateEvent>) => void;
   'peer:joined': (ev: z.infer<typeof PeerJoinedEvent>) => void;
@@ -319,6 +350,8 @@ export interface ServerToClientEvents {
   'room:waiting': (ev: z.infer<typeof RoomWaitingEvent>) => void;
   'lobby:waiting': (ev: z.infer<typeof LobbyWaitingEvent>) => void;
   'lobby:left': (ev: z.infer<typeof LobbyLeftEvent>) => void;
+  'recording:started': (ev: z.infer<typeof RecordingStartedEvent>) => void;
+  'recording:stopped': (ev: z.infer<typeof RecordingStoppedEvent>) => void;
 }
 export type ServerEventName = keyof ServerToClientEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
@@ -347,6 +380,8 @@ export const SERVER_EVENT_SCHEMAS = {
   'room:waiting': RoomWaitingEvent,
   'lobby:waiting': LobbyWaitingEvent,
   'lobby:left': LobbyLeftEvent,
+  'recording:started': RecordingStartedEvent,
+  'recording:stopped': RecordingStoppedEvent,
 } as const satisfies { [E in ServerEventName]: z.ZodMiniType<ServerEventPayload<E>> };
 
 export { MediaKind };

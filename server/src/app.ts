@@ -28,6 +28,8 @@ import { Metrics } from './http/metrics.js';
 import { createHttpApp } from './http/routes.js';
 import { originPolicy, plainErrors, refuseForeignOrigins, securityHeaders } from './http/hardening.js';
 import { Connection } from './signaling/Connection.js';
+import { Recordings } from './recording/Recordings.js';
+import { recordingRoutes } from './http/recordingRoutes.js';
 import { IN_ROOM_CHANNEL, ioFanout, type NoomIo } from './signaling/fanout.js';
 
 export interface NoomServer {
@@ -38,6 +40,7 @@ export interface NoomServer {
   readonly rooms: RoomRegistry;
   readonly io: NoomIo;
   readonly metrics: Metrics;
+  readonly recordings: Recordings;
   /** Present when REDIS_URL is set: Redis, liveness, broker. */
   readonly cluster?: ClusterNode;
   /**
@@ -172,12 +175,15 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
         }
       : undefined,
   );
+  const recordings = new Recordings({ ...config.recording, log: log.child({ component: 'recording' }) });
+  recordings.registerMetrics(metrics.registry);
   const drain = new Drain({
     io,
     rooms,
     otherNodes: () => (cluster && clusterRooms?.started ? cluster.liveness.nodes.size : 0),
     log: log.child({ component: 'drain' }),
   });
+  httpApp.use(recordingRoutes({ recordings, ...(tokens ? { tokens } : {}) }));
   httpApp.use(
     createHttpApp({
       pool,
@@ -198,7 +204,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     metrics.sockets.inc();
     socket.on('disconnect', () => metrics.sockets.dec());
     const client = abuse.forClient(clientAddress(socket.request, trust));
-    new Connection(socket, { rooms, sessions, config, metrics, log: log.child({ component: 'signaling' }), client, bans, ...(tokens ? { tokens } : {}) });
+    new Connection(socket, { rooms, sessions, config, metrics, log: log.child({ component: 'signaling' }), client, bans, recordings, ...(tokens ? { tokens } : {}) });
     // A client that reconnects while this node drains learns it too, and can look elsewhere.
     const draining = drain.notice();
     if (draining) socket.emit('server:draining', draining);
@@ -250,6 +256,8 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       await cluster?.leave();
       sessions.close();
       rooms.close();
+      // The rooms' recordings finish their files before the process may end.
+      await recordings.close();
       await disconnectSockets(io, SOCKET_FLUSH_MS);
       // io.close() disconnects every socket and closes the HTTP server, whose callback waits
       // for every HTTP connection to end: a keep-alive one, or one with a request half sent,
@@ -271,6 +279,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
     rooms,
     io,
     metrics,
+    recordings,
     ...(cluster ? { cluster } : {}),
     drain: (timeoutMs) => {
       ready = false;

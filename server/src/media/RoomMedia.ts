@@ -83,6 +83,8 @@ export type RoomMediaEvents = {
   /** Every router is gone: the room has no media left. */
   close: [];
   dominantspeaker: [peerId: string | null];
+  /** A producer joined the room's media (a recorder follows them). */
+  producer: [p: RoomProducer];
   /** Dynacast: tell this publisher the highest layer of its producer anyone watches. */
   demand: [peerId: string, producerId: string, maxSpatialLayer: number | null];
 };
@@ -302,6 +304,7 @@ export class RoomMedia extends EventEmitter<RoomMediaEvents> {
       }
     });
     if (p.producer.kind === 'audio') void this.#hear(p);
+    this.emit('producer', p);
   }
 
   /** Whether the producer can be consumed here: a local one, or one another node can pipe in. */

@@ -170,6 +170,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #joiningNames = new Set<string>();
   #speakerPeerId: string | null = null;
   #closed = false;
+  /** When the room's recording started (ms since the epoch); undefined while it is not recorded. Kept by Recordings. */
+  recordingSince: number | undefined;
 
   private constructor(o: RoomOptions, media: RoomMedia, fanout: RoomFanout, log: Logger) {
     super();
@@ -377,6 +379,7 @@ export class Room extends EventEmitter<RoomEvents> {
       role,
       lobby: this.moderation.lobby,
       waiting: role === 'moderator' ? this.moderation.waitingList() : [],
+      recording: this.recordingSince !== undefined,
     };
   }
 

@@ -46,6 +46,8 @@ import type { SessionHolder, Sessions } from '../rooms/Sessions.js';
 import type { KickBans } from '../rooms/moderation/KickBans.js';
 import type { LobbyPlace } from '../rooms/moderation/RoomModeration.js';
 import { registerModeration } from './moderationRequests.js';
+import { registerRecording } from './recordingRequests.js';
+import type { Recordings } from '../recording/Recordings.js';
 import { Commit, ackOf, sendAck, wrap, type Handler } from './handle.js';
 import { IN_ROOM_CHANNEL, peerChannel, roomChannel } from './fanout.js';
 
@@ -62,6 +64,8 @@ export interface ConnectionDeps {
   /** Present when joins need a signed token (AUTH_SECRET / AUTH_PUBLIC_KEY). */
   tokens?: JoinTokens;
   bans: KickBans;
+  /** Moderators' recordings of their rooms. */
+  recordings?: Recordings;
 }
 
 const EMPTY: EmptyData = {};
@@ -278,6 +282,7 @@ export class Connection implements SessionHolder {
     });
 
     registerModeration((event, schema, handler) => this.#on(event, schema, handler), () => this.#member(), this.#deps.bans);
+    if (this.#deps.recordings) registerRecording((event, schema, handler) => this.#on(event, schema, handler), () => this.#member(), this.#deps.recordings);
   }
 
   /** Who a joining client is, for keeping a removed one out: its token's subject, or its address and the name it asked for. */

@@ -96,6 +96,7 @@ export class VideoSwitcher {
   /** The clock now, never behind what was sent (timestamps must not go back). */
   #nextTs(): number {
     const now = this.#o.now90k() >>> 0;
+    if (this.packets === 0) return now;
     return ((now - this.#lastTs) | 0) > 0 ? now : (this.#lastTs + 1) >>> 0;
   }
 

@@ -165,7 +165,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
     await this.#transport.connect({ ip: '127.0.0.1', port: (this.#inSocket.address()).port });
     this.#transport.observer.once('close', () => {
-      if (!this.#stopping) void this.stop('error', 'the recording lost its media router');
+      // A room that is closing closes its routers first, then says why: its reason wins.
+      queueMicrotask(() => {
+        if (!this.#stopping) void this.stop('error', 'the recording lost its media router');
+      });
     });
 
     // From here on the output runs on the recording's clock.

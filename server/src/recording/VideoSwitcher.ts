@@ -3,13 +3,13 @@
  * output keeps its own SSRC, sequence numbers and timestamps, so ffmpeg sees one stream
  * however often the source changes: a new source is taken from its first keyframe on (the
  * old one goes on until then), its timestamps shifted to continue from the recording's
- * clock. With no source, a still black keyframe goes out once a second, so the video
+ * clock. With no source, a still black keyframe goes out four times a second, so the video
  * never stops and ffmpeg always knows the stream.
  */
 import { isVp8KeyframeStart, vp8Payloads, writeRtp, type RtpView } from './rtp.js';
 
 export const VIDEO_PAYLOAD_TYPE = 96;
-const PLACEHOLDER_EVERY_MS = 1000;
+const PLACEHOLDER_EVERY_MS = 250;
 
 export interface VideoSwitcherOptions {
   ssrc: number;

@@ -41,6 +41,15 @@ export class Moderation {
     await this.#signaling.request('lobby:deny', { peerId });
   }
 
+  /** Starts recording the room; the answer says where the file can be downloaded. */
+  async startRecording(): Promise<{ downloadPath: string }> {
+    return this.#signaling.request('recording:start', {});
+  }
+
+  async stopRecording(): Promise<void> {
+    await this.#signaling.request('recording:stop', {});
+  }
+
   async endMeeting(): Promise<void> {
     await this.#signaling.request('room:end', {});
   }

@@ -340,6 +340,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#locked = data.locked;
     this.state.setLocal(data.peerId, data.displayName, data.role);
     this.state.setSettings({ locked: data.locked, lobby: data.lobby });
+    this.state.setRecording(data.recording === true);
     this.state.setWaiting(data.waiting);
     if (data.role === 'viewer') {
       // A viewer cannot publish: what the pre-join screen opened is not needed.
@@ -412,6 +413,13 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
         this.#finish({ reason: 'kicked', message: 'A moderator removed you from this room.' }),
       ),
       s.listen('room:updated', (settings) => this.#serially(() => this.state.setSettings(settings))),
+      s.listen('recording:started', () => this.#serially(() => this.state.setRecording(true))),
+      s.listen('recording:stopped', ({ reason, message }) =>
+        this.#serially(() => {
+          this.state.setRecording(false);
+          if (reason === 'error' || reason === 'disk-full') this.emit('problem', `The recording stopped: ${message ?? reason}`);
+        }),
+      ),
       s.listen('lobby:waiting', (peer) => this.#serially(() => this.state.addWaiting(peer))),
       s.listen('lobby:left', ({ peerId }) => this.#serially(() => this.state.removeWaiting(peerId))),
       s.listen('producer:new', (info) => this.#serially((epoch) => this.#consume(epoch, info))),
@@ -563,6 +571,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.#locked = data.locked;
     this.state.setRole(data.peerId, data.role);
     this.state.setSettings({ locked: data.locked, lobby: data.lobby });
+    this.state.setRecording(data.recording === true);
     this.state.setWaiting(data.waiting);
     const peers = new Map(data.peers.map((p) => [p.id, p]));
     for (const p of this.state.participants) {

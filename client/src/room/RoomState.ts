@@ -41,6 +41,8 @@ type RoomStateEvents = {
   settings: [RoomSettings];
   /** Who waits in the lobby changed (told to moderators only). */
   waiting: [readonly WaitingPeer[]];
+  /** The room started or stopped being recorded. */
+  recording: [boolean];
 };
 
 export class RoomState extends Emitter<RoomStateEvents> {
@@ -53,6 +55,7 @@ export class RoomState extends Emitter<RoomStateEvents> {
   #speaker: string | null = null;
   #settings: RoomSettings = { locked: false, lobby: false };
   #waiting: WaitingPeer[] = [];
+  #recording = false;
 
   constructor(roomId: string) {
     super();
@@ -92,6 +95,17 @@ export class RoomState extends Emitter<RoomStateEvents> {
     if (settings.locked === this.#settings.locked && settings.lobby === this.#settings.lobby) return;
     this.#settings = { ...settings };
     this.emit('settings', this.#settings);
+  }
+
+  /** Whether the room is being recorded (everyone is shown it). */
+  get recording(): boolean {
+    return this.#recording;
+  }
+
+  setRecording(recording: boolean): void {
+    if (recording === this.#recording) return;
+    this.#recording = recording;
+    this.emit('recording', recording);
   }
 
   setWaiting(waiting: readonly WaitingPeer[]): void {

@@ -39,6 +39,13 @@ export class RoomView {
     { class: 'room-lock', 'data-testid': 'room-locked', title: 'Joining needs the password', role: 'img', 'aria-label': 'Locked with a password' },
     icon('lock'),
   );
+  /** Shown to everyone while the room is being recorded. */
+  readonly #recording = h(
+    'span',
+    { class: 'pill recording-pill', role: 'status', 'data-testid': 'recording', hidden: true },
+    h('span', { class: 'rec-dot', 'aria-hidden': 'true' }),
+    'Recording',
+  );
   readonly #roomMenuButton = h(
     'button',
     { class: 'btn ghost small', type: 'button', 'data-testid': 'room-menu', title: 'Room settings', 'aria-label': 'Room settings' },
@@ -80,6 +87,7 @@ export class RoomView {
       h('div', { class: 'brand-mark', 'aria-hidden': 'true' }, brandGlyph()),
       h('div', { class: 'room-title', 'data-testid': 'room-title' }, session.roomId),
       this.#count,
+      this.#recording,
       this.#role,
       h('div', { class: 'spacer' }),
       this.#waiting.el,
@@ -127,6 +135,9 @@ export class RoomView {
       }),
       state.on('participantRemoved', () => this.#renderCount()),
       state.on('settings', () => this.#renderSettings()),
+      state.on('recording', (on) => {
+        this.#recording.hidden = !on;
+      }),
       state.on('waiting', (waiting) => {
         const newest = waiting.at(-1);
         if (newest && waiting.length > this.#lastWaiting && state.localRole === 'moderator') {
@@ -146,6 +157,7 @@ export class RoomView {
     );
     this.#renderRole();
     this.#renderSettings();
+    this.#recording.hidden = !state.recording;
     this.#renderControls();
     this.#renderCount();
     this.#renderStatus(session.status);
@@ -247,6 +259,17 @@ export class RoomView {
                 testId: 'lock-dialog',
               }).then((password) => {
                 if (password) return this.#moderate(() => moderation.lock(password));
+              }),
+          },
+      state.recording
+        ? { label: 'Stop recording', testId: 'recording-stop', run: () => void this.#moderate(() => moderation.stopRecording()) }
+        : {
+            label: 'Start recording',
+            testId: 'recording-start',
+            run: () =>
+              void this.#moderate(async () => {
+                const { downloadPath } = await moderation.startRecording();
+                this.#toasts.show(`Recording. The file will be at ${location.origin}${downloadPath}`);
               }),
           },
       {

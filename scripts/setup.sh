@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Noom needs on this machine, skipping whatever is already there:
 #   npm packages (when package-lock.json changed), the mediasoup worker (scripts/worker),
+#   Debian's ffmpeg for recordings,
 #   with --test the test tools from Debian (chromium, ffmpeg, iproute2, util-linux, openssl,
 #   nftables, redis-server, coturn), with --cluster Debian's redis-server for `npm run
 #   cluster`, and with --turn Debian's coturn for `npm run turn`.
@@ -33,6 +34,12 @@ if [ "$(cat node_modules/.noom-lock 2>/dev/null)" != "$lock_hash" ]; then
 fi
 
 bash scripts/worker/provision.sh
+
+# ffmpeg: moderators' recordings (README "Recording"). Without it (and no root to install
+# it) the server still runs; `recording:start` then answers that the recorder cannot start.
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt_install ffmpeg; else say "ffmpeg is missing: recordings will fail (apt-get install ffmpeg)"; fi
+fi
 
 if [ "$WANT_TEST" = 1 ]; then
   # chromium: end-to-end tests; ffmpeg: encodes the synthetic peers' clip; iproute2 and

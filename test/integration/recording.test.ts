@@ -141,6 +141,29 @@ test('a recording whose media worker dies ends with a finalised file', async () 
   await eventually('a new worker', () => noom.pool.slots.length === 1 && noom.pool.slots[0]!.worker.pid !== undefined);
 });
 
+test('a recorder that dies is reported to the room, which goes on; its file stays readable', async () => {
+  const host = await SyntheticPeer.join({ url: noom.url, roomId: 'crash', displayName: 'Host', publish: { audio: true, video: true }, consume: false });
+  const guest = await SyntheticPeer.join({ url: noom.url, roomId: 'crash', displayName: 'Guest', publish: { audio: true }, consume: true });
+  peers.push(host, guest);
+  const stopped = collect(guest.socket, 'recording:stopped');
+  const started = await req(host.socket, 'recording:start', {});
+  const file = path.join(dir, started.file);
+  await eventually('video in the file', () => existsSync(file) && statSync(file).size > 50_000, Boolean, { timeoutMs: 10_000 });
+  process.kill(noom.recordings.recorder('crash')!.pid!, 'SIGKILL');
+  const [event] = await eventually('the room told', () => stopped, (s) => s.length > 0);
+  assert.equal(event!.reason, 'error');
+  assert.match(event!.message ?? '', /recorder stopped/);
+  assert.equal(noom.recordings.activeCount, 0);
+  // The call goes on: the guest still receives the host, and a new recording can start.
+  const before = guest.consumerStats().reduce((n, c) => n + c.packets, 0);
+  await eventually('media still flowing', () => guest.consumerStats().reduce((n, c) => n + c.packets, 0), (n) => n > before + 20);
+  const info = await probe(file);
+  assert.deepEqual(info.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+  assert.ok(info.videoDuration > 0.5, `${info.videoDuration} s of video in the killed recorder's file`);
+  await req(host.socket, 'recording:start', {});
+  await req(host.socket, 'recording:stop', {});
+});
+
 test('on an open server a recording downloads by its id only; there is no list', async () => {
   const host = await sockets.open(noom.url);
   await req(host, 'room:join', { roomId: 'open-dl', displayName: 'Host' });

@@ -71,6 +71,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   readonly #log: Logger;
   readonly #mixer = new AudioMixer();
   readonly #inputs = new Map<number, Input>();
+  /** Producers being consumed or consumed already: each once. */
+  readonly #taken = new Set<string>();
   readonly #switcher: VideoSwitcher;
   readonly #audioSsrc = randomSsrc();
   readonly #videoSsrc = randomSsrc();
@@ -259,7 +261,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const transport = this.#transport;
     const router = this.#router;
     if (!transport || !router || this.#stopping || p.producer.closed) return;
-    if ([...this.#inputs.values()].some((i) => i.producer.producer.id === p.producer.id)) return;
+    if (this.#taken.has(p.producer.id)) return;
+    this.#taken.add(p.producer.id);
     let giveBack = () => undefined as void;
     let consumer: types.Consumer;
     try {

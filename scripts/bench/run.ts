@@ -15,6 +15,7 @@ import { joinLatency } from './suites/joinLatency.js';
 import { keyframes } from './suites/keyframes.js';
 import { lobbyList } from './suites/lobbyList.js';
 import { pipeJoin } from './suites/pipeJoin.js';
+import { recording } from './suites/recording.js';
 import { signaling } from './suites/signaling.js';
 import { signalingFlood } from './suites/signalingFlood.js';
 import type { SuiteOptions, SuiteResult } from './suites/types.js';
@@ -30,6 +31,7 @@ const SUITES: Record<string, (o: SuiteOptions) => Promise<SuiteResult>> = {
   'lobby-list': lobbyList,
   capacity,
   cluster,
+  recording,
 };
 
 const program = new Command()

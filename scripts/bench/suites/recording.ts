@@ -66,7 +66,7 @@ export async function recording(o: SuiteOptions): Promise<SuiteResult> {
   const noom: NoomServer = await startNoom(config, createLogger('silent'));
   const cores = os.availableParallelism();
   const windowS = o.quick ? 6 : 15;
-  const ramp = o.quick ? [1, 2] : [1, 2, 3, 4, 6, 8];
+  const ramp = o.quick ? [1, 2] : [1, 2, 4, 8, 12, 16, 20, 24];
   const peers: SyntheticPeer[] = [];
   const steps: Step[] = [];
   try {

@@ -86,8 +86,10 @@ export async function recording(o: SuiteOptions): Promise<SuiteResult> {
       const baseCore = (cpuNow() - c0) / ((performance.now() - t0) / 1000);
 
       const hosts = rooms.map((_, i) => peers[peers.length - 2 * n + 2 * i]!);
-      const started = await Promise.all(hosts.map((h) => request(h.socket, 'recording:start', {}, 20_000)));
-      const startedAt = performance.now();
+      // Each recording's clock starts just before its answer.
+      const started = await Promise.all(
+        hosts.map(async (h) => ({ ...(await request(h.socket, 'recording:start', {}, 20_000)), at: performance.now() })),
+      );
       await sleep(1000);
       const pids = rooms.map((r) => noom.recordings.recorder(r)?.pid).filter((p): p is number => p !== undefined);
       const f0 = pids.map((p) => processCpuSeconds(p));
@@ -97,9 +99,11 @@ export async function recording(o: SuiteOptions): Promise<SuiteResult> {
       const seconds = (performance.now() - t0) / 1000;
       const serverCore = (cpuNow() - c0) / seconds;
       const ffmpegCore = pids.reduce((sum, p, i) => sum + (processCpuSeconds(p) - f0[i]!), 0) / seconds;
+      const stopAt = performance.now();
       await Promise.all(hosts.map((h) => request(h.socket, 'recording:stop', {}, 30_000)));
-      const wall = (performance.now() - startedAt) / 1000;
-      const realtime = await Promise.all(started.map(async (s) => round((await lastPacketSeconds(path.join(dir, s.file))) / wall, 3)));
+      const realtime = await Promise.all(
+        started.map(async (s) => round((await lastPacketSeconds(path.join(dir, s.file))) / ((stopAt - s.at) / 1000), 3)),
+      );
       const step: Step = {
         recordings: n,
         seconds: round(seconds, 1),

@@ -14,12 +14,16 @@ import { DEFAULT_CLIP, ensureClip, prepareMedia, SyntheticPeer, type ClipParamet
 import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
 import { eventually } from '../support/eventually.js';
 import { distinctFrames, lumaOverTime, meanVolume, probe } from '../support/mediaFile.js';
+import { request } from '../../protocol/index.js';
+import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'noom-recordings-'));
 /** A wide clip: shown in the 640x360 recording with black bars above and below (the 4:3 default gets them left and right). */
 const WIDE_CLIP: ClipParameters = { ...DEFAULT_CLIP, width: 640, height: 160 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Starting waits for ffmpeg and stopping for its file: on a busy machine more than `req`'s 5 s. */
+const slow = <E extends 'recording:start' | 'recording:stop'>(socket: ProtocolSocket, name: E) => request(socket, name, {}, 20_000);
 
 let noom: NoomServer;
 const peers: SyntheticPeer[] = [];
@@ -51,7 +55,7 @@ test('a 3-peer call recorded for 10 s, with a peer joining and leaving meanwhile
   const startedAtBob = collect(bob!.socket, 'recording:started');
   const stoppedAtBob = collect(bob!.socket, 'recording:stopped');
 
-  const started = await req(ada!.socket, 'recording:start', {});
+  const started = await slow(ada!.socket, 'recording:start');
   const recordingFrom = performance.now();
   assert.match(started.file, /^rec_\d{8}T\d{6}Z_[A-Za-z0-9_-]{8}\.webm$/);
   await eventually('Bob told of the recording', () => startedAtBob.length === 1);
@@ -70,7 +74,7 @@ test('a 3-peer call recorded for 10 s, with a peer joining and leaving meanwhile
   for (const p of [ada!, bob!, cy!]) for (const producerId of cameras(p)) await req(p.socket, 'producer:resume', { producerId });
   await sleep(10_000 - (performance.now() - recordingFrom));
 
-  await req(ada!.socket, 'recording:stop', {});
+  await slow(ada!.socket, 'recording:stop');
   console.log(`recorded for ${((performance.now() - recordingFrom) / 1000).toFixed(2)} s`);
   await eventually('Bob told the recording stopped', () => stoppedAtBob.length === 1);
   assert.equal(stoppedAtBob[0]!.reason, 'stopped');
@@ -115,18 +119,18 @@ test('only moderators start and stop recordings, and one at a time', async () =>
   const joined = await req(guest, 'room:join', { roomId: 'only-mods', displayName: 'Guest' });
   assert.equal(joined.recording, false);
   assert.equal(errorCode(await rawAck(guest, 'recording:start', {})), 'FORBIDDEN');
-  await req(host, 'recording:start', {});
+  await slow(host, 'recording:start');
   assert.equal(errorCode(await rawAck(host, 'recording:start', {})), 'INVALID_STATE');
   assert.equal(errorCode(await rawAck(guest, 'recording:stop', {})), 'FORBIDDEN');
   assert.equal(noom.recordings.activeCount, 1);
-  await req(host, 'recording:stop', {});
+  await slow(host, 'recording:stop');
   assert.equal(errorCode(await rawAck(host, 'recording:stop', {})), 'INVALID_STATE');
 });
 
 test('a recording whose media worker dies ends with a finalised file', async () => {
   const host = await SyntheticPeer.join({ url: noom.url, roomId: 'doomed', displayName: 'Host', publish: { audio: true, video: true }, consume: false });
   peers.push(host);
-  const started = await req(host.socket, 'recording:start', {});
+  const started = await slow(host.socket, 'recording:start');
   const file = path.join(dir, started.file);
   await eventually('video in the file', () => existsSync(file) && statSync(file).size > 50_000, Boolean, { timeoutMs: 10_000 });
   const ffmpegPid = noom.recordings.recorder('doomed')!.pid!;
@@ -146,7 +150,7 @@ test('a recorder that dies is reported to the room, which goes on; its file stay
   const guest = await SyntheticPeer.join({ url: noom.url, roomId: 'crash', displayName: 'Guest', publish: { audio: true }, consume: true });
   peers.push(host, guest);
   const stopped = collect(guest.socket, 'recording:stopped');
-  const started = await req(host.socket, 'recording:start', {});
+  const started = await slow(host.socket, 'recording:start');
   const file = path.join(dir, started.file);
   await eventually('video in the file', () => existsSync(file) && statSync(file).size > 50_000, Boolean, { timeoutMs: 10_000 });
   process.kill(noom.recordings.recorder('crash')!.pid!, 'SIGKILL');
@@ -160,16 +164,16 @@ test('a recorder that dies is reported to the room, which goes on; its file stay
   const info = await probe(file);
   assert.deepEqual(info.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
   assert.ok(info.videoDuration > 0.5, `${info.videoDuration} s of video in the killed recorder's file`);
-  await req(host.socket, 'recording:start', {});
-  await req(host.socket, 'recording:stop', {});
+  await slow(host.socket, 'recording:start');
+  await slow(host.socket, 'recording:stop');
 });
 
 test('on an open server a recording downloads by its id only; there is no list', async () => {
   const host = await sockets.open(noom.url);
   await req(host, 'room:join', { roomId: 'open-dl', displayName: 'Host' });
-  const started = await req(host, 'recording:start', {});
+  const started = await slow(host, 'recording:start');
   await sleep(1500);
-  await req(host, 'recording:stop', {});
+  await slow(host, 'recording:stop');
   const list = await fetch(`${noom.url}/api/rooms/open-dl/recordings`);
   assert.equal(list.status, 403);
   const res = await fetch(`${noom.url}${started.downloadPath}`);
@@ -192,7 +196,7 @@ test('with join tokens, moderators of the room list and download its recordings;
     const otherMod = await mintJoinToken(secret, { room: 'other', name: 'Chair', role: 'moderator', ttlS: 600 });
     const chair = await sockets.open(server.url);
     await req(chair, 'room:join', { roomId: 'board', token: mod });
-    const started = await req(chair, 'recording:start', {});
+    const started = await slow(chair, 'recording:start');
     await sleep(1500);
     const stopped = collect(chair, 'recording:stopped');
     // Shutting the server down ends the recording as a drain, with its file finalised.

@@ -6,21 +6,18 @@
  * recordings: the file name carries the room id and start time for people, the sidecar is
  * what the server trusts.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import client from 'prom-client';
 import { z } from 'zod';
 import type { RecordingStartData } from '../../../protocol/index.js';
 import { AppError, invalidState } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../rooms/Room.js';
-import { freeBytes, Recorder, VIDEO_HEIGHT, VIDEO_WIDTH, type StopReason } from './Recorder.js';
-
-const execFileAsync = promisify(execFile);
+import { BLACK_KEYFRAME_640X360 } from './placeholder.js';
+import { freeBytes, Recorder, type StopReason } from './Recorder.js';
 
 export interface RecordingsOptions {
   dir: string;
@@ -62,7 +59,6 @@ export function recordingFileName(roomId: string, startedAt: number, recordingId
 export class Recordings {
   readonly #o: RecordingsOptions;
   readonly #active = new Map<string, Active>();
-  #placeholder: Promise<Buffer> | undefined;
   #closed = false;
 
   constructor(o: RecordingsOptions) {
@@ -113,7 +109,6 @@ export class Recordings {
       if (free !== undefined && free < this.#o.minFreeBytes) {
         throw new AppError('INVALID_STATE', `not enough free disk space to record (${Math.round(free / 1048576)} MB free)`);
       }
-      const placeholder = await this.#placeholderFrame();
       await this.#writeMeta(meta);
       recorder = new Recorder({
         recordingId,
@@ -121,7 +116,7 @@ export class Recordings {
         media: room.media,
         file: path.join(this.#o.dir, file),
         sdpFile: path.join(os.tmpdir(), `noom-recording-${recordingId}.sdp`),
-        placeholder,
+        placeholder: BLACK_KEYFRAME_640X360,
         minFreeBytes: this.#o.minFreeBytes,
         ffmpeg: this.#o.ffmpeg ?? 'ffmpeg',
         log,
@@ -209,22 +204,5 @@ export class Recordings {
 
   async #writeMeta(meta: RecordingMeta): Promise<void> {
     await writeFile(path.join(this.#o.dir, `${meta.file}.json`), `${JSON.stringify(meta)}\n`);
-  }
-
-  /** A black VP8 keyframe at the recording's size, encoded once by ffmpeg and kept. */
-  #placeholderFrame(): Promise<Buffer> {
-    this.#placeholder ??= (async () => {
-      // prettier-ignore
-      const { stdout } = await execFileAsync(this.#o.ffmpeg ?? 'ffmpeg', [
-        '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${VIDEO_WIDTH}x${VIDEO_HEIGHT}:r=1`,
-        '-frames:v', '1', '-c:v', 'libvpx', '-f', 'ivf', 'pipe:1',
-      ], { encoding: 'buffer', timeout: 20_000 });
-      // IVF: a 32-byte file header, then a 12-byte header before each frame.
-      if (stdout.length < 44) throw new Error('ffmpeg gave no placeholder frame');
-      const size = stdout.readUInt32LE(32);
-      return stdout.subarray(44, 44 + size);
-    })();
-    this.#placeholder.catch(() => (this.#placeholder = undefined));
-    return this.#placeholder;
   }
 }

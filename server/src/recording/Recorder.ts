@@ -262,6 +262,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const router = this.#router;
     if (!transport || !router || this.#stopping || p.producer.closed) return;
     if (this.#taken.has(p.producer.id)) return;
+    // The video stream to ffmpeg is VP8; an H264 camera is left out (and said so).
+    const codec = p.producer.rtpParameters.codecs[0]?.mimeType.toLowerCase();
+    if (p.producer.kind === 'video' && codec !== 'video/vp8') {
+      this.#log.info({ producer: p.producer.id, codec }, 'recording leaves out a video that is not VP8');
+      return;
+    }
     this.#taken.add(p.producer.id);
     let giveBack = () => undefined as void;
     let consumer: types.Consumer;

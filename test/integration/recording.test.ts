@@ -13,7 +13,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { DEFAULT_CLIP, ensureClip, prepareMedia, SyntheticPeer, type ClipParameters } from '../../scripts/loadtest/peer/index.js';
 import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
 import { eventually } from '../support/eventually.js';
-import { distinctFrames, lumaOverTime, meanVolume, probe } from '../support/mediaFile.js';
+import { blackStarts, distinctFrames, lumaOverTime, meanVolume, probe, silenceStarts } from '../support/mediaFile.js';
 import { request } from '../../protocol/index.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
 import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
@@ -110,6 +110,27 @@ test('a 3-peer call recorded for 10 s, with a peer joining and leaving meanwhile
   const meta = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { reason: string; endedAt: number; roomId: string };
   assert.equal(meta.reason, 'stopped');
   assert.equal(meta.roomId, 'rec');
+});
+
+test('audio and video stay in sync: a peer that stops both at once goes silent and black together in the file', async () => {
+  const solo = await SyntheticPeer.join({ url: noom.url, roomId: 'sync', displayName: 'Solo', publish: { audio: true, video: true }, consume: false });
+  peers.push(solo);
+  const started = await slow(solo.socket, 'recording:start');
+  await eventually('the camera shown', () => noom.recordings.recorder('sync')?.stats.shown === solo.peerId, Boolean, { timeoutMs: 10_000 });
+  await sleep(3000);
+  // Both paused in one go on the server, as a publisher's mute of everything would.
+  const producers = [...noom.rooms.rooms.get('sync')!.peers.get(solo.peerId)!.producers.values()];
+  await Promise.all(producers.map((p) => p.producer.pause()));
+  await sleep(2000);
+  await slow(solo.socket, 'recording:stop');
+  const file = path.join(dir, started.file);
+  // The pause came after 3 s of recording (the picture may be black for a moment at the start, before the camera's first keyframe).
+  const silent = (await silenceStarts(file)).find((t) => t > 2);
+  const black = (await blackStarts(file)).find((t) => t > 2);
+  console.log(`silence from ${silent} s, black from ${black} s`);
+  assert.ok(silent !== undefined && black !== undefined, 'both stopped mid-recording');
+  // Lip sync is noticed beyond about 45 ms of audio ahead and 125 ms behind (ITU-R BT.1359).
+  assert.ok(Math.abs(silent - black) <= 0.15, `audio and video apart by ${(silent - black).toFixed(3)} s`);
 });
 
 test('only moderators start and stop recordings, and one at a time', async () => {

@@ -57,3 +57,15 @@ export async function meanVolume(file: string, from?: number, to?: number): Prom
   const m = /mean_volume: (-?[\d.]+|-inf) dB/.exec(stderr);
   return m ? (m[1] === '-inf' ? -Infinity : Number(m[1])) : -Infinity;
 }
+
+/** When the audio falls silent (silencedetect), in seconds. */
+export async function silenceStarts(file: string): Promise<number[]> {
+  const { stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-vn', '-af', 'silencedetect=noise=-50dB:d=0.3', '-f', 'null', '-']);
+  return [...stderr.matchAll(/silence_start: (-?[\d.]+)/g)].map((m) => Number(m[1]));
+}
+
+/** When the picture turns black (blackdetect), in seconds. */
+export async function blackStarts(file: string): Promise<number[]> {
+  const { stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-an', '-vf', 'blackdetect=d=0.3:pix_th=0.1', '-f', 'null', '-']);
+  return [...stderr.matchAll(/black_start:(-?[\d.]+)/g)].map((m) => Number(m[1]));
+}

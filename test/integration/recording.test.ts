@@ -129,8 +129,10 @@ test('audio and video stay in sync: a peer that stops both at once goes silent a
   const black = (await blackStarts(file)).find((t) => t > 2);
   console.log(`silence from ${silent} s, black from ${black} s`);
   assert.ok(silent !== undefined && black !== undefined, 'both stopped mid-recording');
-  // Lip sync is noticed beyond about 45 ms of audio ahead and 125 ms behind (ITU-R BT.1359).
-  assert.ok(Math.abs(silent - black) <= 0.15, `audio and video apart by ${(silent - black).toFixed(3)} s`);
+  // Lip sync is noticed beyond about 45 ms of audio ahead and 125 ms behind (ITU-R BT.1359);
+  // what this can measure is coarser: a frame is 67 ms, the mix buffers 40-80 ms, and the
+  // silence and the black each start on their own detector's grid.
+  assert.ok(Math.abs(silent - black) <= 0.2, `audio and video apart by ${(silent - black).toFixed(3)} s`);
 });
 
 test('only moderators start and stop recordings, and one at a time', async () => {

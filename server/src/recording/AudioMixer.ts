@@ -3,7 +3,8 @@
  * WebAssembly, `opusscript`) into a small per-source buffer, and every 20 ms one mono frame
  * is the sum of what each source has ready. A source joins the mix once it has 40 ms
  * buffered (so the jitter of its packets does not tear the sound) and a source more than
- * 200 ms ahead drops its oldest audio (its clock runs faster than ours). Sources come and go
+ * 80 ms ahead drops its oldest audio (its clock runs faster than ours, or a stall let packets
+ * pile up), which keeps the sound within a few tens of milliseconds of the picture. Sources come and go
  * at any time; with none, the frame is silence, so the recording's audio never stops.
  */
 import OpusScript from 'opusscript';
@@ -11,7 +12,10 @@ import OpusScript from 'opusscript';
 export const SAMPLE_RATE = 48_000;
 export const FRAME_SAMPLES = 960; // 20 ms
 const START_SAMPLES = 2 * FRAME_SAMPLES;
-const MAX_SAMPLES = 10 * FRAME_SAMPLES;
+/** Beyond this a source drops its oldest audio: a longer buffer would put the sound behind the picture. */
+const MAX_SAMPLES = 4 * FRAME_SAMPLES;
+/** How long, about, a sample waits here between arriving and going into the mix (the sender reports say so). */
+export const MIX_DELAY_SAMPLES = START_SAMPLES;
 
 class Source {
   readonly decoder = new OpusScript(SAMPLE_RATE, 1, OpusScript.Application.AUDIO);

@@ -21,7 +21,7 @@ import type { RecordingStoppedEvent } from '../../../protocol/index.js';
 import type { z } from 'zod/mini';
 import type { Logger } from '../logger.js';
 import type { RoomMedia, RoomProducer } from '../media/RoomMedia.js';
-import { AudioMixer, FRAME_SAMPLES, SAMPLE_RATE } from './AudioMixer.js';
+import { AudioMixer, FRAME_SAMPLES, MIX_DELAY_SAMPLES, SAMPLE_RATE } from './AudioMixer.js';
 import { readRtp, senderReport, writeRtp } from './rtp.js';
 import { VIDEO_PAYLOAD_TYPE, VideoSwitcher } from './VideoSwitcher.js';
 
@@ -402,7 +402,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#lastReport = now;
     const atMs = this.#epochAtT0 + (now - this.#t0);
     const ports = this.#ports!;
-    this.#send(senderReport(this.#audioSsrc, atMs, this.#clock(SAMPLE_RATE, this.#audioBase), this.#audioFrames, this.#audioOctets), ports.audio + 1);
+    // What goes out now was heard MIX_DELAY_SAMPLES ago: the report puts it back there.
+    const audioNow = (this.#clock(SAMPLE_RATE, this.#audioBase) + MIX_DELAY_SAMPLES) >>> 0;
+    this.#send(senderReport(this.#audioSsrc, atMs, audioNow, this.#audioFrames, this.#audioOctets), ports.audio + 1);
     this.#send(senderReport(this.#videoSsrc, atMs, this.#clock(90_000, this.#videoBase), this.#switcher.packets, this.#switcher.octets), ports.video + 1);
   }
 

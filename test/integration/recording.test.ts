@@ -191,6 +191,16 @@ test('a recorder that dies is reported to the room, which goes on; its file stay
   await slow(host.socket, 'recording:stop');
 });
 
+test('recordings of several rooms start at the same moment, each with ports of its own', async () => {
+  const hosts = await Promise.all(Array.from({ length: 8 }, () => sockets.open(noom.url)));
+  await Promise.all(hosts.map((h, i) => req(h, 'room:join', { roomId: `parallel-${i}`, displayName: 'Host' })));
+  const started = await Promise.all(hosts.map((h) => slow(h, 'recording:start')));
+  assert.equal(new Set(started.map((s) => s.file)).size, 8);
+  assert.equal(noom.recordings.activeCount, 8);
+  await Promise.all(hosts.map((h) => slow(h, 'recording:stop')));
+  assert.equal(noom.recordings.activeCount, 0);
+});
+
 test('on an open server a recording downloads by its id only; there is no list', async () => {
   const host = await sockets.open(noom.url);
   await req(host, 'room:join', { roomId: 'open-dl', displayName: 'Host' });

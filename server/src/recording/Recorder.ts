@@ -13,7 +13,7 @@
  * whose ffmpeg was killed plays up to its last second.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFile, statfs, unlink, writeFile } from 'node:fs/promises';
 import type { types } from 'mediasoup';
@@ -22,6 +22,7 @@ import type { z } from 'zod/mini';
 import type { Logger } from '../logger.js';
 import type { RoomMedia, RoomProducer } from '../media/RoomMedia.js';
 import { AudioMixer, FRAME_SAMPLES, MIX_DELAY_SAMPLES, SAMPLE_RATE } from './AudioMixer.js';
+import { bindUdp, type PortPairs } from './PortPairs.js';
 import { readRtp, senderReport, writeRtp } from './rtp.js';
 import { VIDEO_PAYLOAD_TYPE, VideoSwitcher } from './VideoSwitcher.js';
 
@@ -48,6 +49,8 @@ export interface RecorderOptions {
   sdpFile: string;
   placeholder: Buffer;
   minFreeBytes: number;
+  /** Where ffmpeg's input ports come from (shared by the node's recorders). */
+  ports: PortPairs;
   /** The ffmpeg executable (`ffmpeg` on the PATH by default). */
   ffmpeg: string;
   log: Logger;
@@ -106,7 +109,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#switcher = new VideoSwitcher({
       ssrc: this.#videoSsrc,
       now90k: () => this.#clock(90_000, this.#videoBase),
-      send: (packet) => this.#send(packet, this.#ports!.video),
+      send: (packet) => {
+        if (this.#ports) this.#send(packet, this.#ports.video);
+      },
       placeholder: o.placeholder,
       onSwitched: (ssrc) => this.#onSwitched(ssrc),
     });
@@ -149,9 +154,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#inSocket.on('message', (packet) => this.#onRtp(packet));
     this.#inSocket.on('error', (error) => this.#log.warn({ err: error }, 'recorder input socket error'));
     this.#outSocket.on('error', (error) => this.#log.debug({ err: error }, 'recorder output socket error'));
-    const audio = await freePortPair();
-    let video = await freePortPair();
-    while (video === audio) video = await freePortPair();
+    const audio = await this.#o.ports.take();
+    this.#ports = { audio, video: audio };
+    const video = await this.#o.ports.take();
     this.#ports = { audio, video };
     await writeFile(this.#o.sdpFile, sdp(audio, video));
     this.#spawnFfmpeg();
@@ -460,6 +465,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#inSocket?.close();
     this.#outSocket?.close();
     this.#inSocket = this.#outSocket = undefined;
+    if (this.#ports) {
+      this.#o.ports.give(this.#ports.audio);
+      this.#o.ports.give(this.#ports.video);
+      this.#ports = undefined;
+    }
     await unlink(this.#o.sdpFile).catch(() => undefined);
   }
 }
@@ -484,34 +494,6 @@ function randomSsrc(): number {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function bindUdp(port = 0): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(port, '127.0.0.1', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
-}
-
-/** An even port whose next one is free too (ffmpeg takes RTP on it and RTCP on the next). */
-async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = await bindUdp();
-    const port = probe.address().port;
-    probe.close();
-    const even = port % 2 === 0 ? port : port + 1;
-    if (even + 1 > 65535) continue;
-    const a = await bindUdp(even).catch(() => undefined);
-    const b = a && (await bindUdp(even + 1).catch(() => undefined));
-    a?.close();
-    b?.close();
-    if (a && b) return even;
-  }
-  throw new Error('no free UDP port pair for the recorder');
-}
 
 /** Free bytes for unprivileged users on the disk holding `file`'s directory. */
 export async function freeBytes(file: string): Promise<number | undefined> {

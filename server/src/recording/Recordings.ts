@@ -17,6 +17,7 @@ import { AppError, invalidState } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../rooms/Room.js';
 import { BLACK_KEYFRAME_640X360 } from './placeholder.js';
+import { PortPairs } from './PortPairs.js';
 import { freeBytes, Recorder, type StopReason } from './Recorder.js';
 
 export interface RecordingsOptions {
@@ -59,6 +60,7 @@ export function recordingFileName(roomId: string, startedAt: number, recordingId
 export class Recordings {
   readonly #o: RecordingsOptions;
   readonly #active = new Map<string, Active>();
+  readonly #ports = new PortPairs();
   #closed = false;
 
   constructor(o: RecordingsOptions) {
@@ -118,6 +120,7 @@ export class Recordings {
         sdpFile: path.join(os.tmpdir(), `noom-recording-${recordingId}.sdp`),
         placeholder: BLACK_KEYFRAME_640X360,
         minFreeBytes: this.#o.minFreeBytes,
+        ports: this.#ports,
         ffmpeg: this.#o.ffmpeg ?? 'ffmpeg',
         log,
       });

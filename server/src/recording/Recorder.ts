@@ -154,13 +154,27 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#inSocket.on('message', (packet) => this.#onRtp(packet));
     this.#inSocket.on('error', (error) => this.#log.warn({ err: error }, 'recorder input socket error'));
     this.#outSocket.on('error', (error) => this.#log.debug({ err: error }, 'recorder output socket error'));
-    const audio = await this.#o.ports.take();
-    this.#ports = { audio, video: audio };
-    const video = await this.#o.ports.take();
-    this.#ports = { audio, video };
-    await writeFile(this.#o.sdpFile, sdp(audio, video));
-    this.#spawnFfmpeg();
-    await this.#waitForFfmpegPorts([audio, audio + 1, video, video + 1]);
+    // A port found free may be taken by another socket before ffmpeg binds it: new ports then.
+    for (let attempt = 1; ; attempt++) {
+      const audio = await this.#o.ports.take();
+      this.#ports = { audio, video: audio };
+      const video = await this.#o.ports.take();
+      this.#ports = { audio, video };
+      await writeFile(this.#o.sdpFile, sdp(audio, video));
+      this.#spawnFfmpeg();
+      try {
+        await this.#waitForFfmpegPorts([audio, audio + 1, video, video + 1]);
+        break;
+      } catch (error) {
+        const clash = this.#stderrTail.some((l) => /bind failed|address already in use/i.test(l));
+        if (!clash || attempt >= 3 || this.#stopping) throw error;
+        this.#log.debug({ audio, video }, 'a port of ffmpeg was taken meanwhile: new ports');
+        await this.#ffmpegExit;
+        this.#o.ports.give(audio);
+        this.#o.ports.give(video);
+        this.#stderrTail = [];
+      }
+    }
 
     const site = this.#o.media.routers[0];
     if (!site) throw new Error('the room has no media');
@@ -182,6 +196,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#t0 = performance.now();
     this.#epochAtT0 = Date.now();
     this.#sending = true;
+    // ffmpeg's death is watched from here on; one before is the start's failure.
+    if (this.#ffmpeg?.exitCode !== null) throw new Error(`ffmpeg stopped: ${this.#lastError()}`);
     this.#report(true);
     this.#timers.push(setInterval(() => this.#tick(), TICK_MS));
     this.#timers.push(setInterval(() => void this.#checkDisk(), DISK_CHECK_MS));
@@ -238,7 +254,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       });
     });
     void this.#ffmpegExit.then((code) => {
-      if (this.#stopping) return;
+      if (this.#stopping || !this.#sending || this.#ffmpeg !== child) return;
       const diskFull = this.#stderrTail.some((l) => /No space left on device/i.test(l));
       void this.stop(diskFull ? 'disk-full' : 'error', `the recorder stopped (${code === null ? 'killed' : `exit ${code}`}): ${this.#lastError()}`);
     });

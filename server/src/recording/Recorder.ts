@@ -44,6 +44,8 @@ export interface RecorderOptions {
   recordingId: string;
   roomId: string;
   media: RoomMedia;
+  /** Who speaks as the recording starts (the observer tells only of changes). */
+  speaker: string | null;
   /** The output file (WebM) and the SDP file that describes ffmpeg's input. */
   file: string;
   sdpFile: string;
@@ -106,6 +108,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     super();
     this.#o = o;
     this.#log = o.log;
+    this.#speaker = o.speaker;
     this.#switcher = new VideoSwitcher({
       ssrc: this.#videoSsrc,
       now90k: () => this.#clock(90_000, this.#videoBase),

@@ -116,6 +116,7 @@ export class Recordings {
         recordingId,
         roomId: room.id,
         media: room.media,
+        speaker: room.activeSpeaker,
         file: path.join(this.#o.dir, file),
         sdpFile: path.join(os.tmpdir(), `noom-recording-${recordingId}.sdp`),
         placeholder: BLACK_KEYFRAME_640X360,

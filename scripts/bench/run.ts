@@ -59,7 +59,8 @@ const names = flags.only ?? Object.keys(SUITES);
  * capacity and cluster ramps get their own share (they also bound themselves).
  */
 const budgetMinutes =
-  (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0) + (names.includes('cluster') ? (flags.quick ? 4 : 15) : 0);
+  (flags.quick ? 8 : 25) + (names.includes('capacity') ? (flags.quick ? 6 : 40) : 0) + (names.includes('cluster') ? (flags.quick ? 4 : 15) : 0) +
+  (names.includes('recording') ? (flags.quick ? 2 : 8) : 0);
 setTimeout(() => {
   log(`\nbench: still running after ${budgetMinutes} minutes: stopping`);
   process.exit(2);

@@ -230,6 +230,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       '-hide_banner', '-nostats', '-loglevel', 'info',
       '-protocol_whitelist', 'file,udp,rtp',
       '-analyzeduration', '1000000', '-probesize', '1000000',
+      // One decoding thread: frame threads hold frames back, and `q` ends without them.
+      '-threads', '1',
       '-i', this.#o.sdpFile,
       '-map', '0:a', '-map', '0:v',
       '-vf', filter,

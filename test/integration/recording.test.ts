@@ -112,6 +112,36 @@ test('a 3-peer call recorded for 10 s, with a peer joining and leaving meanwhile
   assert.equal(meta.roomId, 'rec');
 });
 
+test('a shared screen is shown rather than the cameras, while it lasts', async () => {
+  const ada = await SyntheticPeer.join({ url: noom.url, roomId: 'screen', displayName: 'Ada', publish: { audio: true, video: true }, consume: false });
+  peers.push(ada);
+  const started = await slow(ada.socket, 'recording:start');
+  await sleep(2500);
+  const sam = await SyntheticPeer.join({
+    url: noom.url,
+    roomId: 'screen',
+    displayName: 'Sam',
+    publish: { video: true, videoSource: 'screen' },
+    consume: false,
+    clip: WIDE_CLIP,
+  });
+  peers.push(sam);
+  await eventually('the screen shown', () => noom.recordings.recorder('screen')?.stats.shown === sam.peerId, Boolean, { timeoutMs: 5000 });
+  await sleep(2500);
+  await slow(ada.socket, 'recording:stop');
+  const file = path.join(dir, started.file);
+  const left = await lumaOverTime(file, '40:200:0:80');
+  const top = await lumaOverTime(file, '200:40:220:0');
+  const at = (list: { t: number; y: number }[], from: number, to: number) => {
+    const picked = list.filter((s) => s.t >= from && s.t < to);
+    return picked.reduce((n, s) => n + s.y, 0) / Math.max(1, picked.length);
+  };
+  const duration = (await probe(file)).videoDuration;
+  console.log(`screen: camera bars left ${at(left, 0.8, 2).toFixed(1)} / top ${at(top, 0.8, 2).toFixed(1)}, screen bars left ${at(left, duration - 1.5, duration - 0.3).toFixed(1)} / top ${at(top, duration - 1.5, duration - 0.3).toFixed(1)}`);
+  assert.ok(at(left, 0.8, 2) < 25 && at(top, 0.8, 2) > 40, "Ada's 4:3 camera first");
+  assert.ok(at(top, duration - 1.5, duration - 0.3) < 25 && at(left, duration - 1.5, duration - 0.3) > 40, "Sam's wide screen at the end, though Ada speaks");
+});
+
 test('audio and video stay in sync: a peer that stops both at once goes silent and black together in the file', async () => {
   const solo = await SyntheticPeer.join({ url: noom.url, roomId: 'sync', displayName: 'Solo', publish: { audio: true, video: true }, consume: false });
   peers.push(solo);

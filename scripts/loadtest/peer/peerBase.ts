@@ -32,7 +32,7 @@ export interface SyntheticPeerOptions {
   /** A join token, for servers that require one (AUTH_SECRET). */
   token?: string;
   /** Default: publish nothing. */
-  publish?: { audio?: boolean; video?: boolean };
+  publish?: { audio?: boolean; video?: boolean; /** What the video is announced as; default `camera`. */ videoSource?: 'camera' | 'screen' };
   /** Default true: consume every existing and every new producer of the room. */
   consume?: boolean;
   /** Socket connect and per-request timeout. Default 10 s. */
@@ -506,7 +506,7 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
         request(
           this.socket,
           'producer:create',
-          { transportId: transport.id, kind, rtpParameters, source: kind === 'audio' ? 'mic' : 'camera' },
+          { transportId: transport.id, kind, rtpParameters, source: kind === 'audio' ? 'mic' : (this.opts.publish?.videoSource ?? 'camera') },
           this.timeout,
         ).then(({ producerId }) => callback({ id: producerId }), errback);
       });

@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -301,5 +302,39 @@ test('a recording is refused when the disk is short of space', async () => {
     assert.equal(server.recordings.activeCount, 0);
   } finally {
     await server.close();
+  }
+});
+
+test('a disk that fills up during a recording ends it as disk-full, with the file readable and the room going on', async (t) => {
+  // A small tmpfs is the disk: 1.8 MB, of which the recording may use all but 1 MB.
+  const small = mkdtempSync(path.join(os.tmpdir(), 'noom-small-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1800k', 'tmpfs', small]);
+  } catch {
+    rmSync(small, { recursive: true, force: true });
+    t.skip('mounting a tmpfs needs root');
+    return;
+  }
+  const server = await startTestServer({ RECORDINGS_DIR: small, RECORDING_MIN_FREE_MB: '1' });
+  try {
+    const host = await sockets.open(server.url);
+    await req(host, 'room:join', { roomId: 'filling', displayName: 'Host' });
+    const pub = await SyntheticPeer.join({ url: server.url, roomId: 'filling', displayName: 'Pia', publish: { audio: true, video: true }, consume: false });
+    peers.push(pub);
+    const stoppedAtPia = collect(pub.socket, 'recording:stopped');
+    const started = await slow(host, 'recording:start');
+    await eventually('the recording to stop for lack of space', () => stoppedAtPia.length === 1, Boolean, { timeoutMs: 60_000 });
+    assert.equal(stoppedAtPia[0]!.reason, 'disk-full');
+    assert.equal(server.recordings.activeCount, 0);
+    const info = await probe(path.join(small, started.file));
+    assert.deepEqual(info.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+    assert.ok(info.videoDuration > 1, `${info.videoDuration} s of video before the disk filled`);
+    // The room is untouched: both members are in it and chat goes on.
+    assert.equal(server.rooms.get('filling')?.peers.size, 2);
+    await req(host, 'chat:send', { text: 'still here' });
+  } finally {
+    await server.close();
+    execFileSync('umount', [small]);
+    rmSync(small, { recursive: true, force: true });
   }
 });

@@ -235,7 +235,7 @@ export async function startNoom(config: Config, log: Logger = createLogger(confi
       const wildcard = host !== config.http.host;
       const announced = config.mediasoup.announcedAddress;
       await cluster.join(wildcard ? url.replace(`//${host}:`, `//${announced.includes(':') ? `[${announced}]` : announced}:`) : url);
-      await clusterRooms?.start(rooms, bans);
+      await clusterRooms?.start(rooms, bans, recordings);
     } catch (error) {
       rooms.close();
       await new Promise<void>((resolve) => void io.close(() => resolve()));

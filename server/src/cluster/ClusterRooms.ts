@@ -20,6 +20,7 @@ import { SERVER_EVENT_SCHEMAS, type ServerEventName } from '../../../protocol/in
 import { AppError, roomFull, roomLocked } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { kickAndBan, type KickBans } from '../rooms/moderation/KickBans.js';
+import type { Recordings } from '../recording/Recordings.js';
 import type { Room } from '../rooms/Room.js';
 import type { LobbyNews, RemoteModeration, RemoteProducer, RoomLink } from '../rooms/RoomLink.js';
 import type { RoomRegistry } from '../rooms/RoomRegistry.js';
@@ -47,6 +48,9 @@ const RELAYED = [
   'producer:score',
   // A moderator ended the meeting.
   'room:closed',
+  // The room's recording, wherever it runs, is shown on every node.
+  'recording:started',
+  'recording:stopped',
 ] as const satisfies readonly ServerEventName[];
 const RelayEnvelope = z.object({
   roomId: z.string().min(1).max(128),
@@ -84,6 +88,7 @@ const ModerateRequest = z.object({
     z.object({ action: z.literal('kick'), peerId: PeerRef }),
     z.object({ action: z.literal('admit'), peerId: PeerRef }),
     z.object({ action: z.literal('deny'), peerId: PeerRef }),
+    z.object({ action: z.literal('stop-recording') }),
   ]),
 });
 const Done = z.object({ done: z.literal(true) });
@@ -154,7 +159,7 @@ export class ClusterRooms {
    * this waits until the others have seen that run die, or their clean-up of it would take
    * this run's members with it.
    */
-  async start(rooms: RoomRegistry, bans: KickBans): Promise<void> {
+  async start(rooms: RoomRegistry, bans: KickBans, recordings?: Pick<Recordings, 'stop'>): Promise<void> {
     const liveness = this.#node.liveness;
     if (liveness.replacedEarlierRun) await new Promise((resolve) => setTimeout(resolve, 2 * liveness.pollMs + 500));
     await this.directory.removeNode(this.nodeId);
@@ -186,6 +191,9 @@ export class ClusterRooms {
       } else if (action.action === 'kick') {
         if (!room.peers.has(action.peerId)) throw new AppError('NOT_FOUND', `peer ${action.peerId} not found`);
         await kickAndBan(room, action.peerId, bans);
+      } else if (action.action === 'stop-recording') {
+        if (!recordings) throw new AppError('INVALID_STATE', 'this node does not record');
+        await recordings.stop(room);
       } else {
         room.moderation.decideHere(action.action, action.peerId);
       }
@@ -223,6 +231,7 @@ export class ClusterRooms {
             isPublic: r.settings.isPublic,
             passwordHash: r.settings.passwordHash,
             lobby: r.settings.lobby,
+            ...(r.settings.recordedOn && r.settings.recordedOn !== self && this.#isAlive(r.settings.recordedOn) ? { recordedOn: r.settings.recordedOn } : {}),
             maxPeers: r.settings.maxPeers,
             // A dead node's entries may still be there: its removal is on its way.
             peers: new Map([...r.peers].filter(([, m]) => m.nodeId !== self && this.#isAlive(m.nodeId))),
@@ -274,6 +283,7 @@ export class ClusterRooms {
         }
       },
       hashPassword: (password) => passwordHash(roomId, password),
+      recording: (active) => write('recording', () => directory.setRecording(roomId, active ? this.nodeId : undefined)),
       lobby: (news: LobbyNews) => this.#emitModeration({ kind: 'lobby', roomId, from: this.nodeId, ...news }),
       moderate: (nodeId: string, action: RemoteModeration) => this.#moderate(nodeId, roomId, action),
       importProducer: (producerId, nodeId, router) => {
@@ -344,9 +354,8 @@ export class ClusterRooms {
     try {
       await this.#node.broker.request(nodeId, MODERATE, { roomId, action }, { result: Done });
     } catch (error) {
-      if (error instanceof BrokerError && error.code === 'REMOTE_ERROR' && error.details.remoteCode === 'NOT_FOUND') {
-        throw new AppError('NOT_FOUND', error.message);
-      }
+      const remote = error instanceof BrokerError && error.code === 'REMOTE_ERROR' ? error.details.remoteCode : undefined;
+      if (remote === 'NOT_FOUND' || remote === 'INVALID_STATE') throw new AppError(remote, error instanceof Error ? error.message : String(error));
       this.#log.warn({ err: error, node: nodeId, action: action.action }, 'moderation action on another node failed');
       throw new AppError('UNAVAILABLE', 'the node of that participant did not answer; try again');
     }

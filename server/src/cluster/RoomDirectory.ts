@@ -60,7 +60,8 @@ export interface RoomState {
 }
 
 export interface JoinResult extends RoomState {
-  settings: RoomSettings & { lobby: boolean };
+  /** `recordedOn`: the node recording the room ('' when none). */
+  settings: RoomSettings & { lobby: boolean; recordedOn: string };
   chat: ChatMessage[];
 }
 
@@ -107,13 +108,20 @@ redis.call('PERSIST', KEYS[1])
 redis.call('PERSIST', KEYS[4])
 redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
-return {'OK', s[1] or ARGV[2], pw, tostring(maxPeers), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1), redis.call('HGET', KEYS[1], 'lobby') or '0'}
+return {'OK', s[1] or ARGV[2], pw, tostring(maxPeers), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1), redis.call('HGET', KEYS[1], 'lobby') or '0', redis.call('HGET', KEYS[1], 'recording') or ''}
 `;
 
 /**
  * Changes the lock and/or the waiting room of a room that exists (ARGV: '-' leaves a field
  * as it is) and answers both as they are now; nil when the room is gone.
  */
+/** Sets (ARGV[1]) or clears ('') the node recording a room that exists. */
+const SET_RECORDING = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'recording') else redis.call('HSET', KEYS[1], 'recording', ARGV[1]) end
+return 1
+`;
+
 const SET_MODERATED = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 if ARGV[1] ~= '-' then redis.call('HSET', KEYS[1], 'password', ARGV[1]) end
@@ -257,7 +265,7 @@ function parseMap<T>(flat: string[], schema: z.ZodType<T>): Map<string, T> {
 
 const JoinReply = z.union([
   z.tuple([z.enum(['LOCKED', 'WRONG_PASSWORD', 'FULL']), z.string()]),
-  z.tuple([z.literal('OK'), z.string(), z.string(), z.string(), Flat, Flat, Flat, z.string()]),
+  z.tuple([z.literal('OK'), z.string(), z.string(), z.string(), Flat, Flat, Flat, z.string(), z.string()]),
 ]);
 /** HMGET's answer: a missing field (or key) is nil, which arrives as null. */
 const Moderated = z.tuple([z.string().nullable(), z.string().nullable()]);
@@ -300,9 +308,9 @@ export class RoomDirectory {
     if (!parsed.success) throw new DirectoryError(`unexpected join reply for room ${roomId}`);
     const r = parsed.data;
     if (r[0] !== 'OK') throw new JoinRefusedError(r[0], Number(r[1]));
-    const [, isPublic, hash, maxPeers, peers, producers, chat, lobby] = r;
+    const [, isPublic, hash, maxPeers, peers, producers, chat, lobby, recordedOn] = r;
     return {
-      settings: { isPublic: isPublic === '1', passwordHash: hash, maxPeers: Number(maxPeers) || settings.maxPeers, lobby: lobby === '1' },
+      settings: { isPublic: isPublic === '1', passwordHash: hash, maxPeers: Number(maxPeers) || settings.maxPeers, lobby: lobby === '1', recordedOn },
       peers: parseMap(peers, DirectoryMember),
       producers: parseMap(producers, DirectoryProducer),
       chat: chat.flatMap((text) => {
@@ -372,6 +380,11 @@ export class RoomDirectory {
     if (reply === null) return undefined;
     const [passwordHash, lobby] = z.tuple([z.string(), z.string()]).parse(reply);
     return { passwordHash, lobby: lobby === '1' };
+  }
+
+  /** Records which node records the room (undefined: none), for newcomers' shares to learn it. */
+  async setRecording(roomId: string, nodeId: string | undefined): Promise<void> {
+    await this.#eval(SET_RECORDING, [keys.roomSettings(roomId)], [nodeId ?? '']);
   }
 
   /** The lock and waiting room of a room, read before this node has a member there; undefined when there is no such room. */

@@ -17,7 +17,7 @@ export const keys = {
   socketIoSessionPrefix: 'noom:socket.io:session:',
   /** Prefix of a room's keys: `<prefix><roomId>:settings|peers|producers|chat`. */
   roomPrefix: 'noom:room:',
-  /** Hash: `public` ('1'/'0'), `password` (hash, '' when open), `maxPeers`, `lobby` ('1'/'0', absent: off). */
+  /** Hash: `public` ('1'/'0'), `password` (hash, '' when open), `maxPeers`, `lobby` ('1'/'0', absent: off), `recording` (the node recording the room, absent: none). */
   roomSettings: (roomId: string) => `noom:room:${roomId}:settings`,
   /** Hash: peer id → JSON {@link DirectoryMember}. */
   roomPeers: (roomId: string) => `noom:room:${roomId}:peers`,

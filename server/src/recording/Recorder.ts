@@ -56,6 +56,14 @@ export interface RecorderOptions {
   /** The ffmpeg executable (`ffmpeg` on the PATH by default). */
   ffmpeg: string;
   log: Logger;
+  /** Cluster: the room's producers on other nodes, which the recording pipes in as it does any consumer. */
+  remote?: RemoteProducers;
+}
+
+export interface RemoteProducers {
+  ids(): Iterable<string>;
+  /** Calls `listener` with each producer that appears on another node; returns the unsubscribe. */
+  onNew(listener: (producerId: string) => void): () => void;
 }
 
 export type RecorderEvents = {
@@ -214,7 +222,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     media.on('producer', onProducer);
     media.on('dominantspeaker', onSpeaker);
     this.#detach.push(() => media.off('producer', onProducer), () => media.off('dominantspeaker', onSpeaker));
+    const remote = this.#o.remote;
+    if (remote) this.#detach.push(remote.onNew((id) => void this.#addRemote(id)));
     await Promise.all([...media.producers.values()].map((p) => this.#add(p)));
+    if (remote) await Promise.all([...remote.ids()].map((id) => this.#addRemote(id)));
     this.#choose();
   }
 
@@ -283,22 +294,57 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     }
   }
 
-  async #add(p: RoomProducer): Promise<void> {
-    const transport = this.#transport;
-    const router = this.#router;
-    if (!transport || !router || this.#stopping || p.producer.closed) return;
-    if (this.#taken.has(p.producer.id)) return;
-    // The video stream to ffmpeg is VP8; an H264 camera is left out (and said so).
+  /** The video stream to ffmpeg is VP8; an H264 camera is left out (and said so). */
+  #recordable(p: RoomProducer): boolean {
     const codec = p.producer.rtpParameters.codecs[0]?.mimeType.toLowerCase();
     if (p.producer.kind === 'video' && codec !== 'video/vp8') {
       this.#log.info({ producer: p.producer.id, codec }, 'recording leaves out a video that is not VP8');
+      return false;
+    }
+    return true;
+  }
+
+  async #add(p: RoomProducer): Promise<void> {
+    if (!this.#transport || !this.#router || this.#stopping || p.producer.closed) return;
+    if (this.#taken.has(p.producer.id) || !this.#recordable(p)) return;
+    this.#taken.add(p.producer.id);
+    let giveBack: () => void;
+    try {
+      giveBack = await this.#o.media.route(p.producer.id, this.#router);
+    } catch (error) {
+      if (!this.#stopping) this.#log.debug({ err: error, producer: p.producer.id }, 'recorder could not route a producer');
       return;
     }
-    this.#taken.add(p.producer.id);
-    let giveBack = () => undefined as void;
+    await this.#consume(p, giveBack);
+  }
+
+  /** A producer of another node: piped onto this node first (the pipe tells its codec). */
+  async #addRemote(producerId: string): Promise<void> {
+    const router = this.#router;
+    if (!this.#transport || !router || this.#stopping || this.#taken.has(producerId)) return;
+    this.#taken.add(producerId);
+    let giveBack: () => void;
+    try {
+      giveBack = await this.#o.media.route(producerId, router);
+    } catch (error) {
+      if (!this.#stopping) this.#log.debug({ err: error, producer: producerId }, 'recorder could not pipe in a producer of another node');
+      return;
+    }
+    const p = this.#o.media.producers.get(producerId);
+    if (!p || p.producer.closed || !this.#recordable(p)) {
+      giveBack();
+      return;
+    }
+    await this.#consume(p, giveBack);
+  }
+
+  /** Consumes a producer already routed to the recording's router; `giveBack` returns that route. */
+  async #consume(p: RoomProducer, giveBack: () => void): Promise<void> {
+    const transport = this.#transport;
+    const router = this.#router;
+    if (!transport || !router) return giveBack();
     let consumer: types.Consumer;
     try {
-      giveBack = await this.#o.media.route(p.producer.id, router);
       // Video is consumed paused and resumed only while it is shown or about to be.
       consumer = await transport.consume({ producerId: p.producer.id, rtpCapabilities: router.rtpCapabilities, paused: p.producer.kind === 'video' });
     } catch (error) {

@@ -95,7 +95,7 @@ export class Recordings {
 
   async start(room: Room): Promise<RecordingStartData> {
     if (this.#closed) throw new AppError('DRAINING', 'the server is shutting down');
-    if (this.#active.has(room.id)) throw invalidState('the room is already being recorded');
+    if (this.#active.has(room.id) || room.recordedOn !== undefined) throw invalidState('the room is already being recorded');
     const startedAt = Date.now();
     const recordingId = randomBytes(16).toString('base64url');
     const file = recordingFileName(room.id, startedAt, recordingId);
@@ -124,6 +124,13 @@ export class Recordings {
         ports: this.#ports,
         ffmpeg: this.#o.ffmpeg ?? 'ffmpeg',
         log,
+        remote: {
+          ids: () => room.remote.producers.keys(),
+          onNew: (listener) => {
+            room.on('remoteProducer', listener);
+            return () => room.off('remoteProducer', listener);
+          },
+        },
       });
       entry.recorder = recorder;
       entry.ready = recorder.start();
@@ -141,16 +148,21 @@ export class Recordings {
     }
     recorder.once('end', (reason, message) => {
       this.#active.delete(room.id);
-      room.recordingSince = undefined;
+      room.setRecording(undefined);
       void this.#writeMeta({ ...meta, endedAt: Date.now(), reason });
       log.info({ reason, message }, 'recording ended');
       if (!room.closed) room.broadcast('recording:stopped', { reason, ...(message ? { message } : {}) });
     });
     room.once('close', (why) => void recorder.stop(why === 'shutdown' ? 'drain' : 'room-ended'));
-    room.recordingSince = startedAt;
+    room.setRecording(startedAt);
     room.broadcast('recording:started', { startedAt });
     log.info({ file }, 'recording started');
     return { recordingId, startedAt, file, downloadPath: `/api/rooms/${encodeURIComponent(room.id)}/recordings/${recordingId}` };
+  }
+
+  /** Whether this node records the room now. */
+  isRecording(roomId: string): boolean {
+    return this.#active.has(roomId);
   }
 
   /** Stops the room's recording; resolves once its file is finalised. */

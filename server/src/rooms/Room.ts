@@ -125,6 +125,8 @@ export type RoomEvents = {
   /** Peer count changed. */
   peers: [];
   close: [reason: 'empty' | 'workerclose' | 'shutdown' | 'ended'];
+  /** Cluster: a producer appeared on another node (a recording pipes it in). */
+  remoteProducer: [producerId: string];
 };
 
 export interface Admission {
@@ -170,8 +172,9 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #joiningNames = new Set<string>();
   #speakerPeerId: string | null = null;
   #closed = false;
-  /** When the room's recording started (ms since the epoch); undefined while it is not recorded. Kept by Recordings. */
-  recordingSince: number | undefined;
+  #recordingSince: number | undefined;
+  /** Cluster: the node recording the room, when another one is (learnt from its relayed `recording:started`). */
+  #recordedOn: string | undefined;
 
   private constructor(o: RoomOptions, media: RoomMedia, fanout: RoomFanout, log: Logger) {
     super();
@@ -379,7 +382,7 @@ export class Room extends EventEmitter<RoomEvents> {
       role,
       lobby: this.moderation.lobby,
       waiting: role === 'moderator' ? this.moderation.waitingList() : [],
-      recording: this.recordingSince !== undefined,
+      recording: this.#recordingSince !== undefined || this.#recordedOn !== undefined,
     };
   }
 
@@ -461,6 +464,7 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const [id, m] of shared.peers) if (m.nodeId !== self) this.#remotePeers.set(id, { ...m, seenAt: now });
     for (const [id, p] of shared.producers) if (p.nodeId !== self) this.#remoteProducers.set(id, p);
     this.#chat.splice(0, this.#chat.length, ...shared.chat);
+    if (shared.recordedOn !== undefined) this.#recordedOn = shared.recordedOn;
     const buffered = this.#buffer;
     this.#buffer = [];
     // Nobody of this node is in the room yet: what the buffer changes needs telling no one.
@@ -521,6 +525,7 @@ export class Room extends EventEmitter<RoomEvents> {
         if (this.#remoteProducers.has(p.producerId) || this.media.producers.has(p.producerId)) return false;
         this.#remoteProducers.set(p.producerId, { ...p, nodeId: fromNode });
         this.#missing.delete(p.producerId);
+        queueMicrotask(() => this.emit('remoteProducer', p.producerId));
         return true;
       }
       case 'producer:closed': {
@@ -543,6 +548,13 @@ export class Room extends EventEmitter<RoomEvents> {
         this.#remember(m);
         return true;
       }
+      case 'recording:started':
+        this.#recordedOn = fromNode;
+        return true;
+      case 'recording:stopped':
+        if (this.#recordedOn !== fromNode) return false;
+        this.#recordedOn = undefined;
+        return true;
       case 'room:closed': {
         // A moderator on another node ended the meeting: it ends here too, after this node's members are told.
         if ((payload as ServerEventPayload<'room:closed'>).reason === 'ended') queueMicrotask(() => this.close('ended', true));
@@ -556,6 +568,9 @@ export class Room extends EventEmitter<RoomEvents> {
   /** A node is gone: its members and producers leave the view, and this node's members hear of it. */
   dropNode(nodeId: string): void {
     this.moderation.dropNode(nodeId);
+    if (this.#recordedOn === nodeId) {
+      this.applyRelayed({ event: 'recording:stopped', payload: { reason: 'error', message: 'the node that recorded the room is gone' }, exceptPeerId: undefined, fromNode: nodeId });
+    }
     for (const [id, p] of [...this.#remoteProducers]) {
       if (p.nodeId === nodeId) this.applyRelayed({ event: 'producer:closed', payload: { producerId: id, peerId: p.peerId }, exceptPeerId: undefined, fromNode: nodeId });
     }
@@ -736,6 +751,29 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const p of this.#peers.values()) consider(p.id, p.displayName, true, this.#joinedAt.get(p.id) ?? Date.now());
     for (const [id, m] of this.#remotePeers) consider(id, m.displayName, false, m.seenAt ?? Date.now());
     return best;
+  }
+
+  /** When this node's recording of the room started (ms since the epoch); undefined while it records none. */
+  get recordingSince(): number | undefined {
+    return this.#recordingSince;
+  }
+
+  /** This node started (a time) or ended (undefined) a recording of the room; in a cluster newcomers elsewhere learn it from the directory. */
+  setRecording(since: number | undefined): void {
+    this.#recordingSince = since;
+    this.#link?.recording(since !== undefined);
+  }
+
+  /** Cluster: the node recording the room, when it is another one. */
+  get recordedOn(): string | undefined {
+    return this.#recordedOn;
+  }
+
+  /** Cluster: has the node recording the room stop its recording. */
+  async stopRemoteRecording(): Promise<boolean> {
+    if (!this.#link || this.#recordedOn === undefined) return false;
+    await this.#link.moderate(this.#recordedOn, { action: 'stop-recording' });
+    return true;
   }
 
   /** The node where a member's socket is, when it is not this one. */

@@ -31,7 +31,8 @@ export type RemoteModeration =
   | { action: 'mute'; peerId: string; source: Source }
   | { action: 'kick'; peerId: string }
   | { action: 'admit'; peerId: string }
-  | { action: 'deny'; peerId: string };
+  | { action: 'deny'; peerId: string }
+  | { action: 'stop-recording' };
 
 /** Waiting-room news for the moderators on the other nodes. */
 export type LobbyNews =
@@ -42,6 +43,8 @@ export type LobbyNews =
 export interface SharedRoom extends ModeratedSettings {
   isPublic: boolean;
   maxPeers: number;
+  /** The node recording the room, if another live one is. */
+  recordedOn?: string;
   peers: Map<string, RemoteMember>;
   producers: Map<string, RemoteProducer>;
   chat: ChatMessage[];
@@ -84,6 +87,8 @@ export interface RoomLink {
   readModerated(): Promise<ModeratedSettings | undefined>;
   /** How the directory would keep `password` for this room (compare with {@link ModeratedSettings.passwordHash}). */
   hashPassword(password: string | undefined): string;
+  /** This node started (true) or ended (false) the room's recording: written for newcomers elsewhere. */
+  recording(active: boolean): void;
   /** Tells the moderators on the other nodes who waits and who stopped waiting here. */
   lobby(news: LobbyNews): void;
   /** Runs a moderation action on `nodeId`, where its target's socket is. */

@@ -20,7 +20,10 @@ export function registerRecording(on: On, member: () => { peer: Peer; room: Room
   on('recording:start', Empty, () => recordings.start(moderated()));
 
   on('recording:stop', Empty, async () => {
-    await recordings.stop(moderated());
+    const room = moderated();
+    // In a cluster the recording may run on another node: that node stops it.
+    if (!recordings.isRecording(room.id) && (await room.stopRemoteRecording())) return EMPTY;
+    await recordings.stop(room);
     return EMPTY;
   });
 }

@@ -1,0 +1,74 @@
+/**
+ * Recording a room that spans two nodes (a real redis-server): the moderator on node A
+ * records, the only publisher is on node B and nobody on A watches it, so what is in the
+ * file came through the pipe the recording opened for itself. Members on B, newcomers
+ * too, are told of the recording, and a moderator on B stops it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { NoomServer } from '../../server/src/app.js';
+import { request } from '../../protocol/index.js';
+import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import { eventually } from '../support/eventually.js';
+import { distinctFrames, meanVolume, probe } from '../support/mediaFile.js';
+import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
+import { collect, errorCode, rawAck, req, socketTracker } from '../support/server.js';
+
+const SECRET = 'cluster-recording-secret-0123456789abcdef';
+const token = (name: string, role: 'moderator' | 'participant') => mintJoinToken(SECRET, { room: 'rec-*', name, role, ttlS: 600 });
+const dir = mkdtempSync(path.join(os.tmpdir(), 'noom-cluster-recordings-'));
+let nodes: TwoNodes;
+let a: NoomServer;
+let b: NoomServer;
+const sockets = socketTracker();
+const peers: SyntheticPeer[] = [];
+
+before(async () => {
+  await prepareMedia();
+  nodes = await startTwoNodes('rec', { RECORDINGS_DIR: dir, RECORDING_MIN_FREE_MB: '1', AUTH_SECRET: SECRET });
+  ({ a, b } = nodes);
+});
+
+after(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+  sockets.closeAll();
+  await nodes?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a recording on node A holds the audio and video of a publisher on node B; node B shows it and stops it', async () => {
+  const host = await sockets.open(a.url);
+  await req(host, 'room:join', { roomId: 'rec-span', token: await token('Host', 'moderator') });
+  const started = await request(host, 'recording:start', {}, 20_000);
+  // Bea's node has no share of the room yet: it learns of the recording from the directory.
+  const bea = await SyntheticPeer.join({ url: b.url, roomId: 'rec-span', displayName: 'Bea', token: await token('Bea', 'participant'), publish: { audio: true, video: true }, consume: false });
+  peers.push(bea);
+  assert.equal(bea.joinData.recording, true, 'a newcomer on node B is told of the recording on node A');
+  await eventually("the recording to pipe in both of Bea's producers", () => a.rooms.get('rec-span')?.media.importCount === 2);
+  const moB = await sockets.open(b.url);
+  const joinedB = await req(moB, 'room:join', { roomId: 'rec-span', token: await token('Mo', 'moderator') });
+  assert.equal(joinedB.recording, true);
+  assert.equal(errorCode(await rawAck(moB, 'recording:start', {})), 'INVALID_STATE', 'one recording per room, across the nodes');
+  const stoppedAtBea = collect(bea.socket, 'recording:stopped');
+  await new Promise((r) => setTimeout(r, 5000));
+  await request(moB, 'recording:stop', {}, 20_000);
+  await eventually('Bea to hear the recording stopped', () => stoppedAtBea.length === 1);
+  assert.deepEqual(stoppedAtBea, [{ reason: 'stopped' }]);
+
+  const file = path.join(dir, started.file);
+  const info = await probe(file);
+  assert.deepEqual(info.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+  assert.ok(info.videoDuration >= 4, `${info.videoDuration} s of video`);
+  const volume = await meanVolume(file);
+  assert.ok(volume > -60, `mean volume ${volume} dB: Bea's tone is in the file`);
+  const { frames, distinct } = await distinctFrames(file);
+  assert.ok(distinct > frames * 0.5, `${distinct} distinct of ${frames} frames: Bea's moving picture, not a still`);
+  // The recording's pipes go with it, and a newcomer on B hears of no recording.
+  await eventually('the pipes to close with the recording', () => a.rooms.get('rec-span')!.media.importCount === 0);
+  const late = await sockets.open(b.url);
+  assert.equal((await req(late, 'room:join', { roomId: 'rec-span', token: await token('Late', 'participant') })).recording, false);
+});

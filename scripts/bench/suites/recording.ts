@@ -21,6 +21,7 @@ import { createLogger } from '../../../server/src/logger.js';
 import { SyntheticPeer } from '../../loadtest/peer/index.js';
 import { log, sleep } from '../lib/output.js';
 import { processCpuSeconds } from '../lib/procCpu.js';
+import { LOOPBACK_ENV } from '../lib/serverProcess.js';
 import { round } from '../lib/stats.js';
 import type { SuiteOptions, SuiteResult } from './types.js';
 
@@ -59,14 +60,9 @@ const cpuNow = () => {
 export async function recording(o: SuiteOptions): Promise<SuiteResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'noom-bench-recordings-'));
   const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    RTC_LISTEN_IP: '127.0.0.1',
-    ANNOUNCED_IP: '127.0.0.1',
-    RTC_PORT_BASE: '0',
+    ...LOOPBACK_ENV,
     WORKERS: '1',
     LOG_LEVEL: 'silent',
-    RATE_LIMIT_EXEMPT: 'loopback',
     RECORDINGS_DIR: dir,
     RECORDING_MIN_FREE_MB: '50',
   });

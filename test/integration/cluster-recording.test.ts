@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NoomServer } from '../../server/src/app.js';
-import { request } from '../../protocol/index.js';
+import { request, type RequestError } from '../../protocol/index.js';
 import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
@@ -71,4 +71,22 @@ test('a recording on node A holds the audio and video of a publisher on node B; 
   await eventually('the pipes to close with the recording', () => a.rooms.get('rec-span')!.media.importCount === 0);
   const late = await sockets.open(b.url);
   assert.equal((await req(late, 'room:join', { roomId: 'rec-span', token: await token('Late', 'participant') })).recording, false);
+});
+
+test('two moderators on two nodes pressing start at the same moment make one recording', async () => {
+  const modA = await sockets.open(a.url);
+  await req(modA, 'room:join', { roomId: 'rec-race', token: await token('Ann', 'moderator') });
+  const modB = await sockets.open(b.url);
+  await req(modB, 'room:join', { roomId: 'rec-race', token: await token('Ben', 'moderator') });
+  // Starting waits for ffmpeg: on a busy machine longer than a plain request's 5 s.
+  const start = (s: typeof modA) => request(s, 'recording:start', {}, 20_000).then(() => 'ok', (e: RequestError) => e.code);
+  const codes = (await Promise.all([start(modA), start(modB)])).sort();
+  assert.deepEqual(codes, ['INVALID_STATE', 'ok']);
+  assert.equal(a.recordings.activeCount + b.recordings.activeCount, 1);
+  await request(modB, 'recording:stop', {}, 20_000);
+  await eventually('no recording left', () => a.recordings.activeCount + b.recordings.activeCount === 0);
+  // The claim went with the recording: the other node may record now.
+  const again = await request(modA, 'recording:start', {}, 20_000);
+  assert.ok(again.recordingId);
+  await request(modA, 'recording:stop', {}, 20_000);
 });

@@ -283,7 +283,17 @@ export class ClusterRooms {
         }
       },
       hashPassword: (password) => passwordHash(roomId, password),
-      recording: (active) => write('recording', () => directory.setRecording(roomId, active ? this.nodeId : undefined)),
+      claimRecording: async () => {
+        try {
+          const holder = await withDeadline(directory.recordingHolder(roomId), DIRECTORY_DEADLINE_MS);
+          const dead = holder !== '' && holder !== this.nodeId && !this.#isAlive(holder) ? holder : '';
+          return await withDeadline(directory.claimRecording(roomId, dead), DIRECTORY_DEADLINE_MS);
+        } catch (error) {
+          log.warn({ err: error }, 'recording not started: room directory unavailable');
+          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
+        }
+      },
+      releaseRecording: () => write('releaseRecording', () => directory.releaseRecording(roomId)),
       lobby: (news: LobbyNews) => this.#emitModeration({ kind: 'lobby', roomId, from: this.nodeId, ...news }),
       moderate: (nodeId: string, action: RemoteModeration) => this.#moderate(nodeId, roomId, action),
       importProducer: (producerId, nodeId, router) => {

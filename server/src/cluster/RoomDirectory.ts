@@ -115,10 +115,21 @@ return {'OK', s[1] or ARGV[2], pw, tostring(maxPeers), redis.call('HGETALL', KEY
  * Changes the lock and/or the waiting room of a room that exists (ARGV: '-' leaves a field
  * as it is) and answers both as they are now; nil when the room is gone.
  */
-/** Sets (ARGV[1]) or clears ('') the node recording a room that exists. */
-const SET_RECORDING = `
+/**
+ * Claims the room's recording for node ARGV[1]: granted (1) when nobody holds it, this node
+ * does, or its holder is ARGV[2] (a node known dead); refused (0) otherwise.
+ */
+const CLAIM_RECORDING = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'recording') else redis.call('HSET', KEYS[1], 'recording', ARGV[1]) end
+local cur = redis.call('HGET', KEYS[1], 'recording') or ''
+if cur ~= '' and cur ~= ARGV[1] and cur ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'recording', ARGV[1])
+return 1
+`;
+
+/** Gives the room's recording up, if node ARGV[1] holds it. */
+const RELEASE_RECORDING = `
+if redis.call('HGET', KEYS[1], 'recording') == ARGV[1] then redis.call('HDEL', KEYS[1], 'recording') end
 return 1
 `;
 
@@ -382,9 +393,21 @@ export class RoomDirectory {
     return { passwordHash, lobby: lobby === '1' };
   }
 
-  /** Records which node records the room (undefined: none), for newcomers' shares to learn it. */
-  async setRecording(roomId: string, nodeId: string | undefined): Promise<void> {
-    await this.#eval(SET_RECORDING, [keys.roomSettings(roomId)], [nodeId ?? '']);
+  /** The node holding the room's recording ('' when none). */
+  async recordingHolder(roomId: string): Promise<string> {
+    return z.string().nullable().parse(await this.#redis.commands.hGet(keys.roomSettings(roomId), 'recording')) ?? '';
+  }
+
+  /**
+   * Claims the room's recording for this node, so that two nodes cannot record one room;
+   * `deadHolder` is the holder to take it from (a node known dead). False when another holds it.
+   */
+  async claimRecording(roomId: string, deadHolder = ''): Promise<boolean> {
+    return z.number().parse(await this.#eval(CLAIM_RECORDING, [keys.roomSettings(roomId)], [this.nodeId, deadHolder])) === 1;
+  }
+
+  async releaseRecording(roomId: string): Promise<void> {
+    await this.#eval(RELEASE_RECORDING, [keys.roomSettings(roomId)], [this.nodeId]);
   }
 
   /** The lock and waiting room of a room, read before this node has a member there; undefined when there is no such room. */

@@ -105,7 +105,11 @@ export class Recordings {
     this.#active.set(room.id, entry);
     const log = this.#o.log.child({ room: room.id, recording: recordingId });
     let recorder: Recorder;
+    let claimed = false;
     try {
+      // In a cluster one node records the room: two starts on two nodes at once, one wins.
+      claimed = await room.claimRecording();
+      if (!claimed) throw invalidState('the room is already being recorded');
       await mkdir(this.#o.dir, { recursive: true });
       const free = await freeBytes(path.join(this.#o.dir, file));
       if (free !== undefined && free < this.#o.minFreeBytes) {
@@ -137,6 +141,7 @@ export class Recordings {
       await entry.ready;
     } catch (error) {
       this.#active.delete(room.id);
+      if (claimed) room.setRecording(undefined);
       log.warn({ err: error }, 'recording could not start');
       if (error instanceof AppError) throw error;
       throw new AppError('INTERNAL', `the recording could not start: ${(error as Error).message}`);
@@ -144,6 +149,7 @@ export class Recordings {
     if (room.closed || this.#closed) {
       await recorder.stop(this.#closed ? 'drain' : 'room-ended');
       this.#active.delete(room.id);
+      room.setRecording(undefined);
       throw invalidState('the room closed');
     }
     recorder.once('end', (reason, message) => {

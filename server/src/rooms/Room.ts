@@ -758,10 +758,15 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#recordingSince;
   }
 
-  /** This node started (a time) or ended (undefined) a recording of the room; in a cluster newcomers elsewhere learn it from the directory. */
+  /** Before a recording starts here: in a cluster, claims it, so that one node records the room; false when another does. */
+  async claimRecording(): Promise<boolean> {
+    return this.#link ? this.#link.claimRecording() : true;
+  }
+
+  /** This node's recording of the room started (a time) or ended (undefined; in a cluster its claim goes). */
   setRecording(since: number | undefined): void {
     this.#recordingSince = since;
-    this.#link?.recording(since !== undefined);
+    if (since === undefined) this.#link?.releaseRecording();
   }
 
   /** Cluster: the node recording the room, when it is another one. */

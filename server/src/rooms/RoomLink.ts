@@ -87,8 +87,13 @@ export interface RoomLink {
   readModerated(): Promise<ModeratedSettings | undefined>;
   /** How the directory would keep `password` for this room (compare with {@link ModeratedSettings.passwordHash}). */
   hashPassword(password: string | undefined): string;
-  /** This node started (true) or ended (false) the room's recording: written for newcomers elsewhere. */
-  recording(active: boolean): void;
+  /**
+   * Claims the room's recording for this node (one per room across the nodes); false when
+   * another live node records it. Newcomers elsewhere learn of it from the claim.
+   */
+  claimRecording(): Promise<boolean>;
+  /** This node's recording of the room ended: the claim goes. */
+  releaseRecording(): void;
   /** Tells the moderators on the other nodes who waits and who stopped waiting here. */
   lobby(news: LobbyNews): void;
   /** Runs a moderation action on `nodeId`, where its target's socket is. */

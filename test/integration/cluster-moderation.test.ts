@@ -106,11 +106,13 @@ test('lock, waiting room and end set on node A hold for members and newcomers on
   const waiting = collect(wendy, 'room:waiting');
   const wendyJoin = req(wendy, 'room:join', { roomId: 'span-lock', displayName: 'Wendy' });
   await eventually('the host on A to see Wendy wait', () => waitingAtHost.length === 1);
-  assert.equal(waiting.length, 1, 'Wendy is told she waits');
+  await eventually('Wendy to be told she waits', () => waiting.length === 1);
   assert.equal(b.rooms.get('span-lock')!.peers.size, 1, 'a waiting newcomer is not a member');
   await req(host, 'lobby:admit', { peerId: waitingAtHost[0]!.peerId });
   const admitted = await wendyJoin;
   assert.equal(admitted.peerId, waitingAtHost[0]!.peerId);
+  // The news comes from node B by its own way: not ordered with Wendy's answer.
+  await eventually('the host on A to hear Wendy was admitted', () => leftLobby.length === 1);
   assert.deepEqual(leftLobby, [{ peerId: admitted.peerId, outcome: 'admitted' }]);
   const dan = await sockets.open(b.url);
   const danJoin = rawAck(dan, 'room:join', { roomId: 'span-lock', displayName: 'Dan' });

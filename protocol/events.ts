@@ -92,16 +92,16 @@ export interface RoomsListData {
   /** How many public rooms there are in all. */
   total: number;
 }
-export interface JoinData {
-  peerId: string;
-  roomId: string;
-  displayName: string;
-  rtpCapabilities: types.RtpCapabilities;
+/**
+ * The room as a member sees it on joining or resuming: everyone else, their producers, the
+ * chat history and the room's settings and state now.
+ */
+export interface RoomView {
+  /** Everyone else in the room now. */
   peers: PeerInfo[];
+  /** Everyone else's producers now. */
   producers: ProducerInfo[];
   chat: ChatMessage[];
-  /** ICE servers (STUN/TURN) the server operator wants clients to use. */
-  iceServers: RTCIceServerLike[];
   /** The room asks a password of those who join. */
   locked: boolean;
   /**
@@ -110,7 +110,10 @@ export interface JoinData {
    * got them (only a room's creator sets them).
    */
   public: boolean;
-  /** What this peer may do in the room (from its join token, or: the room's first peer is its host, a moderator). */
+  /**
+   * What this peer may do in the room (from its join token, or: the room's first peer is its
+   * host, a moderator); on a resume, its role now (a moderator may have changed it meanwhile).
+   */
   role: Role;
   /** Newcomers wait in the lobby until a moderator admits them. */
   lobby: boolean;
@@ -118,6 +121,14 @@ export interface JoinData {
   waiting: WaitingPeer[];
   /** The room is being recorded now (`recording:started` / `recording:stopped` follow changes). */
   recording: boolean;
+}
+export interface JoinData extends RoomView {
+  peerId: string;
+  roomId: string;
+  displayName: string;
+  rtpCapabilities: types.RtpCapabilities;
+  /** ICE servers (STUN/TURN) the server operator wants clients to use. */
+  iceServers: RTCIceServerLike[];
   /**
    * Secret that lets this client take its membership back on a new connection after a
    * signaling drop (`room:resume`), while the server still holds it.
@@ -133,24 +144,10 @@ export interface WaitingPeer {
  * for a moment while its media (transports, producers, consumers) stayed on the server. The
  * room events of the gap are not repeated: the client brings its view in line with this.
  */
-export interface ResumeData {
+export interface ResumeData extends RoomView {
   peerId: string;
   roomId: string;
   displayName: string;
-  /** Everyone else in the room now. */
-  peers: PeerInfo[];
-  /** Everyone else's producers now. */
-  producers: ProducerInfo[];
-  chat: ChatMessage[];
-  locked: boolean;
-  public: boolean;
-  /** This peer's role now (a moderator may have changed what it may do meanwhile). */
-  role: Role;
-  lobby: boolean;
-  /** Who waits in the lobby now: filled for moderators only. */
-  waiting: WaitingPeer[];
-  /** The room is being recorded now. */
-  recording: boolean;
   /** This peer's consumers that still exist (those of producers that closed meanwhile are gone). */
   consumers: { consumerId: string; producerId: string }[];
   /** The token for the next resume; the one just used is spent. */

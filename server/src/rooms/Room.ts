@@ -24,6 +24,7 @@ import {
   type JoinData,
   type ProducerInfo,
   type ResumeData,
+  type RoomView,
   type Role,
   type RoomSummary,
   type ServerEventName,
@@ -367,7 +368,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** The room as `self` (none yet: a newcomer) sees it: everyone else, their producers, chat and settings. */
-  #view(self: Peer | undefined, role: Role) {
+  #view(self: Peer | undefined, role: Role): RoomView {
     return {
       peers: [
         ...[...this.#peers.values()]

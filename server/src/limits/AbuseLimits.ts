@@ -3,7 +3,8 @@
  * refill them. Counters live in rate-limiter-flexible's memory store on one node, and in
  * Redis in a cluster, so that a client spreading its requests over the nodes gets one
  * allowance; while Redis is away each node falls back on its own memory counters (the
- * library's insurance limiter). Every refusal is a RATE_LIMITED error that says when to retry.
+ * library's insurance limiter). The flood allowances, spent on every message, stay in each
+ * node's memory. Every refusal is a RATE_LIMITED error that says when to retry.
  *
  * - joins and room creations per address, so one client cannot fill MAX_ROOMS;
  * - wrong room passwords per address and room, with a block that doubles each time
@@ -78,9 +79,10 @@ export class AbuseLimits {
 
   constructor(config: AbuseLimitsConfig) {
     this.#config = config;
-    const limiter = (name: string, points: number, duration: number, blockDuration = 0) => {
+    /** `perNode`: counted where the cost falls, in this node's memory, even in a cluster. */
+    const limiter = (name: string, points: number, duration: number, blockDuration = 0, perNode = false) => {
       const memory = new RateLimiterMemory({ points, duration, blockDuration });
-      if (config.redis === undefined) return memory;
+      if (config.redis === undefined || perNode) return memory;
       return new RateLimiterRedis({
         storeClient: config.redis,
         useRedisPackage: true,
@@ -106,8 +108,11 @@ export class AbuseLimits {
     this.#chatAddress = limiter('chatAddress', config.chatPer10s * CHAT_ADDRESS_FACTOR, 10);
     this.#passwords = limiter('passwords', config.passwordAttempts, PASSWORD_WINDOW_S);
     this.#strikes = limiter('strikes', 1_000_000, STRIKES_WINDOW_S);
-    this.#invalid = limiter('invalid', config.invalidPer10s, 10, FLOOD_BLOCK_S);
-    this.#bytes = limiter('bytes', config.bytesPer10s, 10, FLOOD_BLOCK_S);
+    // Flood allowances are spent on every message a socket sends: a Redis round trip each
+    // would put the store on the signaling hot path, and what a flood costs is this node's
+    // parsing anyway.
+    this.#invalid = limiter('invalid', config.invalidPer10s, 10, FLOOD_BLOCK_S, true);
+    this.#bytes = limiter('bytes', config.bytesPer10s, 10, FLOOD_BLOCK_S, true);
   }
 
   /**

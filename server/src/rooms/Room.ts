@@ -173,6 +173,7 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #joiningNames = new Set<string>();
   #speakerPeerId: string | null = null;
   #closed = false;
+  /** When this node's recording of the room started (ms since the epoch); undefined while it records none. */
   #recordingSince: number | undefined;
   /** Cluster: the node recording the room, when another one is (learnt from its relayed `recording:started`). */
   #recordedOn: string | undefined;
@@ -752,11 +753,6 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const p of this.#peers.values()) consider(p.id, p.displayName, true, this.#joinedAt.get(p.id) ?? Date.now());
     for (const [id, m] of this.#remotePeers) consider(id, m.displayName, false, m.seenAt ?? Date.now());
     return best;
-  }
-
-  /** When this node's recording of the room started (ms since the epoch); undefined while it records none. */
-  get recordingSince(): number | undefined {
-    return this.#recordingSince;
   }
 
   /** Before a recording starts here: in a cluster, claims it, so that one node records the room; false when another does. */

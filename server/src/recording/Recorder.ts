@@ -214,7 +214,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#timers.push(setInterval(() => void this.#checkDisk(), DISK_CHECK_MS));
 
     const media = this.#o.media;
-    const onProducer = (p: RoomProducer) => void this.#add(p);
+    const onProducer = (p: RoomProducer) => void this.#add(p.producer.id);
     const onSpeaker = (peerId: string | null) => {
       this.#speaker = peerId;
       this.#choose();
@@ -223,9 +223,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     media.on('dominantspeaker', onSpeaker);
     this.#detach.push(() => media.off('producer', onProducer), () => media.off('dominantspeaker', onSpeaker));
     const remote = this.#o.remote;
-    if (remote) this.#detach.push(remote.onNew((id) => void this.#addRemote(id)));
-    await Promise.all([...media.producers.values()].map((p) => this.#add(p)));
-    if (remote) await Promise.all([...remote.ids()].map((id) => this.#addRemote(id)));
+    if (remote) this.#detach.push(remote.onNew((id) => void this.#add(id)));
+    await Promise.all([...media.producers.keys(), ...(remote?.ids() ?? [])].map((id) => this.#add(id)));
     this.#choose();
   }
 
@@ -304,34 +303,25 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return true;
   }
 
-  async #add(p: RoomProducer): Promise<void> {
-    if (!this.#transport || !this.#router || this.#stopping || p.producer.closed) return;
-    if (this.#taken.has(p.producer.id) || !this.#recordable(p)) return;
-    this.#taken.add(p.producer.id);
-    let giveBack: () => void;
-    try {
-      giveBack = await this.#o.media.route(p.producer.id, this.#router);
-    } catch (error) {
-      if (!this.#stopping) this.#log.debug({ err: error, producer: p.producer.id }, 'recorder could not route a producer');
-      return;
-    }
-    await this.#consume(p, giveBack);
-  }
-
-  /** A producer of another node: piped onto this node first (the pipe tells its codec). */
-  async #addRemote(producerId: string): Promise<void> {
+  /**
+   * Records a producer of the room: one of this node's (its codec is known at once), or one
+   * of another node, piped onto this node first (the pipe then tells its codec).
+   */
+  async #add(producerId: string): Promise<void> {
     const router = this.#router;
     if (!this.#transport || !router || this.#stopping || this.#taken.has(producerId)) return;
+    const known = this.#o.media.producers.get(producerId);
+    if (known && (known.producer.closed || !this.#recordable(known))) return;
     this.#taken.add(producerId);
     let giveBack: () => void;
     try {
       giveBack = await this.#o.media.route(producerId, router);
     } catch (error) {
-      if (!this.#stopping) this.#log.debug({ err: error, producer: producerId }, 'recorder could not pipe in a producer of another node');
+      if (!this.#stopping) this.#log.debug({ err: error, producer: producerId }, 'recorder could not route a producer');
       return;
     }
-    const p = this.#o.media.producers.get(producerId);
-    if (!p || p.producer.closed || !this.#recordable(p)) {
+    const p = known ?? this.#o.media.producers.get(producerId);
+    if (!p || p.producer.closed || (!known && !this.#recordable(p))) {
       giveBack();
       return;
     }

@@ -217,6 +217,15 @@ export class ClusterRooms {
       // A write lost to an outage is put back by the re-sync once Redis is back.
       op().catch((error: unknown) => log.debug({ err: error, what }, 'directory write failed'));
     };
+    /** A directory call the request waits for: its answer within the deadline, or INTERNAL with `unavailable`. */
+    const ask = async <T>(what: string, op: () => Promise<T>, unavailable = 'the room directory is unavailable; try again'): Promise<T> => {
+      try {
+        return await withDeadline(op(), DIRECTORY_DEADLINE_MS);
+      } catch (error) {
+        log.warn({ err: error, what }, 'room directory unavailable');
+        throw new AppError('INTERNAL', unavailable);
+      }
+    };
     return {
       nodeId: this.nodeId,
       join: async (peer, password) => {
@@ -250,48 +259,22 @@ export class ClusterRooms {
       renamed: (peerId, displayName) => write('renamed', () => directory.rename(roomId, peerId, displayName)),
       producer: (info) => write('producer', () => directory.putProducer(roomId, info)),
       producerClosed: (producerId) => write('producerClosed', () => directory.removeProducer(roomId, producerId)),
-      chat: async (message) => {
-        try {
-          await withDeadline(directory.chat(roomId, message), DIRECTORY_DEADLINE_MS);
-        } catch (error) {
-          log.warn({ err: error }, 'chat not posted: room directory unavailable');
-          throw new AppError('INTERNAL', 'chat is unavailable for a moment; try again');
-        }
-      },
+      chat: (message) => ask('chat', () => directory.chat(roomId, message), 'chat is unavailable for a moment; try again'),
       setModerated: async (change) => {
         const hash = change.password === undefined ? undefined : change.password === null ? '' : passwordHash(roomId, change.password);
-        let now;
-        try {
-          now = await withDeadline(
-            directory.setModerated(roomId, { ...(hash !== undefined ? { passwordHash: hash } : {}), ...(change.lobby !== undefined ? { lobby: change.lobby } : {}) }),
-            DIRECTORY_DEADLINE_MS,
-          );
-        } catch (error) {
-          log.warn({ err: error }, 'room settings not changed: room directory unavailable');
-          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
-        }
+        const now = await ask('settings', () =>
+          directory.setModerated(roomId, { ...(hash !== undefined ? { passwordHash: hash } : {}), ...(change.lobby !== undefined ? { lobby: change.lobby } : {}) }),
+        );
         if (!now) throw new AppError('INVALID_STATE', 'the room is closing');
         this.#emitModeration({ kind: 'settings', roomId, from: this.nodeId, ...now });
         return now;
       },
-      readModerated: async () => {
-        try {
-          return await withDeadline(directory.moderated(roomId), DIRECTORY_DEADLINE_MS);
-        } catch (error) {
-          log.warn({ err: error }, 'room directory unavailable for a join');
-          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
-        }
-      },
+      readModerated: () => ask('settings', () => directory.moderated(roomId)),
       hashPassword: (password) => passwordHash(roomId, password),
       claimRecording: async () => {
-        try {
-          const holder = await withDeadline(directory.recordingHolder(roomId), DIRECTORY_DEADLINE_MS);
-          const dead = holder !== '' && holder !== this.nodeId && !this.#isAlive(holder) ? holder : '';
-          return await withDeadline(directory.claimRecording(roomId, dead), DIRECTORY_DEADLINE_MS);
-        } catch (error) {
-          log.warn({ err: error }, 'recording not started: room directory unavailable');
-          throw new AppError('INTERNAL', 'the room directory is unavailable; try again');
-        }
+        const holder = await ask('recording holder', () => directory.recordingHolder(roomId));
+        const dead = holder !== '' && holder !== this.nodeId && !this.#isAlive(holder) ? holder : '';
+        return ask('recording claim', () => directory.claimRecording(roomId, dead));
       },
       releaseRecording: () => write('releaseRecording', () => directory.releaseRecording(roomId)),
       lobby: (news: LobbyNews) => this.#emitModeration({ kind: 'lobby', roomId, from: this.nodeId, ...news }),

@@ -40,6 +40,8 @@ interface Slot {
   joinAckMs?: number;
   setupMs?: number;
   failed?: string;
+  /** Speaker simulation on: the summary carries the active-speaker announcements heard. */
+  speakers?: boolean;
 }
 
 const slots = new Map<number, Slot>();
@@ -82,7 +84,9 @@ function errorText(error: unknown): string {
 
 function connect(cmd: JoinCommand, url = cmd.peer.url): Promise<LoadPeer> {
   const engine = cmd.engine === 'wrtc' ? WrtcPeer : SyntheticPeer;
+  const turn = cmd.peer.publisherSlot;
   return engine.join({
+    ...(cmd.speakerTurnMs !== undefined && turn ? { speaking: { ...turn, turnMs: cmd.speakerTurnMs } } : {}),
     url,
     roomId: cmd.peer.roomId,
     displayName: cmd.peer.displayName,
@@ -204,7 +208,7 @@ function retire(slot: Slot, peer: LoadPeer): void {
 }
 
 async function join(cmd: JoinCommand): Promise<void> {
-  const slot: Slot = { plan: cmd.peer, retiredConsumers: [], retiredProducers: [] };
+  const slot: Slot = { plan: cmd.peer, retiredConsumers: [], retiredProducers: [], ...(cmd.speakerTurnMs !== undefined ? { speakers: true } : {}) };
   slots.set(cmd.peer.index, slot);
   const started = performance.now();
   try {
@@ -339,6 +343,9 @@ function summarize(slot: Slot): PeerSummary | undefined {
     ...(slot.rejoins ? { rejoins: slot.rejoins } : {}),
     ...(slot.moves ? { moves: slot.moves } : {}),
     ...(slot.failed !== undefined ? { failed: slot.failed } : {}),
+    ...(slot.speakers
+      ? { speakers: { since: performance.timeOrigin + peer.joinedAt, until: Date.now(), changes: [...peer.speakerChanges] } }
+      : {}),
   };
 }
 

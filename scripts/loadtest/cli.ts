@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   parsePublish,
+  parsePublishers,
   parseRamp,
   parseUrlList,
   defaultProcesses,
@@ -105,6 +106,16 @@ function missingLines(r: LoadTestReport): string[] {
     .map((t) => `  consumers of ${t.label}: ${t.actual} receiving, ${t.expected} expected`);
 }
 
+function speakerLines(r: LoadTestReport): string[] {
+  const s = r.speakers;
+  if (!s) return [];
+  const delay = s.delayMs.count > 0 ? `, announced p50 ${s.delayMs.p50} ms / p95 ${s.delayMs.p95} ms after the turn began` : '';
+  return [
+    `  speakers (turns of ${s.turnSec} s): ${s.followed} of ${s.turns} turn changes announced to the members (${s.followedPct} %)${delay}; ` +
+      `${s.wrong} announcements of a peer out of turn`,
+  ];
+}
+
 function summaryText(r: LoadTestReport, tables: boolean): string {
   const out = [
     `${r.interrupted ? 'interrupted' : r.stoppedEarly ? `stopped early (${r.stoppedEarly.reason})` : 'done'} after ${r.elapsedSec} s: ${r.peers.joined}/${r.peers.planned} peers joined, ` +
@@ -122,6 +133,7 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
     ...healthLines(r),
     ...missingLines(r),
+    ...speakerLines(r),
     ...(tables && r.peerDetails.length > 0 ? ['', 'per peer:', ...peerTable(r), '', 'per track:', ...trackTable(r), ''] : []),
     ...verdictLines(r),
   ];
@@ -146,6 +158,7 @@ function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | u
     totals: r.totals,
     health: r.health,
     consumers: r.consumers,
+    ...(r.speakers ? { speakers: r.speakers } : {}),
     generatorCpuPct: r.generatorCpuPct,
     generator: r.generator,
     server: { available: r.server.available, scrapes: r.server.scrapes, failures: r.server.failures },
@@ -167,7 +180,13 @@ async function main(argv: string[]): Promise<number> {
       urls('--url'),
     )
     .option('--rooms <n>', 'number of rooms', int('--rooms', 1), 1)
-    .option('--publishers <n>', 'publishers per room (audio + video unless --publish says otherwise; they also consume each other)', int('--publishers', 0), 2)
+    .option(
+      '--publishers <n>',
+      'publishers per room (audio + video unless --publish says otherwise; they also consume each other), or a range ' +
+        'such as 2-5: the rooms then take the counts 2, 3, 4, 5, 2, … in turn',
+      cliParser(parsePublishers),
+      { min: 2 },
+    )
     .option('--subscribers <n>', 'subscribers per room (consume only)', int('--subscribers', 0), 4)
     .option(
       '--rejoin',
@@ -175,6 +194,13 @@ async function main(argv: string[]): Promise<number> {
         'client does, retrying for 30 s, instead of failing; the peer counts as down until its media is back',
     )
     .option('--publish <kinds>', 'what each publisher sends: audio,video (default), audio or video', cliParser(parsePublish))
+    .option(
+      '--speakers <seconds>',
+      "speaker simulation: in each room the publishers take turns at speaking (audio level marked as speech, the others' " +
+        'as silence), the turn passing every <seconds>; the report says how many turn changes the server announced ' +
+        '(activeSpeaker) and how fast',
+      seconds,
+    )
     .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
     .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
     .option('--out <dir>', 'write loadtest-<time>.json and .html reports there')
@@ -252,7 +278,8 @@ async function main(argv: string[]): Promise<number> {
   const o = program.opts<{
     url: string[];
     rooms: number;
-    publishers: number;
+    publishers: { min: number; max?: number };
+    speakers?: number;
     subscribers: number;
     duration: number;
     ramp: number;
@@ -290,7 +317,9 @@ async function main(argv: string[]): Promise<number> {
   const options: LoadTestOptions = {
     url: o.url,
     rooms: o.rooms,
-    publishers: o.publishers,
+    publishers: o.publishers.min,
+    ...(o.publishers.max !== undefined ? { publishersMax: o.publishers.max } : {}),
+    ...(o.speakers !== undefined ? { speakerTurnSec: o.speakers } : {}),
     subscribers: o.subscribers,
     durationSec: o.duration,
     rampPerSec: o.ramp,

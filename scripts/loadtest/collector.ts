@@ -8,6 +8,7 @@ import type { PeerPlan } from './plan.js';
 import { combineServerReports, type ServerMetricsReport } from './serverMetrics.js';
 import { round, summarize } from './stats.js';
 import { judge, type Thresholds } from './verdict.js';
+import { speakerReport } from './speakers.js';
 import type { UdpCounters } from './udpCounters.js';
 import {
   REPORT_VERSION,
@@ -454,6 +455,9 @@ export class RunCollector {
       ...(opts.stoppedEarly ? { stoppedEarly: opts.stoppedEarly } : {}),
       health,
       consumers,
+      ...(opts.options.speakerTurnSec !== undefined
+        ? { speakers: speakerReport(this.#plan, peers, opts.options.speakerTurnSec * 1000) }
+        : {}),
       verdict: judge(
         {
           lossPct: packetsReceived + lost > 0 ? (lost / (packetsReceived + lost)) * 100 : 0,

@@ -6,6 +6,7 @@
  */
 import type { ConsumerStats } from './peer/index.js';
 import type { PeerEngine } from './peer/loadPeer.js';
+import type { SpeakerChange } from './peer/peerBase.js';
 import type { PeerPlan, PeerRole } from './plan.js';
 
 export interface JoinCommand {
@@ -26,6 +27,8 @@ export interface JoinCommand {
   publish?: { audio: boolean; video: boolean };
   /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
   mediaGapMs: number;
+  /** Speaker simulation: publishers take turns at speaking, each this long (see peer/speaking.ts). */
+  speakerTurnMs?: number;
 }
 /**
  * The producers a room's peers should all be receiving (those of its publishers that
@@ -109,6 +112,11 @@ export interface PeerSummary {
   moves?: number;
   endedOn?: string;
   failed?: string;
+  /**
+   * Speaker simulation: the `activeSpeaker` announcements the peer's last session heard,
+   * and the epoch ms it listened from and until.
+   */
+  speakers?: { since: number; until: number; changes: SpeakerChange[] };
 }
 
 export interface ReadyMessage {

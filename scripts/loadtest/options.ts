@@ -10,8 +10,13 @@ export interface LoadTestOptions {
    */
   url: string | readonly string[];
   rooms: number;
-  /** Per room: peers publishing audio + video (they also consume each other). */
+  /**
+   * Per room: peers publishing audio + video (they also consume each other). With
+   * `publishersMax`, the fewest a room gets: room counts then go publishers, publishers + 1,
+   * … publishersMax and round again (see publishersInRoom).
+   */
   publishers: number;
+  publishersMax?: number;
   /** Per room: peers that only consume. */
   subscribers: number;
   /** Seconds to keep every peer connected once the last one has been started. */
@@ -43,6 +48,12 @@ export interface LoadTestOptions {
   rejoin?: boolean;
   /** What each publisher sends; default both. */
   publish?: PublishKinds;
+  /**
+   * Speaker simulation: in each room one audio publisher at a time marks its audio as speech
+   * (RFC 6464 level), the others as silence; the turn passes to the next every this many
+   * seconds. Default: every publisher speaks all the time.
+   */
+  speakerTurnSec?: number;
   /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */
   thresholds?: Partial<Thresholds>;
 }
@@ -58,6 +69,26 @@ export function parsePublish(text: string): PublishKinds {
   const unknown = parts.filter((p) => p !== 'audio' && p !== 'video');
   if (unknown.length > 0 || parts.length === 0) throw new Error(`invalid --publish "${text}": expected audio, video or audio,video`);
   return { audio: parts.includes('audio'), video: parts.includes('video') };
+}
+
+/** `3` or `2-5`: publishers per room, a fixed count or a range. */
+export function parsePublishers(text: string): { min: number; max?: number } {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(text);
+  if (!m) throw new Error(`invalid --publishers "${text}": expected a count (3) or a range (2-5)`);
+  const min = Number(m[1]);
+  if (m[2] === undefined) return { min };
+  const max = Number(m[2]);
+  if (max < min) throw new Error(`invalid --publishers "${text}": the range goes from low to high`);
+  return { min, max };
+}
+
+/**
+ * Publishers of room `room` (0-based): the range's counts in turn, so that a run of R rooms
+ * has a known mix (every count of 2-5 in a 4-room run) and two runs of it are alike.
+ */
+export function publishersInRoom(o: Pick<LoadTestOptions, 'publishers' | 'publishersMax'>, room: number): number {
+  if (o.publishersMax === undefined) return o.publishers;
+  return o.publishers + (room % (o.publishersMax - o.publishers + 1));
 }
 
 /** `5/s`, `5`, `300/min`: peers per second. */
@@ -119,8 +150,12 @@ export function validateOptions(o: LoadTestOptions): void {
   };
   positiveInt('rooms', o.rooms, 1);
   positiveInt('publishers', o.publishers, 0);
+  if (o.publishersMax !== undefined) {
+    positiveInt('publishers range high end', o.publishersMax, o.publishers);
+  }
   positiveInt('subscribers', o.subscribers, 0);
   if (o.publishers + o.subscribers < 1) throw new Error('a room needs at least one publisher or subscriber');
+  if (o.speakerTurnSec !== undefined && !(o.speakerTurnSec >= 0.5)) throw new Error('--speakers must be at least 0.5 s');
   if (!(o.durationSec >= 0)) throw new Error('--duration must be >= 0');
   if (!(o.rampPerSec > 0)) throw new Error('--ramp must be positive');
   if (o.processes !== undefined) positiveInt('processes', o.processes, 1);
@@ -129,5 +164,10 @@ export function validateOptions(o: LoadTestOptions): void {
   }
   if (o.thresholds?.maxMediaGapSec === 0) throw new Error('--max-media-gap must be above 0');
   if (o.publish !== undefined && !o.publish.audio && !o.publish.video) throw new Error('--publish must name audio, video or both');
+  if (o.speakerTurnSec !== undefined) {
+    if (o.publish !== undefined && !o.publish.audio) throw new Error('--speakers needs audio publishers');
+    // libwebrtc marks its own levels from the tone it encodes: it cannot take turns.
+    if (o.engine === 'wrtc') throw new Error('--speakers works with the werift engine only');
+  }
   if (o.engine !== undefined && !PEER_ENGINES.includes(o.engine)) throw new Error(`--engine must be one of ${PEER_ENGINES.join(', ')}`);
 }

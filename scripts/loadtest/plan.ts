@@ -1,5 +1,5 @@
 /** Which peers a run starts, in which room, through which server, in which order. */
-import type { LoadTestOptions } from './options.js';
+import { publishersInRoom, type LoadTestOptions } from './options.js';
 
 export type PeerRole = 'publisher' | 'subscriber';
 
@@ -10,6 +10,8 @@ export interface PeerPlan {
   displayName: string;
   /** Base URL of the server (the cluster node) this peer joins through. */
   url: string;
+  /** A publisher's place among its room's publishers (its speaking turn), and their number. */
+  publisherSlot?: { slot: number; of: number };
 }
 
 /**
@@ -22,21 +24,31 @@ export interface PeerPlan {
  * (with one room, peer i joins through `urls[i % urls.length]`).
  */
 export function planPeers(
-  o: Pick<LoadTestOptions, 'rooms' | 'publishers' | 'subscribers'>,
+  o: Pick<LoadTestOptions, 'rooms' | 'publishers' | 'publishersMax' | 'subscribers'>,
   roomPrefix: string,
   urls: readonly string[],
 ): PeerPlan[] {
   const plan: PeerPlan[] = [];
-  const add = (role: PeerRole, count: number, firstInRoom: number) => {
-    for (let n = 0; n < count; n++) {
+  const publishers = Array.from({ length: o.rooms }, (_, r) => publishersInRoom(o, r));
+  const add = (role: PeerRole, count: (room: number) => number, firstInRoom: (room: number) => number) => {
+    const most = Math.max(0, ...Array.from({ length: o.rooms }, (_, r) => count(r)));
+    for (let n = 0; n < most; n++) {
       for (let r = 0; r < o.rooms; r++) {
+        if (n >= count(r)) continue;
         const tag = role === 'publisher' ? 'pub' : 'sub';
-        const url = urls[(firstInRoom + n + r) % urls.length]!;
-        plan.push({ index: plan.length, roomId: `${roomPrefix}-${r + 1}`, role, displayName: `load-${tag}-${r + 1}-${n + 1}`, url });
+        const url = urls[(firstInRoom(r) + n + r) % urls.length]!;
+        plan.push({
+          index: plan.length,
+          roomId: `${roomPrefix}-${r + 1}`,
+          role,
+          displayName: `load-${tag}-${r + 1}-${n + 1}`,
+          url,
+          ...(role === 'publisher' ? { publisherSlot: { slot: n, of: count(r) } } : {}),
+        });
       }
     }
   };
-  add('publisher', o.publishers, 0);
-  add('subscriber', o.subscribers, o.publishers);
+  add('publisher', (r) => publishers[r]!, () => 0);
+  add('subscriber', () => o.subscribers, (r) => publishers[r]!);
   return plan;
 }

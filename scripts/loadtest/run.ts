@@ -142,6 +142,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
         ...(options.publish !== undefined ? { publish: options.publish } : {}),
         ...(options.rejoin ? { rejoin: true, urls } : {}),
+        ...(options.speakerTurnSec !== undefined ? { speakerTurnMs: options.speakerTurnSec * 1000 } : {}),
         mediaGapMs,
       });
     }
@@ -171,6 +172,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       url: urls.join(','),
       rooms: options.rooms,
       publishers: options.publishers,
+      ...(options.publishersMax !== undefined ? { publishersMax: options.publishersMax } : {}),
+      ...(options.speakerTurnSec !== undefined ? { speakerTurnSec: options.speakerTurnSec } : {}),
       subscribers: options.subscribers,
       durationSec: options.durationSec,
       rampPerSec: options.rampPerSec,

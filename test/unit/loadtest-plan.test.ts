@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { metricsUrls, parseUrlList, validateOptions, type LoadTestOptions } from '../../scripts/loadtest/options.js';
+import { metricsUrls, parsePublishers, parseUrlList, validateOptions, type LoadTestOptions } from '../../scripts/loadtest/options.js';
 import { planPeers } from '../../scripts/loadtest/plan.js';
 
 const A = 'http://127.0.0.1:3000';
@@ -47,4 +47,20 @@ test('URLs: repeated or comma-separated, http(s) only, no node twice, one metric
   assert.throws(() => validateOptions({ ...o, metricsUrl: `${A}/metrics` }), /one per --url/);
   validateOptions({ ...o, metricsUrl: [`${A}/m`, `${B}/m`] });
   assert.deepEqual(metricsUrls({ url: A, metricsUrl: 'http://h:9/m' }), ['http://h:9/m']);
+});
+
+test('publishers as a range: rooms take its counts in turn, and each publisher knows its turn among them', () => {
+  assert.deepEqual(parsePublishers('3'), { min: 3 });
+  assert.deepEqual(parsePublishers('2-4'), { min: 2, max: 4 });
+  assert.throws(() => parsePublishers('4-2'), /low to high/);
+  assert.throws(() => parsePublishers('two'), /invalid --publishers/);
+  const plan = planPeers({ rooms: 4, publishers: 1, publishersMax: 3, subscribers: 1 }, 'x', [A]);
+  const count = (room: string, role: string) => plan.filter((p) => p.roomId === room && p.role === role).length;
+  assert.deepEqual(['x-1', 'x-2', 'x-3', 'x-4'].map((r) => count(r, 'publisher')), [1, 2, 3, 1]);
+  assert.deepEqual(['x-1', 'x-2', 'x-3', 'x-4'].map((r) => count(r, 'subscriber')), [1, 1, 1, 1]);
+  assert.deepEqual(
+    plan.filter((p) => p.roomId === 'x-3').map((p) => p.publisherSlot),
+    [{ slot: 0, of: 3 }, { slot: 1, of: 3 }, { slot: 2, of: 3 }, undefined],
+  );
+  assert.deepEqual(plan.map((p) => p.index), plan.map((_, i) => i));
 });

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ProtocolSocket } from './signaling.js';
 import type { ConsumerStats, ProducerStats, SyntheticPeerEvents } from './syntheticPeer.js';
+import type { SpeakerChange } from './peerBase.js';
 
 export type PeerEngine = 'werift' | 'wrtc';
 export const PEER_ENGINES = ['werift', 'wrtc'] as const satisfies readonly PeerEngine[];
@@ -24,6 +25,8 @@ export interface LoadPeer {
   readonly joinedAt: number;
   readonly events: EventEmitter<SyntheticPeerEvents>;
   readonly closed: boolean;
+  /** The server's `activeSpeaker` announcements, with their arrival times. */
+  readonly speakerChanges: readonly SpeakerChange[];
   producerIds(): string[];
   consumerStats(): ConsumerStats[];
   producerStats(): ProducerStats[];

@@ -114,6 +114,15 @@ export interface KeyFrameEvent {
   at: number;
 }
 
+/** The server named a new active speaker of the room (null: nobody), at epoch ms `at`. */
+export interface SpeakerChange {
+  at: number;
+  peerId: string | null;
+}
+
+/** Enough for an hour of a change every 4 s; a longer run keeps its first hour. */
+const MAX_SPEAKER_CHANGES = 900;
+
 export interface ConsumerEntry {
   stats: ConsumerStats;
   consumer?: ms.Consumer;
@@ -148,6 +157,8 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
   /** performance.now() just before room:join was sent. */
   readonly joinSentAt: number;
   readonly events = new EventEmitter<SyntheticPeerEvents>();
+  /** `activeSpeaker` events, as they came: the speaker simulation's detection figures. */
+  readonly speakerChanges: SpeakerChange[] = [];
 
   protected readonly opts: SyntheticPeerOptions;
   protected readonly timeout: number;
@@ -384,7 +395,13 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
       case 'server:draining': {
         const { remainingMs, otherNodes } = parsed.data as { remainingMs: number; otherNodes: number };
         this.events.emit('draining', { remainingMs, otherNodes });
+        return;
       }
+      case 'activeSpeaker':
+        if (this.speakerChanges.length < MAX_SPEAKER_CHANGES) {
+          this.speakerChanges.push({ at: Date.now(), peerId: (parsed.data as { peerId: string | null }).peerId });
+        }
+        return;
     }
   }
 

@@ -42,6 +42,7 @@ export const ROOM_EVENTS = [
   'room:closed',
   'room:kicked',
   'server:draining',
+  'activeSpeaker',
 ] as const satisfies readonly ServerEventName[];
 
 export interface EarlyEvents {

@@ -20,6 +20,7 @@ import {
 import { loadClip, DEFAULT_CLIP, type Clip, type ClipParameters } from './clip.js';
 import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
+import { levelAt, type SpeakingTurn } from './speaking.js';
 
 export type { ConsumerStats, KeyFrameEvent, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
 
@@ -31,6 +32,8 @@ export interface SyntheticPeerJoinOptions extends SyntheticPeerOptions {
    * at its end, as encoders do; default 250 ms, 0 answers every request at once.
    */
   keyframeMinIntervalMs?: number;
+  /** Speaker simulation: this publisher's turn at speaking; default it speaks all the time. */
+  speaking?: SpeakingTurn;
 }
 
 interface ReplayedProducer extends ProducerEntry {
@@ -53,15 +56,11 @@ type WeriftSender = InstanceType<typeof werift.RTCRtpSender>;
 type WeriftTrack = InstanceType<typeof werift.MediaStreamTrack>;
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
-/**
- * Voice activity flag + a level of -30 dBov: speech, as a browser would mark it (RFC 6464).
- * One buffer for every packet: werift only reads extension payloads.
- */
-const SPEECH_LEVEL = Buffer.from([0x80 | 30]);
 
-function withAudioLevel(packet: Buffer, extId: number): InstanceType<typeof werift.RtpPacket> {
+/** `level` is one shared buffer for many packets: werift only reads extension payloads. */
+function withAudioLevel(packet: Buffer, extId: number, level: Buffer): InstanceType<typeof werift.RtpPacket> {
   const rtp = werift.RtpPacket.deSerialize(packet);
-  rtp.header.extensions.push({ id: extId, payload: SPEECH_LEVEL });
+  rtp.header.extensions.push({ id: extId, payload: level });
   return rtp;
 }
 
@@ -74,11 +73,13 @@ const FMT_FIR = 4;
 export class SyntheticPeer extends PeerBase<ReplayedProducer> {
   readonly #clip: Clip | undefined;
   readonly #keyframeMinIntervalMs: number | undefined;
+  readonly #speaking: SpeakingTurn | undefined;
 
-  private constructor(init: PeerInit, clip: Clip | undefined, keyframeMinIntervalMs: number | undefined) {
+  private constructor(init: PeerInit, clip: Clip | undefined, opts: SyntheticPeerJoinOptions) {
     super(init);
     this.#clip = clip;
-    this.#keyframeMinIntervalMs = keyframeMinIntervalMs;
+    this.#keyframeMinIntervalMs = opts.keyframeMinIntervalMs;
+    this.#speaking = opts.speaking;
   }
 
   /**
@@ -92,7 +93,7 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     const clip = publishing ? await loadClip(opts.clip ?? DEFAULT_CLIP) : undefined;
     return PeerBase.joinRoom(opts, {
       deviceOptions: () => ({ handlerName: 'Chrome111' }),
-      create: (init) => new SyntheticPeer(init, clip, opts.keyframeMinIntervalMs),
+      create: (init) => new SyntheticPeer(init, clip, opts),
     });
   }
 
@@ -159,7 +160,10 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
       const replayer = new RtpReplayer({
         track: clip[kind],
         target: { ssrc: encoding.ssrc, payloadType, ...(kind === 'video' ? { fps: clip.params.fps } : {}) },
-        sink: levelExtId === undefined ? (packet) => track.writeRtp(packet) : (packet) => track.writeRtp(withAudioLevel(packet, levelExtId)),
+        sink:
+          levelExtId === undefined
+            ? (packet) => track.writeRtp(packet)
+            : (packet) => track.writeRtp(withAudioLevel(packet, levelExtId, levelAt(this.#speaking, Date.now()))),
         onError: (error) => this.events.emit('warning', new Error(`replay of ${kind} stopped`, { cause: error })),
         onKeyFrame: () => this.events.emit('keyFrameSent', { producerId: producer.id, at: performance.now() }),
         ...(this.#keyframeMinIntervalMs !== undefined ? { keyframeMinIntervalMs: this.#keyframeMinIntervalMs } : {}),

@@ -209,7 +209,7 @@ export function renderHtml(r: LoadTestReport): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Noom load test ${esc(r.startedAt)}</title><style>${STYLE}</style></head>
 <body>
-<h1>Noom load test — ${esc(o.rooms)} room(s) × (${esc(o.publishers)} publishers + ${esc(o.subscribers)} subscribers)</h1>
+<h1>Noom load test — ${esc(o.rooms)} room(s) × (${esc(o.publishersMax !== undefined ? `${o.publishers}–${o.publishersMax}` : o.publishers)} publishers + ${esc(o.subscribers)} subscribers)</h1>
 <p class="muted">${esc(r.startedAt)} → ${esc(r.endedAt)} (${esc(r.elapsedSec)} s)${r.interrupted ? ' — <strong class="bad">interrupted</strong>' : ''}</p>
 ${verdictSection(r)}
 <div class="grid"><div>
@@ -231,6 +231,15 @@ ${keyValues([
   ['busiest load-test process, peak / longest stall', `${r.generator.busiestChildPeakPct} % of a core / ${r.generator.loopDelayMaxMs} ms`],
   ['kernel UDP drops, full receive buffers (this machine)', r.generator.udp ? r.generator.udp.rcvbufErrors : 'not readable'],
   ['warnings', r.warnings.count],
+  ...(r.speakers
+    ? ([
+        [
+          `speaker turns of ${r.speakers.turnSec} s: announced / lived through by members`,
+          `${r.speakers.followed} / ${r.speakers.turns} (${r.speakers.followedPct} %), p50 ${fmt(r.speakers.delayMs.p50, 0)} ms, p95 ${fmt(r.speakers.delayMs.p95, 0)} ms after the turn began`,
+        ],
+        ['speaker announcements out of turn', r.speakers.wrong],
+      ] satisfies [string, unknown][])
+    : []),
 ])}
 </div><div>
 <h2>Latency (ms)</h2>

@@ -6,6 +6,7 @@ import type { ServerMetricsReport } from '../serverMetrics.js';
 import type { Summary } from '../stats.js';
 import type { Verdict } from '../verdict.js';
 import type { UdpCounters } from '../udpCounters.js';
+import type { SpeakerReport } from '../speakers.js';
 
 export const REPORT_VERSION = 2;
 
@@ -138,7 +139,8 @@ export interface LoadTestReport {
     | 'engine'
     | 'publish'
     | 'rejoin'
-  > & {
+  > &
+    Pick<LoadTestOptions, 'publishersMax' | 'speakerTurnSec'> & {
     /** The server's base URL; with several (a cluster), the nodes' base URLs joined by commas. */
     url: string;
   };
@@ -215,5 +217,7 @@ export interface LoadTestReport {
     episodes: DownEpisode[];
   };
   consumers: { expected: number; actual: number; missing: number; tracks: ConsumerExpectation[] };
+  /** Speaker simulation (--speakers): how the server's active-speaker announcements followed the turns. */
+  speakers?: SpeakerReport;
   verdict: Verdict;
 }

@@ -358,22 +358,15 @@ async function stop(): Promise<void> {
   // Peers still joining are given the close timeout too, then left out of the summary.
   await Promise.race([Promise.allSettled(pendingJoins), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
   sample(0);
+  // Every summary is taken at one instant, before any is sent: counts that go on growing
+  // while earlier batches are written would not describe one moment.
+  const summaries = [...slots.values()].flatMap((slot) => summarize(slot) ?? []);
   // In small messages, each written before the next is made: one message of every peer's
   // summary (hundreds of kB with hundreds of peers) is what a busy child failed to deliver.
-  let count = 0;
-  let batch: PeerSummary[] = [];
-  for (const slot of slots.values()) {
-    const summary = summarize(slot);
-    if (!summary) continue;
-    batch.push(summary);
-    count++;
-    if (batch.length >= SUMMARY_BATCH) {
-      await sendAndWait({ type: 'peers', peers: batch });
-      batch = [];
-    }
+  for (let i = 0; i < summaries.length; i += SUMMARY_BATCH) {
+    await sendAndWait({ type: 'peers', peers: summaries.slice(i, i + SUMMARY_BATCH) });
   }
-  if (batch.length > 0) await sendAndWait({ type: 'peers', peers: batch });
-  await sendAndWait({ type: 'final', count });
+  await sendAndWait({ type: 'final', count: summaries.length });
   await Promise.race([
     Promise.allSettled([...slots.values()].map((s) => s.peer?.close())),
     new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS)),

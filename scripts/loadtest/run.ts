@@ -35,6 +35,11 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Status lines (start, stop, report paths). */
   log?: (line: string) => void;
+  /**
+   * Called once the hold is over, just before the peers take their final counts and leave:
+   * the moment for counts kept elsewhere (the kernel's, a server's) to be read alongside.
+   */
+  beforeStop?: () => void | Promise<void>;
 }
 
 async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -160,6 +165,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       collector.tick();
     }
     udp = udpDelta(udpAtStart, readUdpCounters());
+    await hooks.beforeStop?.();
     peers = await fleet.stop();
     await Promise.all(scrapers.map((scraper) => scraper.stop()));
     if (redraw) clearInterval(redraw);

@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   RTC_MIN_PORT: int(1024, 65535).default(40100),
   RTC_MAX_PORT: int(1024, 65535).default(49999),
   WEBRTC_TCP: bool.default(true),
+  RTC_UDP_BUFFER_BYTES: int(0, 1 << 30).default(4 * 1024 * 1024),
   ICE_SERVERS: jsonList.pipe(z.array(IceServer).max(16)).default([]),
   TLS_CERT: z.string().min(1).optional(),
   TLS_KEY: z.string().min(1).optional(),
@@ -171,6 +172,11 @@ export interface Config {
     announcedAddress: string;
     /** First WebRtcServer port; worker i listens on portBase + i. 0 picks free ports. */
     portBase: number;
+    /**
+     * Receive and send buffer asked for on each worker's media UDP socket (the kernel caps
+     * it at net.core.rmem_max / wmem_max); 0 leaves the system default.
+     */
+    udpBufferBytes: number;
     minPort: number;
     maxPort: number;
     enableTcp: boolean;
@@ -323,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listenIp: e.RTC_LISTEN_IP,
       announcedAddress,
       portBase: e.RTC_PORT_BASE,
+      udpBufferBytes: e.RTC_UDP_BUFFER_BYTES,
       minPort: e.RTC_MIN_PORT,
       maxPort: e.RTC_MAX_PORT,
       enableTcp: e.WEBRTC_TCP,

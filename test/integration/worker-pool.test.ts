@@ -3,6 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/index.js';
 import { createLogger } from '../../server/src/logger.js';
 import { WorkerPool } from '../../server/src/media/WorkerPool.js';
@@ -111,5 +113,19 @@ test('RTP sent into a PlainTransport producer arrives at a consumer (packets and
     sender.close();
     receiver.close();
     router.close();
+  }
+});
+
+test("each worker's media UDP socket gets the configured buffers, as far as the kernel allows", async () => {
+  const wanted = loadConfig(TEST_ENV).mediasoup.udpBufferBytes;
+  assert.equal(wanted, 4 * 1024 * 1024);
+  const cap = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  for (const s of pool.slots) {
+    const dump = await s.webRtcServer.dump();
+    const port = dump.udpSockets[0]!.port;
+    const out = execFileSync('ss', ['-uamnH', 'sport', '=', `:${port}`], { encoding: 'utf8' });
+    // Linux reports twice the size asked for (its bookkeeping share included).
+    const rb = Number(/rb(\d+)/.exec(out)?.[1]);
+    assert.equal(rb, 2 * Math.min(wanted, cap), `worker ${s.index} socket :${port}: ${out.trim()}`);
   }
 });

@@ -176,8 +176,13 @@ export class Metrics {
     for (const id of this.#consumerTotals.keys()) if (!live.has(id)) this.#consumerTotals.delete(id);
   }
 
+  /** The collection under way: two scrapes at once must not both add one consumer's increase. */
+  #collecting: Promise<void> = Promise.resolve();
+
   async render(): Promise<string> {
-    await this.#collectForwarded();
+    const collected = this.#collecting.then(() => this.#collectForwarded());
+    this.#collecting = collected.catch(() => undefined);
+    await collected;
     return this.registry.metrics();
   }
 }

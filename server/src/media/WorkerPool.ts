@@ -155,6 +155,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         ip: o.listenIp,
         announcedAddress: o.announcedAddress,
         ...(o.portBase ? { port: o.portBase + index } : { portRange: { min: o.minPort, max: o.maxPort } }),
+        // Every peer of the worker sends to this one socket: the system default (208 KiB on
+        // Debian) overflows in a burst or a short stall of the worker, and each datagram
+        // dropped there is lost for every consumer of its stream.
+        ...(protocol === 'udp' && o.udpBufferBytes > 0 ? { recvBufferSize: o.udpBufferBytes, sendBufferSize: o.udpBufferBytes } : {}),
       });
       webRtcServer = await worker.createWebRtcServer({
         listenInfos: o.enableTcp ? [listen('udp'), listen('tcp')] : [listen('udp')],

@@ -20,6 +20,7 @@ import type {
   TrackCounters,
 } from './ipc.js';
 import { MediaWatch } from './mediaWatch.js';
+import { SocketDrops } from './socketDrops.js';
 import type { PeerPlan } from './plan.js';
 
 /** Closing peers must not hold the run hostage. */
@@ -46,6 +47,7 @@ interface Slot {
 
 const slots = new Map<number, Slot>();
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const socketDrops = new SocketDrops();
 loopDelay.enable();
 let stopping = false;
 /** Made with the first join, which carries the run's media-gap limit. */
@@ -283,12 +285,14 @@ function sample(seq: number): void {
   const cpu = process.cpuUsage();
   const delay = { loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0 };
   loopDelay.reset();
+  const udpDrops = socketDrops.read();
   send({
     type: 'sample',
     seq,
     at: performance.timeOrigin + performance.now(),
     cpuMs: (cpu.user + cpu.system) / 1000,
     ...delay,
+    ...(udpDrops !== undefined ? { udpDrops } : {}),
     active,
     receiving,
     tracks: [...tracks.values()],

@@ -127,7 +127,8 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
       `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
     `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core; busiest process ` +
       `${r.generator.busiestChildPeakPct} %, longest event-loop stall ${r.generator.loopDelayMaxMs} ms` +
-      (r.generator.udp ? `; kernel UDP drops for full receive buffers on this machine: ${r.generator.udp.rcvbufErrors}` : ''),
+      (r.generator.socketDrops !== undefined ? `; datagrams dropped on its own full sockets: ${r.generator.socketDrops}` : '') +
+      (r.generator.udp ? `; kernel UDP drops for full receive buffers on this machine (server included if here): ${r.generator.udp.rcvbufErrors}` : ''),
     `  server metrics: ${scraped(r.server)}`,
     ...(r.nodes.length > 1 ? r.nodes.map(nodeLine) : []),
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
@@ -255,6 +256,12 @@ async function main(argv: string[]): Promise<number> {
       DEFAULT_THRESHOLDS.maxGeneratorCpuPct,
     )
     .option(
+      '--max-generator-drops <n>',
+      "fail (the loss would be the tester's) when the kernel drops more datagrams than this on the load-test processes' full sockets",
+      int('--max-generator-drops', 0),
+      DEFAULT_THRESHOLDS.maxGeneratorSocketDrops,
+    )
+    .option(
       '--max-generator-stall <ms>',
       "fail (the figures would describe the tester) when a load-test process's event loop stalls longer than this",
       nonNegative,
@@ -303,6 +310,7 @@ async function main(argv: string[]): Promise<number> {
     maxMissingConsumers: number;
     maxGeneratorCpu: number;
     maxGeneratorStall: number;
+    maxGeneratorDrops: number;
   }>();
   const thresholds: Thresholds = {
     maxLossPct: o.maxLoss,
@@ -313,6 +321,7 @@ async function main(argv: string[]): Promise<number> {
     maxMissingConsumers: o.maxMissingConsumers,
     maxGeneratorCpuPct: o.maxGeneratorCpu,
     maxGeneratorLoopDelayMs: o.maxGeneratorStall,
+    maxGeneratorSocketDrops: o.maxGeneratorDrops,
   };
   const options: LoadTestOptions = {
     url: o.url,

@@ -404,9 +404,12 @@ export class RunCollector {
     const reasons = new Map<string, number>();
     for (const f of this.#failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
     const cpu = this.#timeline.slice(1).map((p) => p.generatorCpuPct);
+    const childDrops = [...this.#children.values()].map((c) => c.now.udpDrops);
+    const socketDrops = childDrops.some((d) => d !== undefined) ? childDrops.reduce<number>((a, d) => a + (d ?? 0), 0) : undefined;
     const generator = {
       busiestChildPeakPct: Math.max(0, ...this.#timeline.map((p) => p.generatorBusiestChildPct)),
       loopDelayMaxMs: Math.max(0, ...this.#timeline.map((p) => p.generatorLoopDelayMaxMs)),
+      ...(socketDrops !== undefined ? { socketDrops } : {}),
       ...(opts.udp ? { udp: opts.udp } : {}),
     };
     const endedAt = new Date();
@@ -474,6 +477,7 @@ export class RunCollector {
           withoutSummary,
           generatorBusiestChildPct: generator.busiestChildPeakPct,
           generatorLoopDelayMaxMs: generator.loopDelayMaxMs,
+          ...(socketDrops !== undefined ? { generatorSocketDrops: socketDrops } : {}),
         },
         opts.thresholds,
       ),

@@ -160,6 +160,8 @@ export interface SampleMessage {
   /** The child's event-loop delay since its previous sample, in ms (max and p99): a stalled loop sends and reads late. */
   loopDelayMaxMs: number;
   loopDelayP99Ms: number;
+  /** Datagrams the kernel dropped so far on the child's own sockets (full receive buffer); absent where unknown. */
+  udpDrops?: number;
   /** Peers connected right now, and those receiving on every consumer. */
   active: number;
   receiving: number;

@@ -25,6 +25,8 @@ export interface Thresholds {
   maxGeneratorCpuPct: number;
   /** The longest event-loop stall of any load-test child, in ms: above it the generator is saturated. */
   maxGeneratorLoopDelayMs: number;
+  /** Datagrams the kernel dropped on the load-test processes' own sockets (full receive buffers). */
+  maxGeneratorSocketDrops: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -36,6 +38,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   maxMissingConsumers: 0,
   maxGeneratorCpuPct: 90,
   maxGeneratorLoopDelayMs: 500,
+  maxGeneratorSocketDrops: 0,
 };
 
 /** The figures a verdict is made from (a subset of the report). */
@@ -61,6 +64,8 @@ export interface VerdictFigures {
   /** The busiest child's peak CPU (% of a core) and the longest event-loop stall (ms), over the run. */
   generatorBusiestChildPct: number;
   generatorLoopDelayMaxMs: number;
+  /** Drops on the generator's own sockets; undefined where the system cannot tell. */
+  generatorSocketDrops?: number;
 }
 
 export type CheckName = 'completed' | 'generator' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
@@ -117,8 +122,12 @@ function generator(f: VerdictFigures, t: Thresholds): Check {
     ...(f.generatorLoopDelayMaxMs > t.maxGeneratorLoopDelayMs
       ? [`a load-test process stalled ${fmt(f.generatorLoopDelayMaxMs)} ms > limit ${fmt(t.maxGeneratorLoopDelayMs)} ms`]
       : []),
+    ...(f.generatorSocketDrops !== undefined && f.generatorSocketDrops > t.maxGeneratorSocketDrops
+      ? [`the kernel dropped ${f.generatorSocketDrops} datagrams on the load-test processes' full sockets > limit ${t.maxGeneratorSocketDrops}`]
+      : []),
   ];
-  const measured = `busiest process ${fmt(f.generatorBusiestChildPct)} % of a core, longest stall ${fmt(f.generatorLoopDelayMaxMs)} ms`;
+  const drops = f.generatorSocketDrops === undefined ? '' : `, ${f.generatorSocketDrops} datagrams dropped on its sockets`;
+  const measured = `busiest process ${fmt(f.generatorBusiestChildPct)} % of a core, longest stall ${fmt(f.generatorLoopDelayMaxMs)} ms${drops}`;
   return over.length === 0
     ? { name: 'generator', pass: true, unit: '', detail: `load generator not saturated: ${measured}` }
     : { name: 'generator', pass: false, unit: '', detail: `load generator saturated (${over.join('; ')}): the figures describe it, not the server` };

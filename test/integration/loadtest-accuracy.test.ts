@@ -94,6 +94,7 @@ test('100 peers: the packets the report counts agree with the kernel and /metric
 
   assert.equal(report.peers.joined, peers, `failures: ${JSON.stringify(report.failureReasons)}`);
   assert.equal(report.peers.withoutSummary, 0);
+  assert.equal(typeof report.generator.socketDrops, 'number', "the children read their own sockets' drops");
   const tracksPerPublisher = Number(s.publish.audio) + Number(s.publish.video);
   const consumers = s.rooms * (s.subscribers + s.publishers - 1) * s.publishers * tracksPerPublisher;
   assert.equal(report.consumers.actual, consumers);

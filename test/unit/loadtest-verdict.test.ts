@@ -152,3 +152,11 @@ test('peers whose end-of-run summaries never arrive: totals from the last sample
   assert.equal(report.firstRtpMs.any.p95, 200);
   assert.match(report.verdict.checks[0]!.detail, /end-of-run figures of 2 peer\(s\) never arrived/);
 });
+
+test("datagrams dropped on the generator's own sockets fail the generator check: that loss is the tester's", () => {
+  assert.equal(judge({ ...clean, generatorSocketDrops: 0 }, DEFAULT_THRESHOLDS).pass, true);
+  const v = judge({ ...clean, generatorSocketDrops: 12 }, DEFAULT_THRESHOLDS);
+  assert.deepEqual(v.failed, ['generator']);
+  assert.match(v.checks.find((c) => c.name === 'generator')!.detail, /dropped 12 datagrams .* > limit 0/);
+  assert.equal(judge({ ...clean, generatorSocketDrops: 12 }, { ...DEFAULT_THRESHOLDS, maxGeneratorSocketDrops: 20 }).pass, true);
+});

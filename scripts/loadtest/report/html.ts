@@ -229,7 +229,8 @@ ${keyValues([
   ['keyframe jumps (answers to PLI/FIR)', r.totals.keyframeJumps],
   ['load generator CPU, mean / peak', `${r.generatorCpuPct.mean} / ${r.generatorCpuPct.max} % of a core`],
   ['busiest load-test process, peak / longest stall', `${r.generator.busiestChildPeakPct} % of a core / ${r.generator.loopDelayMaxMs} ms`],
-  ['kernel UDP drops, full receive buffers (this machine)', r.generator.udp ? r.generator.udp.rcvbufErrors : 'not readable'],
+  ['datagrams dropped on the load-test processes\' full sockets', r.generator.socketDrops ?? 'not readable'],
+  ['kernel UDP drops, full receive buffers (this machine, server included if here)', r.generator.udp ? r.generator.udp.rcvbufErrors : 'not readable'],
   ['warnings', r.warnings.count],
   ...(r.speakers
     ? ([

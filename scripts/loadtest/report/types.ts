@@ -181,7 +181,13 @@ export interface LoadTestReport {
    * machine (`rcvbufErrors`: datagrams dropped for a full receive buffer; the server's too if
    * it runs on the same machine).
    */
-  generator: { busiestChildPeakPct: number; loopDelayMaxMs: number; udp?: UdpCounters };
+  generator: {
+    busiestChildPeakPct: number;
+    loopDelayMaxMs: number;
+    /** Datagrams the kernel dropped on the load-test processes' own sockets for full receive buffers. */
+    socketDrops?: number;
+    udp?: UdpCounters;
+  };
   timeline: TimelinePoint[];
   tracks: TrackReport[];
   failures: FailureReport[];

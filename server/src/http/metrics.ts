@@ -18,6 +18,14 @@ export interface ClusterFigures {
   pipes(): { inbound: number; outbound: number };
 }
 
+/** What a consumer's outbound stream had sent at the previous scrape. */
+interface ConsumerTotals {
+  packets: number;
+  bytes: number;
+  retransmitted: number;
+  nacks: number;
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly joins: client.Counter<'result'>;
@@ -26,7 +34,8 @@ export class Metrics {
   readonly sockets: client.Gauge;
   readonly chatMessages: client.Counter;
   readonly floodDisconnects: client.Counter<'reason'>;
-  readonly #consumerTotals = new Map<string, { packets: number; bytes: number }>();
+  readonly #consumerTotals = new Map<string, ConsumerTotals>();
+  readonly #producerTotals = new Map<string, { pli: number; fir: number }>();
 
   constructor(pool: WorkerPool, rooms: RoomRegistry, cluster?: ClusterFigures) {
     const registers = [this.registry];
@@ -148,11 +157,33 @@ export class Metrics {
       registers,
     });
     this.#bytes = new client.Counter({ name: 'noom_rtp_bytes_forwarded_total', help: 'RTP bytes sent to consumers', registers });
+    this.#retransmitted = new client.Counter({
+      name: 'noom_rtp_packets_retransmitted_total',
+      help: 'RTP packets sent to consumers again on their NACKs (not in noom_rtp_packets_forwarded_total)',
+      registers,
+    });
+    this.#nacks = new client.Counter({
+      name: 'noom_rtp_nacks_received_total',
+      help: 'RTCP NACK packets received from consumers',
+      registers,
+    });
+    this.#keyframeRequests = new client.Counter({
+      name: 'noom_keyframe_requests_total',
+      help: 'Keyframe requests sent to publishers (PLI or FIR), on behalf of their consumers or for lost packets',
+      labelNames: ['type'],
+      registers,
+    });
+    // Present from the start at 0, so a reader integrating from its first scrape has a baseline.
+    this.#keyframeRequests.inc({ type: 'pli' }, 0);
+    this.#keyframeRequests.inc({ type: 'fir' }, 0);
     this.#rooms = rooms;
   }
 
   readonly #packets: client.Counter;
   readonly #bytes: client.Counter;
+  readonly #retransmitted: client.Counter;
+  readonly #nacks: client.Counter;
+  readonly #keyframeRequests: client.Counter<'type'>;
   readonly #rooms: RoomRegistry;
 
   /** Totals are kept per consumer so that counters only move forward; closed consumers drop out. */
@@ -162,25 +193,61 @@ export class Metrics {
       for (const peer of room.peers.values()) for (const c of peer.consumers.values()) consumers.push(c);
     }
     const live = new Set(consumers.map((c) => c.id));
+    const add = (counter: client.Counter, now: number, before: number) => {
+      if (now > before) counter.inc(now - before);
+    };
     await Promise.all(
       consumers.map(async (c) => {
         const stats = await c.getStats().catch(() => []);
         const out = stats.find((s) => s.type === 'outbound-rtp');
         if (!out) return;
-        const prev = this.#consumerTotals.get(c.id) ?? { packets: 0, bytes: 0 };
-        if (out.packetCount > prev.packets) this.#packets.inc(out.packetCount - prev.packets);
-        if (out.byteCount > prev.bytes) this.#bytes.inc(out.byteCount - prev.bytes);
-        this.#consumerTotals.set(c.id, { packets: out.packetCount, bytes: out.byteCount });
+        const prev = this.#consumerTotals.get(c.id) ?? { packets: 0, bytes: 0, retransmitted: 0, nacks: 0 };
+        const next = { packets: out.packetCount, bytes: out.byteCount, retransmitted: out.packetsRetransmitted, nacks: out.nackCount };
+        add(this.#packets, next.packets, prev.packets);
+        add(this.#bytes, next.bytes, prev.bytes);
+        add(this.#retransmitted, next.retransmitted, prev.retransmitted);
+        add(this.#nacks, next.nacks, prev.nacks);
+        this.#consumerTotals.set(c.id, next);
       }),
     );
     for (const id of this.#consumerTotals.keys()) if (!live.has(id)) this.#consumerTotals.delete(id);
+  }
+
+  /**
+   * A producer's inbound-rtp stats count the PLI and FIR mediasoup sent to its publisher (the
+   * worker's RtpStreamRecv::RequestKeyFrame), one stream per simulcast layer; kept per producer
+   * like the consumers' totals.
+   */
+  async #collectKeyframeRequests(): Promise<void> {
+    const producers: types.Producer[] = [];
+    for (const room of this.#rooms.rooms.values()) {
+      for (const peer of room.peers.values()) for (const p of peer.producers.values()) producers.push(p.producer);
+    }
+    const live = new Set(producers.map((p) => p.id));
+    await Promise.all(
+      producers.map(async (p) => {
+        const stats = await p.getStats().catch(() => []);
+        const next = { pli: 0, fir: 0 };
+        for (const s of stats) {
+          next.pli += s.pliCount;
+          next.fir += s.firCount;
+        }
+        const prev = this.#producerTotals.get(p.id) ?? { pli: 0, fir: 0 };
+        if (next.pli > prev.pli) this.#keyframeRequests.inc({ type: 'pli' }, next.pli - prev.pli);
+        if (next.fir > prev.fir) this.#keyframeRequests.inc({ type: 'fir' }, next.fir - prev.fir);
+        this.#producerTotals.set(p.id, { pli: Math.max(prev.pli, next.pli), fir: Math.max(prev.fir, next.fir) });
+      }),
+    );
+    for (const id of this.#producerTotals.keys()) if (!live.has(id)) this.#producerTotals.delete(id);
   }
 
   /** The collection under way: two scrapes at once must not both add one consumer's increase. */
   #collecting: Promise<void> = Promise.resolve();
 
   async render(): Promise<string> {
-    const collected = this.#collecting.then(() => this.#collectForwarded());
+    const collected = this.#collecting.then(async () => {
+      await Promise.all([this.#collectForwarded(), this.#collectKeyframeRequests()]);
+    });
     this.#collecting = collected.catch(() => undefined);
     await collected;
     return this.registry.metrics();

@@ -18,6 +18,8 @@ import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
 import { runLoadTest } from './run.js';
 import type { ReportFiles } from './report/write.js';
 import { peerTable, trackTable, TABLE_ROWS } from './report/terminal.js';
+import { serverJson, serverLines } from './report/serverSummary.js';
+import { metricsState } from './serverMetrics.js';
 import type { LoadTestReport, NodeReport } from './report/types.js';
 import type { Summary } from './stats.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
@@ -70,12 +72,10 @@ function urls(flag: string) {
 const line = (name: string, s: Summary) =>
   s.count === 0 ? `  ${name}: no samples` : `  ${name}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms (n=${s.count})`;
 
-const scraped = (m: NodeReport['metrics']) => (m.available ? `${m.scrapes} scrapes` : 'not available');
-
 const nodeLine = (n: NodeReport) =>
   `  node ${n.url}: ${n.peers.joined}/${n.peers.planned} peers joined, ${n.peers.failed} failed, ` +
   `${n.peers.withoutMedia} without media, received ${n.received.packets} packets ` +
-  `(${n.received.fromOtherNodes.packets} from other nodes), metrics ${scraped(n.metrics)}`;
+  `(${n.received.fromOtherNodes.packets} from other nodes), metrics ${metricsState(n.metrics)}`;
 
 function verdictLines(r: LoadTestReport): string[] {
   const v = r.verdict;
@@ -129,7 +129,7 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
       `${r.generator.busiestChildPeakPct} %, longest event-loop stall ${r.generator.loopDelayMaxMs} ms` +
       (r.generator.socketDrops !== undefined ? `; datagrams dropped on its own full sockets: ${r.generator.socketDrops}` : '') +
       (r.generator.udp ? `; kernel UDP drops for full receive buffers on this machine (server included if here): ${r.generator.udp.rcvbufErrors}` : ''),
-    `  server metrics: ${scraped(r.server)}`,
+    ...serverLines(r),
     ...(r.nodes.length > 1 ? r.nodes.map(nodeLine) : []),
     ...r.failureReasons.slice(0, 10).map((f) => `  failure ×${f.count}: ${f.reason}`),
     ...healthLines(r),
@@ -162,7 +162,7 @@ function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | u
     ...(r.speakers ? { speakers: r.speakers } : {}),
     generatorCpuPct: r.generatorCpuPct,
     generator: r.generator,
-    server: { available: r.server.available, scrapes: r.server.scrapes, failures: r.server.failures },
+    server: serverJson(r),
     failureReasons: r.failureReasons,
     ...(files ? { files } : {}),
   };

@@ -100,7 +100,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const scrapers = metricsUrls(options).map(
     (metricsUrl, i) => new ServerMetricsScraper(metricsUrl, Math.max(1000, sampleMs * 2), t0, urls.length > 1 ? { node: urls[i]! } : {}),
   );
-  for (const scraper of scrapers) scraper.start();
+  // The first scrape is the baseline of the server's totals: taken before the first join.
+  await Promise.all(scrapers.map((scraper) => scraper.start()));
   const rampSec = plan.length / options.rampPerSec;
   const progressOn = options.progress ?? process.stderr.isTTY;
   const view = progressOn ? new ProgressView(rampSec + options.durationSec) : undefined;
@@ -166,8 +167,9 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     }
     udp = udpDelta(udpAtStart, readUdpCounters());
     await hooks.beforeStop?.();
-    peers = await fleet.stop();
+    // The closing scrape while the peers are still there: their consumers' last counts with it.
     await Promise.all(scrapers.map((scraper) => scraper.stop()));
+    peers = await fleet.stop();
     if (redraw) clearInterval(redraw);
     view?.update((performance.now() - t0) / 1000, collector.progress(), signal?.aborted ? 'interrupted' : 'done');
     view?.stop();

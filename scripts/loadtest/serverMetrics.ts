@@ -1,9 +1,12 @@
 /**
  * Periodic scrape of the server's Prometheus endpoint during a run. Counters become rates
  * (CPU seconds → % of a core, bytes → Mbit/s, others → per second), gauges are kept as
- * read. A server without /metrics, or with other metric names, just yields fewer series.
+ * read, and the counters are also integrated into totals over the run (serverTotals.ts). A
+ * server with other metric names just yields fewer series; one without /metrics is reported
+ * as "none" with the reason.
  */
 import { parsePrometheusText, seriesKey, type PromSample } from './prometheus.js';
+import { combineTotals, CounterIntegrator, INTEGRATED, serverTotals, type ServerTotals } from './serverTotals.js';
 
 /** Series worth charting; anything else the server exposes is ignored. */
 const INCLUDE =
@@ -32,7 +35,28 @@ export interface ServerMetricsReport {
   scrapes: number;
   failures: number;
   lastError?: string;
+  /** Why there are no figures (`available` false): the endpoint's answer or the connection error. */
+  unavailableReason?: string;
+  /** What the server counted between the first and the last scrape; absent when nothing was scraped. */
+  totals?: ServerTotals;
   series: ServerSeries[];
+}
+
+/** "12 scrapes", or "none (why)": the one wording of the terminal, JSON and HTML summaries. */
+export function metricsState(m: Pick<ServerMetricsReport, 'available' | 'scrapes' | 'failures' | 'unavailableReason'>): string {
+  if (!m.available) return `none (${m.unavailableReason ?? 'no scrape was made'})`;
+  return `${m.scrapes} scrapes${m.failures > 0 ? `, ${m.failures} failed` : ''}`;
+}
+
+/** A fetch error's message with its cause ("fetch failed" alone says nothing). */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return `${error.message}: ${typeof code === 'string' ? code : cause.message}`;
+  }
+  return error.message;
 }
 
 function conversion(name: string): { unit: string; factor: number; rate: boolean } {
@@ -60,6 +84,9 @@ export class ServerMetricsScraper {
   #lastError: string | undefined;
   /** Set after a 404: the server has no metrics endpoint, stop asking. */
   #absent = false;
+  readonly #counters = new CounterIntegrator();
+  /** Run seconds of the first successful scrape. */
+  #firstScrapeAt: number | undefined;
 
   /** `labels` are added to every series, e.g. `{ node }` to tell the nodes of a cluster apart. */
   constructor(url: string, intervalMs: number, t0: number = performance.now(), labels: Record<string, string> = {}) {
@@ -69,16 +96,24 @@ export class ServerMetricsScraper {
     this.#labels = labels;
   }
 
-  start(): void {
+  /** Starts sampling; resolves once the first scrape is done (answered or failed), the baseline of the totals. */
+  async start(): Promise<void> {
     if (this.#timer) return;
     this.#scrapeOnce();
     this.#timer = setInterval(() => this.#scrapeOnce(), this.#intervalMs);
+    await this.#inFlight;
   }
 
+  /** Stops sampling after one last scrape, so that the totals reach the end of the run. */
   async stop(): Promise<void> {
+    const running = this.#timer !== undefined;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#inFlight;
+    if (running && this.#scrapes > 0) {
+      this.#scrapeOnce();
+      await this.#inFlight;
+    }
   }
 
   report(): ServerMetricsReport {
@@ -88,12 +123,17 @@ export class ServerMetricsScraper {
         ? s
         : { ...s, mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values) };
     });
+    const available = this.#scrapes > 0;
     return {
       url: this.#url,
-      available: this.#scrapes > 0,
+      available,
       scrapes: this.#scrapes,
       failures: this.#failures,
       ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
+      ...(available ? {} : { unavailableReason: this.#lastError ?? `${this.#url}: no scrape was made` }),
+      ...(this.#firstScrapeAt !== undefined && this.#lastScrapeAt !== undefined
+        ? { totals: serverTotals(this.#counters, this.#firstScrapeAt, this.#lastScrapeAt) }
+        : {}),
       series: series.sort((a, b) => a.key.localeCompare(b.key)),
     };
   }
@@ -103,7 +143,7 @@ export class ServerMetricsScraper {
     this.#inFlight = this.#scrape()
       .catch((error: unknown) => {
         this.#failures++;
-        this.#lastError = error instanceof Error ? error.message : String(error);
+        this.#lastError = describe(error);
       })
       .finally(() => (this.#inFlight = undefined));
   }
@@ -130,6 +170,8 @@ export class ServerMetricsScraper {
       throw new Error(`${this.#url}: the answer (${res.headers.get('content-type') ?? 'no content type'}) holds no Prometheus samples`);
     }
     this.#scrapes++;
+    this.#counters.add(samples.filter((s) => INTEGRATED.test(s.name)));
+    this.#firstScrapeAt ??= t;
     const before = this.#lastScrapeAt;
     for (const s of samples) {
       if (INCLUDE.test(s.name) && !HISTOGRAM_PART.test(s.name)) this.#record({ ...s, labels: { ...s.labels, ...this.#labels } }, t, before);
@@ -153,6 +195,8 @@ export class ServerMetricsScraper {
     // A labelled counter appears on its first increment: one that was not there at the
     // previous scrape stood at 0 then, and what it counts since belongs to this interval.
     const prev = this.#previous.get(key) ?? (before !== undefined ? { t: before, v: 0 } : undefined);
+    // The closing scrape may come right after a periodic one: a rate over a few ms is noise.
+    if (prev && t - prev.t < this.#intervalMs / 2000) return;
     this.#previous.set(key, { t, v: s.value });
     // A counter that went down was reset (worker restart): no rate across the reset.
     if (prev && t > prev.t && s.value >= prev.v) {
@@ -168,12 +212,16 @@ export class ServerMetricsScraper {
 export function combineServerReports(reports: readonly ServerMetricsReport[]): ServerMetricsReport {
   if (reports.length === 1) return reports[0]!;
   const errors = reports.flatMap((r) => (r.lastError === undefined ? [] : [r.lastError]));
+  const available = reports.some((r) => r.available);
+  const totals = combineTotals(reports.flatMap((r) => (r.totals ? [r.totals] : [])));
   return {
     url: reports.map((r) => r.url).join(', '),
-    available: reports.some((r) => r.available),
+    available,
     scrapes: reports.reduce((n, r) => n + r.scrapes, 0),
     failures: reports.reduce((n, r) => n + r.failures, 0),
     ...(errors.length > 0 ? { lastError: errors.join('; ') } : {}),
+    ...(available ? {} : { unavailableReason: reports.map((r) => r.unavailableReason ?? r.url).join('; ') }),
+    ...(totals ? { totals } : {}),
     series: reports.flatMap((r) => r.series).sort((a, b) => a.key.localeCompare(b.key)),
   };
 }

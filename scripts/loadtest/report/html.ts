@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Summary } from '../stats.js';
+import { metricsState } from '../serverMetrics.js';
+import { serverTotalsHtml } from './serverSummary.js';
 import type { LoadTestReport, NodeReport } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -43,9 +45,7 @@ function keyValues(rows: [string, unknown][]): string {
 }
 
 function metricsStatus(m: NodeReport['metrics']): string {
-  return m.available
-    ? `${m.scrapes} scrapes of ${m.url}${m.failures ? `, ${m.failures} failed` : ''}`
-    : `not available (${m.url}${m.lastError ? `: ${m.lastError}` : ''})`;
+  return m.available ? `${metricsState(m)} of ${m.url}` : metricsState(m);
 }
 
 /** With several servers (a cluster), each node's share of the peers and of the media. */
@@ -268,7 +268,8 @@ ${r.tracks
   .join('')}
 </tbody></table>
 <h2>Server</h2>
-<p>Metrics: ${esc(serverStatus)}</p>
+<p>Server metrics: ${esc(serverStatus)}</p>
+${serverTotalsHtml(r)}
 ${serverMeans ? `<table class="wide"><thead><tr><th>series</th><th>mean</th><th>max</th><th>unit</th></tr></thead><tbody>${serverMeans}</tbody></table>` : ''}
 <div class="grid" id="server-charts"></div>
 ${downSection(r)}

@@ -23,6 +23,7 @@ import {
 import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from './loadPeer.js';
 import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents, type ProtocolSocket } from './signaling.js';
 import type { ReplayerStats } from './replayer.js';
+import type { LayerReceiveStats, SimulcastSendStats } from './simulcast.js';
 
 export interface SyntheticPeerOptions {
   url: string;
@@ -47,6 +48,13 @@ export interface SyntheticPeerOptions {
    * session (`room:resume`) before it reports itself failed. Default 15 s; 0: no resume.
    */
   resumeWithinMs?: number;
+  /** Video is published as simulcast layers (see simulcast.ts); default one stream. */
+  simulcast?: boolean;
+  /**
+   * Spatial layer (0 = lowest) asked of every simulcast video consumer with
+   * consumer:setPreferredLayers; default none asked, so the server sends the best it can.
+   */
+  preferredLayer?: number;
 }
 
 export interface ConsumerStats {
@@ -68,6 +76,8 @@ export interface ConsumerStats {
   plisSent: number;
   /** Video frames decoded: set by engines that decode (WrtcPeer), not by replaying ones. */
   framesDecoded?: number;
+  /** Simulcast video consumers: the layer asked for and the one that arrives. */
+  layer?: LayerReceiveStats;
   closed: boolean;
 }
 
@@ -78,6 +88,8 @@ export interface ProducerStats extends ReplayerStats {
   nacksReceived: number;
   plisReceived: number;
   firsReceived: number;
+  /** Simulcast video producers: per-layer sending and dynacast figures. */
+  simulcast?: SimulcastSendStats;
 }
 
 export type SyntheticPeerEvents = {
@@ -248,6 +260,12 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
   /** The consumer exists but is not resumed yet: the moment to hook its receive path. */
   protected consumerCreated(_entry: ConsumerEntry, _consumer: ms.Consumer): void {}
 
+  /**
+   * Dynacast: the server says which simulcast layers of one of this peer's producers anyone
+   * watches (the highest index, null for none). The event may come before produce() resolves.
+   */
+  protected producerDemand(_producerId: string, _maxSpatialLayer: number | null): void {}
+
   /** consumer:resume was acknowledged: media is about to flow. */
   protected consumerResumed(_entry: ConsumerEntry): void {}
 
@@ -395,6 +413,11 @@ export abstract class PeerBase<P extends ProducerEntry> implements LoadPeer {
       case 'server:draining': {
         const { remainingMs, otherNodes } = parsed.data as { remainingMs: number; otherNodes: number };
         this.events.emit('draining', { remainingMs, otherNodes });
+        return;
+      }
+      case 'producer:demand': {
+        const { producerId, maxSpatialLayer } = parsed.data as { producerId: string; maxSpatialLayer: number | null };
+        this.producerDemand(producerId, maxSpatialLayer);
         return;
       }
       case 'activeSpeaker':

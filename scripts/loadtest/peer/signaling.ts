@@ -43,6 +43,7 @@ export const ROOM_EVENTS = [
   'room:kicked',
   'server:draining',
   'activeSpeaker',
+  'producer:demand',
 ] as const satisfies readonly ServerEventName[];
 
 export interface EarlyEvents {

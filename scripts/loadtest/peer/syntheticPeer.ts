@@ -21,6 +21,7 @@ import { loadClip, DEFAULT_CLIP, type Clip, type ClipParameters } from './clip.j
 import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
 import { levelAt, type SpeakingTurn } from './speaking.js';
+import { LayerProbe, SimulcastSender, loadSimulcastClips, simulcastEncodings, spatialLayersOf } from './simulcast.js';
 
 export type { ConsumerStats, KeyFrameEvent, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
 
@@ -37,7 +38,7 @@ export interface SyntheticPeerJoinOptions extends SyntheticPeerOptions {
 }
 
 interface ReplayedProducer extends ProducerEntry {
-  replayer: RtpReplayer;
+  replayer: RtpReplayer | SimulcastSender;
 }
 
 /** Where a consumer's RTP sequence numbers have got to, for its loss count. */
@@ -109,7 +110,7 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     return iceParameters;
   }
 
-  override consumerStats(): ConsumerStats[] {
+  #consumerCounters(): ConsumerStats[] {
     for (const e of this.consumers.values()) {
       const receiver = e.consumer?.rtpReceiver as unknown as WeriftReceiverCounters | undefined;
       const ssrc = e.consumer?.rtpParameters.encodings?.[0]?.ssrc;
@@ -122,7 +123,20 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
   }
 
   override producerStats(): ProducerStats[] {
-    return [...this.producers.values()].map((e) => ({ ...e.stats, ...e.replayer.stats }));
+    return [...this.producers.values()].map((e) => ({
+      ...e.stats,
+      ...e.replayer.stats,
+      ...(e.replayer instanceof SimulcastSender ? { simulcast: e.replayer.layerStats } : {}),
+    }));
+  }
+
+  /** Simulcast senders told before their producer was known here (the server may speak first). */
+  readonly #earlyDemands = new Map<string, number | null>();
+
+  protected override producerDemand(producerId: string, maxSpatialLayer: number | null): void {
+    const entry = this.producers.get(producerId);
+    if (!entry) this.#earlyDemands.set(producerId, maxSpatialLayer);
+    else if (entry.replayer instanceof SimulcastSender) entry.replayer.demand(maxSpatialLayer);
   }
 
   protected override async startMedia(): Promise<void> {
@@ -137,13 +151,49 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
   protected override consumerCreated(entry: ConsumerEntry, consumer: ms.Consumer): void {
     const seq: SequenceState = { cycles: 0 };
     const track = consumer.track as unknown as WeriftTrack;
-    track.onReceiveRtp.subscribe((rtp) => count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length));
+    const probe = this.#layerProbe(entry, consumer);
+    track.onReceiveRtp.subscribe((rtp) => {
+      count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length);
+      probe?.packet(rtp.payload);
+    });
+  }
+
+  override consumerStats(): ConsumerStats[] {
+    for (const [id, probe] of this.#probes) {
+      const e = this.consumers.get(id);
+      if (e) e.stats.layer = probe.stats();
+    }
+    return this.#consumerCounters();
+  }
+
+  readonly #probes = new Map<string, LayerProbe>();
+
+  /**
+   * A simulcast video consumer: asks for the preferred layer (before the resume, so that the
+   * first layer forwarded is already the one asked) and watches which one arrives.
+   */
+  #layerProbe(entry: ConsumerEntry, consumer: ms.Consumer): LayerProbe | undefined {
+    const layers = spatialLayersOf(consumer.rtpParameters);
+    if (consumer.kind !== 'video' || layers < 2) return undefined;
+    const wanted = this.opts.preferredLayer;
+    const probe = new LayerProbe(wanted ?? layers - 1, layers);
+    this.#probes.set(consumer.id, probe);
+    if (wanted !== undefined) {
+      request(this.socket, 'consumer:setPreferredLayers', { consumerId: consumer.id, spatialLayer: Math.min(wanted, layers - 1) }, this.timeout).catch(
+        (error: unknown) => this.events.emit('warning', new Error(`setPreferredLayers of ${entry.stats.consumerId}: ${(error as Error).message}`)),
+      );
+    }
+    return probe;
   }
 
   async #publish(clip: Clip): Promise<void> {
     const want = this.opts.publish ?? {};
     for (const kind of ['audio', 'video'] as const) {
       if (!want[kind]) continue;
+      if (kind === 'video' && this.opts.simulcast) {
+        await this.#publishSimulcast();
+        continue;
+      }
       const track: WeriftTrack = new werift.MediaStreamTrack({ kind });
       const producer = await this.produce(kind, {
         track: track as unknown as MediaStreamTrack,
@@ -191,6 +241,35 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
       this.producers.set(producer.id, { producer, replayer, stats });
       replayer.start();
     }
+  }
+
+  /** One producer, one encoding per layer of SIMULCAST_LAYERS, as a browser's camera. */
+  async #publishSimulcast(): Promise<void> {
+    const clips = await loadSimulcastClips();
+    const track: WeriftTrack = new werift.MediaStreamTrack({ kind: 'video' });
+    const producer = await this.produce('video', {
+      track: track as unknown as MediaStreamTrack,
+      stopTracks: true,
+      encodings: simulcastEncodings(),
+    });
+    const stats: ProducerStats = { producerId: producer.id, kind: 'video', nacksReceived: 0, plisReceived: 0, firsReceived: 0, packetsSent: 0, bytesSent: 0, keyframeRequests: 0, keyframeJumps: 0 };
+    const sender = new SimulcastSender({
+      producer,
+      clips,
+      ...(this.#keyframeMinIntervalMs !== undefined ? { keyframeMinIntervalMs: this.#keyframeMinIntervalMs } : {}),
+      onError: (error) => this.events.emit('warning', new Error('simulcast replay failed', { cause: error })),
+      onKeyFrameRequest: (type) => {
+        if (type === 'pli') stats.plisReceived++;
+        else stats.firsReceived++;
+        this.events.emit('keyFrameRequest', { producerId: producer.id, type, at: performance.now() });
+      },
+      onKeyFrame: () => this.events.emit('keyFrameSent', { producerId: producer.id, at: performance.now() }),
+    });
+    this.producers.set(producer.id, { producer, replayer: sender, stats });
+    const early = this.#earlyDemands.get(producer.id);
+    this.#earlyDemands.delete(producer.id);
+    if (early !== undefined) sender.demand(early);
+    sender.start();
   }
 }
 

@@ -164,8 +164,9 @@ export function installWerift(): void {
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
-      // Lets the synthetic audio carry levels, which the server's active-speaker observer reads.
-      headerExtensions: { audio: [werift.useAudioLevelIndication()], video: [] },
+      // Lets the synthetic audio carry levels, which the server's active-speaker observer reads;
+      // MID and RID let simulcast layers (simulcast.ts) be told apart, as a browser's are.
+      headerExtensions: { audio: [werift.useAudioLevelIndication()], video: [werift.useSdesMid(), werift.useSdesRTPStreamId()] },
     },
   });
   const g = globalThis as unknown as Record<string, unknown>;

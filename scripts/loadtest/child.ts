@@ -94,6 +94,8 @@ function connect(cmd: JoinCommand, url = cmd.peer.url): Promise<LoadPeer> {
     displayName: cmd.peer.displayName,
     ...(cmd.password !== undefined ? { password: cmd.password } : {}),
     publish: cmd.peer.role === 'publisher' ? (cmd.publish ?? { audio: true, video: true }) : {},
+    ...(cmd.simulcast ? { simulcast: true } : {}),
+    ...(cmd.peer.role === 'subscriber' && cmd.subscriberLayer !== undefined ? { preferredLayer: cmd.subscriberLayer } : {}),
     consume: true,
   });
 }
@@ -236,8 +238,10 @@ async function join(cmd: JoinCommand): Promise<void> {
   }
 }
 
-function producerCounters(peer: LoadPeer): ProducerCounters[] {
+/** `layers`: with the per-layer figures of simulcast producers (end-of-run summaries). */
+function producerCounters(peer: LoadPeer, layers = false): ProducerCounters[] {
   return peer.producerStats().map((p) => ({
+    ...(layers && p.simulcast ? { simulcast: p.simulcast } : {}),
     producerId: p.producerId,
     kind: p.kind,
     packetsSent: p.packetsSent,
@@ -316,6 +320,7 @@ function summarize(slot: Slot): PeerSummary | undefined {
     nacksSent: s.nacksSent,
     plisSent: s.plisSent,
     closed: s.closed,
+    ...(s.layer ? { layer: s.layer } : {}),
     ...(s.firstPacketAt !== undefined ? { firstPacketMs: s.firstPacketAt - s.joinedAt } : {}),
     firstSession: s.joinedAt === firstSession,
   }));
@@ -343,7 +348,7 @@ function summarize(slot: Slot): PeerSummary | undefined {
     ...(firstAudioMs !== undefined ? { firstAudioMs } : {}),
     ...(firstVideoMs !== undefined ? { firstVideoMs } : {}),
     consumers: consumers.map(({ firstSession: _, ...c }) => c),
-    producers: [...slot.retiredProducers, ...producerCounters(peer)],
+    producers: [...slot.retiredProducers, ...producerCounters(peer, true)],
     ...(slot.rejoins ? { rejoins: slot.rejoins } : {}),
     ...(slot.moves ? { moves: slot.moves } : {}),
     ...(slot.failed !== undefined ? { failed: slot.failed } : {}),

@@ -20,6 +20,8 @@ import type { ReportFiles } from './report/write.js';
 import { peerTable, trackTable, TABLE_ROWS } from './report/terminal.js';
 import { serverJson, serverLines } from './report/serverSummary.js';
 import { metricsState } from './serverMetrics.js';
+import { layerTables, simulcastLine } from './report/layers.js';
+import { parseLayer } from './peer/simulcast.js';
 import type { LoadTestReport, NodeReport } from './report/types.js';
 import type { Summary } from './stats.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
@@ -135,7 +137,9 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
     ...healthLines(r),
     ...missingLines(r),
     ...speakerLines(r),
+    ...(r.simulcast ? [simulcastLine(r.simulcast)] : []),
     ...(tables && r.peerDetails.length > 0 ? ['', 'per peer:', ...peerTable(r), '', 'per track:', ...trackTable(r), ''] : []),
+    ...(tables && r.simulcast ? ['simulcast layers:', ...layerTables(r.simulcast), ''] : []),
     ...verdictLines(r),
   ];
   return out.join('\n');
@@ -160,6 +164,7 @@ function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | u
     health: r.health,
     consumers: r.consumers,
     ...(r.speakers ? { speakers: r.speakers } : {}),
+    ...(r.simulcast ? { simulcast: r.simulcast } : {}),
     generatorCpuPct: r.generatorCpuPct,
     generator: r.generator,
     server: serverJson(r),
@@ -201,6 +206,12 @@ async function main(argv: string[]): Promise<number> {
         'as silence), the turn passing every <seconds>; the report says how many turn changes the server announced ' +
         '(activeSpeaker) and how fast',
       seconds,
+    )
+    .option('--simulcast', 'publishers send video as 3 simulcast layers (320x180 / 640x360 / 1280x720 at 150 / 500 / 1200 kbps) and honour dynacast')
+    .option(
+      '--subscriber-layer <layer>',
+      'subscribers ask every simulcast video consumer for this layer: low, mid, high or a spatial index (0 = lowest)',
+      cliParser(parseLayer),
     )
     .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
     .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
@@ -302,6 +313,8 @@ async function main(argv: string[]): Promise<number> {
     tables: boolean;
     publish?: PublishKinds;
     rejoin?: boolean;
+    simulcast?: boolean;
+    subscriberLayer?: number;
     maxLoss: number;
     maxJoinFailures: number;
     maxPeerFailures: number;
@@ -339,6 +352,8 @@ async function main(argv: string[]): Promise<number> {
     thresholds,
     ...(o.publish !== undefined ? { publish: o.publish } : {}),
     ...(o.rejoin ? { rejoin: true } : {}),
+    ...(o.simulcast ? { simulcast: true } : {}),
+    ...(o.subscriberLayer !== undefined ? { subscriberLayer: o.subscriberLayer } : {}),
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),
     ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),

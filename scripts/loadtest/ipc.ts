@@ -8,6 +8,7 @@ import type { ConsumerStats } from './peer/index.js';
 import type { PeerEngine } from './peer/loadPeer.js';
 import type { SpeakerChange } from './peer/peerBase.js';
 import type { PeerPlan, PeerRole } from './plan.js';
+import type { SimulcastSendStats } from './peer/simulcast.js';
 
 export interface JoinCommand {
   type: 'join';
@@ -25,6 +26,10 @@ export interface JoinCommand {
   urls?: string[];
   /** What a publisher sends; default audio and video. */
   publish?: { audio: boolean; video: boolean };
+  /** Publishers send video as simulcast layers. */
+  simulcast?: boolean;
+  /** Subscribers ask every simulcast video consumer for this spatial layer. */
+  subscriberLayer?: number;
   /** A consumer without a packet for this long, or a publisher not consumed for this long, puts the peer down. */
   mediaGapMs: number;
   /** Speaker simulation: publishers take turns at speaking, each this long (see peer/speaking.ts). */
@@ -81,6 +86,8 @@ export interface ProducerCounters {
   plisReceived: number;
   firsReceived: number;
   keyframeJumps: number;
+  /** Simulcast video producers, in end-of-run summaries only: per-layer figures. */
+  simulcast?: SimulcastSendStats;
 }
 
 /** A consumer's counters as a child reports them: times become one latency figure. */

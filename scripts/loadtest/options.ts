@@ -1,6 +1,7 @@
 /** What a load-test run is asked to do, with the parsing of the CLI's notations. */
 import { availableParallelism } from 'node:os';
 import { PEER_ENGINES, type PeerEngine } from './peer/loadPeer.js';
+import { SIMULCAST_LAYERS } from './peer/simulcast.js';
 import type { Thresholds } from './verdict.js';
 
 export interface LoadTestOptions {
@@ -54,6 +55,10 @@ export interface LoadTestOptions {
    * seconds. Default: every publisher speaks all the time.
    */
   speakerTurnSec?: number;
+  /** Publishers send video as simulcast layers (SIMULCAST_LAYERS), as the browser client's camera does. */
+  simulcast?: boolean;
+  /** Subscribers ask every simulcast video consumer for this spatial layer (0 = lowest). */
+  subscriberLayer?: number;
   /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */
   thresholds?: Partial<Thresholds>;
 }
@@ -168,6 +173,10 @@ export function validateOptions(o: LoadTestOptions): void {
     if (o.publish !== undefined && !o.publish.audio) throw new Error('--speakers needs audio publishers');
     // libwebrtc marks its own levels from the tone it encodes: it cannot take turns.
     if (o.engine === 'wrtc') throw new Error('--speakers works with the werift engine only');
+  }
+  if (o.simulcast && o.engine === 'wrtc') throw new Error('--simulcast needs --engine werift');
+  if (o.subscriberLayer !== undefined && !(Number.isInteger(o.subscriberLayer) && o.subscriberLayer >= 0 && o.subscriberLayer < SIMULCAST_LAYERS.length)) {
+    throw new Error(`--subscriber-layer must be low, mid, high or 0–${SIMULCAST_LAYERS.length - 1}`);
   }
   if (o.engine !== undefined && !PEER_ENGINES.includes(o.engine)) throw new Error(`--engine must be one of ${PEER_ENGINES.join(', ')}`);
 }

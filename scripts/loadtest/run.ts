@@ -13,6 +13,7 @@ import { prepareMedia } from './peer/index.js';
 import { planPeers } from './plan.js';
 import { ProgressView } from './progress.js';
 import { writeReport, type ReportFiles } from './report/write.js';
+import { simulcastReport } from './report/layers.js';
 import type { LoadTestReport } from './report/types.js';
 import { ServerMetricsScraper } from './serverMetrics.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
@@ -58,7 +59,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   const processes = Math.min(options.processes ?? defaultProcesses(), plan.length);
   const sampleMs = Math.round((options.sampleIntervalSec ?? 1) * 1000);
 
-  await prepareMedia();
+  await prepareMedia({ simulcast: options.simulcast ?? false });
   log(`starting ${processes} load process(es) for ${plan.length} peers in ${options.rooms} room(s) on ${urls.length} server(s)`);
   const fleet = await Fleet.start(processes);
   const startedAt = new Date();
@@ -147,6 +148,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
         ...(options.publish !== undefined ? { publish: options.publish } : {}),
+        ...(options.simulcast ? { simulcast: true } : {}),
+        ...(options.subscriberLayer !== undefined ? { subscriberLayer: options.subscriberLayer } : {}),
         ...(options.rejoin ? { rejoin: true, urls } : {}),
         ...(options.speakerTurnSec !== undefined ? { speakerTurnMs: options.speakerTurnSec * 1000 } : {}),
         mediaGapMs,
@@ -191,6 +194,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       engine: options.engine ?? 'werift',
       publish: options.publish ?? { audio: true, video: true },
       rejoin: options.rejoin ?? false,
+      ...(options.simulcast ? { simulcast: true } : {}),
+      ...(options.subscriberLayer !== undefined ? { subscriberLayer: options.subscriberLayer } : {}),
     },
     startedAt,
     interrupted: signal?.aborted ?? false,
@@ -200,6 +205,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     ...(stoppedEarly ? { stoppedEarly } : {}),
     ...(udp ? { udp } : {}),
   });
+  const simulcast = simulcastReport(report);
+  if (simulcast) report.simulcast = simulcast;
   if (!options.outDir) return { report };
   const files = await writeReport(report, options.outDir);
   log(`report: ${files.html}`);

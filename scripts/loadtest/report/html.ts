@@ -9,6 +9,7 @@ import type { Summary } from '../stats.js';
 import { metricsState } from '../serverMetrics.js';
 import { serverTotalsHtml } from './serverSummary.js';
 import type { LoadTestReport, NodeReport } from './types.js';
+import { simulcastSection } from './layers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -267,6 +268,7 @@ ${r.tracks
   )
   .join('')}
 </tbody></table>
+${r.simulcast ? simulcastSection(r.simulcast) : ''}
 <h2>Server</h2>
 <p>Server metrics: ${esc(serverStatus)}</p>
 ${serverTotalsHtml(r)}

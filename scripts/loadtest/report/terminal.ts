@@ -8,7 +8,7 @@ import type { LoadTestReport } from './types.js';
 /** Beyond this many rows a table only shows its worst ones and says how many it left out. */
 export const TABLE_ROWS = 30;
 
-function table(header: string[], rows: string[][]): string[] {
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

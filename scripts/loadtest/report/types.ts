@@ -7,6 +7,7 @@ import type { Summary } from '../stats.js';
 import type { Verdict } from '../verdict.js';
 import type { UdpCounters } from '../udpCounters.js';
 import type { SpeakerReport } from '../speakers.js';
+import type { SimulcastReport } from './layers.js';
 
 export const REPORT_VERSION = 2;
 
@@ -140,7 +141,7 @@ export interface LoadTestReport {
     | 'publish'
     | 'rejoin'
   > &
-    Pick<LoadTestOptions, 'publishersMax' | 'speakerTurnSec'> & {
+    Pick<LoadTestOptions, 'publishersMax' | 'speakerTurnSec' | 'simulcast' | 'subscriberLayer'> & {
     /** The server's base URL; with several (a cluster), the nodes' base URLs joined by commas. */
     url: string;
   };
@@ -225,5 +226,7 @@ export interface LoadTestReport {
   consumers: { expected: number; actual: number; missing: number; tracks: ConsumerExpectation[] };
   /** Speaker simulation (--speakers): how the server's active-speaker announcements followed the turns. */
   speakers?: SpeakerReport;
+  /** Simulcast publishers' layers and what their consumers received (--simulcast, --subscriber-layer). */
+  simulcast?: SimulcastReport;
   verdict: Verdict;
 }

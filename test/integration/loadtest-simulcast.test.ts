@@ -74,6 +74,11 @@ test('subscribers asking for the low and the high layer receive those layers, by
   const layers = producer!.simulcast!.layers;
   assert.deepEqual(layers.map((x) => x.rid), ['r0', 'r1', 'r2']);
   assert.equal(new Set(layers.map((x) => x.ssrc)).size, 3);
+  // Each subscriber's consumer asked for a keyframe of its layer, and that layer's replay took it.
+  for (const rid of ['r0', 'r2']) {
+    const x = layers.find((y) => y.rid === rid)!;
+    assert.ok(x.keyframeRequestsReceived > 0 && x.keyframeRequests > 0, `keyframe requests on ${rid}: ${JSON.stringify(x)}`);
+  }
   const atServer = await serverBytesByRid('layers', pub.peerId, producer!.producerId);
   for (const x of layers) assert.ok((atServer.get(x.rid) ?? 0) > 0, `server received layer ${x.rid}`);
 });
@@ -88,7 +93,7 @@ test('dynacast: once nobody watches the high layer, the publisher stops sending 
   });
 
   await high.close();
-  await eventually('the publisher told to drop the layers above low', () => [layer('r1').paused, layer('r2').paused], (v) => v[0] && v[1], {
+  await eventually('the publisher told to drop the layers above low', () => [layer('r1').paused, layer('r2').paused], (v) => v[0] === true && v[1] === true, {
     timeoutMs: 10_000,
   });
   const producerId = pub.producerStats()[0]!.producerId;

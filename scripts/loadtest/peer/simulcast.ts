@@ -44,7 +44,8 @@ export function parseLayer(text: string): number {
 /** The encodings handed to mediasoup-client's produce(), as MediaSession.ts does for a camera. */
 export function simulcastEncodings(layers: readonly ClipParameters[] = SIMULCAST_LAYERS): ms.RtpEncodingParameters[] {
   const top = layers.at(-1)!;
-  return layers.map((l) => ({ scaleResolutionDownBy: top.width / l.width, maxBitrate: l.videoKbps * 1000 }));
+  // L1T1: the clips have no temporal layers (mediasoup-client would announce three otherwise).
+  return layers.map((l) => ({ scaleResolutionDownBy: top.width / l.width, maxBitrate: l.videoKbps * 1000, scalabilityMode: 'L1T1' }));
 }
 
 /** One clip per layer, encoded once and cached like the plain clip. */
@@ -133,6 +134,8 @@ export class SimulcastSender {
   #demands = 0;
   #srTimer: NodeJS.Timeout | undefined;
   #rtcpSubscription: { unSubscribe(): void } | undefined;
+  /** The DTLS transport #rtcpSubscription listens on: werift may replace it on a renegotiation. */
+  #listening: object | undefined;
   #onKeyFrameRequest: (type: 'pli' | 'fir') => void;
 
   constructor(o: SimulcastSenderOptions) {
@@ -227,6 +230,7 @@ export class SimulcastSender {
     this.#srTimer = undefined;
     this.#rtcpSubscription?.unSubscribe();
     this.#rtcpSubscription = undefined;
+    this.#listening = undefined;
   }
 
   /**
@@ -250,7 +254,9 @@ export class SimulcastSender {
   /** Keyframe requests arrive on the transport, addressed to a layer's SSRC. */
   #listen(): void {
     const dtls = this.#sender.dtlsTransport;
-    if (this.#rtcpSubscription || !dtls) return;
+    if (!dtls || dtls === this.#listening) return;
+    this.#rtcpSubscription?.unSubscribe();
+    this.#listening = dtls;
     const bySsrc = new Map(this.#layers.map((l) => [l.stats.ssrc, l]));
     this.#rtcpSubscription = dtls.onRtcp.subscribe((packet) => {
       if (packet.type !== RTCP_PSFB) return;

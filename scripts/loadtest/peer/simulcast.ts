@@ -18,6 +18,7 @@ import { randomInt } from 'node:crypto';
 import type * as ms from 'mediasoup-client/types';
 import { DEFAULT_CLIP, loadClip, type Clip, type ClipParameters } from './clip.js';
 import { RtpReplayer, type ReplayerStats } from './replayer.js';
+import { RTP_HEADER_LENGTH, VP8_DESCRIPTOR_LENGTH } from './rtpPacketizer.js';
 import { werift } from './werift.js';
 
 /** The layers of a simulcast publisher, lowest first, as the browser client's camera sends them. */
@@ -120,8 +121,6 @@ export interface SimulcastSenderOptions {
   onKeyFrame: () => void;
 }
 
-const RTP_HEADER_LENGTH = 12;
-
 /** Replays one clip per layer into the producer's encodings, each with its own SSRC. */
 export class SimulcastSender {
   readonly #layers: Layer[];
@@ -136,7 +135,7 @@ export class SimulcastSender {
   #rtcpSubscription: { unSubscribe(): void } | undefined;
   /** The DTLS transport #rtcpSubscription listens on: werift may replace it on a renegotiation. */
   #listening: object | undefined;
-  #onKeyFrameRequest: (type: 'pli' | 'fir') => void;
+  readonly #onKeyFrameRequest: (type: 'pli' | 'fir') => void;
 
   constructor(o: SimulcastSenderOptions) {
     const p = o.producer.rtpParameters;
@@ -280,9 +279,9 @@ export class SimulcastSender {
     if (dtls?.state !== 'connected') return;
     this.#listen();
     if (layer.awaitKeyframe) {
-      // Payload descriptor (4 bytes, see rtpPacketizer.ts) bit S, then the VP8 header's P bit.
+      // The clip's payload descriptor (rtpPacketizer.ts): bit S; then the VP8 header's P bit.
       const start = (packet[RTP_HEADER_LENGTH]! & 0x10) !== 0;
-      const key = start && (packet[RTP_HEADER_LENGTH + 4]! & 0x01) === 0;
+      const key = start && (packet[RTP_HEADER_LENGTH + VP8_DESCRIPTOR_LENGTH]! & 0x01) === 0;
       if (!key) return;
       layer.awaitKeyframe = false;
     }

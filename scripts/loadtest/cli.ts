@@ -213,6 +213,11 @@ async function main(argv: string[]): Promise<number> {
       'subscribers ask every simulcast video consumer for this layer: low, mid, high or a spatial index (0 = lowest)',
       cliParser(parseLayer),
     )
+    .option(
+      '--max-layer-mismatches <n>',
+      'with --subscriber-layer: fail when more simulcast consumers than this end on another layer than the one asked (or get none)',
+      int('--max-layer-mismatches', 0),
+    )
     .option('--duration <seconds>', 'how long to hold all peers once the last one has been started', seconds, 60)
     .option('--ramp <rate>', 'join pace over the whole run: 5/s, 2, 120/min', ramp, 5)
     .option('--out <dir>', 'write loadtest-<time>.json and .html reports there')
@@ -315,6 +320,7 @@ async function main(argv: string[]): Promise<number> {
     rejoin?: boolean;
     simulcast?: boolean;
     subscriberLayer?: number;
+    maxLayerMismatches?: number;
     maxLoss: number;
     maxJoinFailures: number;
     maxPeerFailures: number;
@@ -354,6 +360,7 @@ async function main(argv: string[]): Promise<number> {
     ...(o.rejoin ? { rejoin: true } : {}),
     ...(o.simulcast ? { simulcast: true } : {}),
     ...(o.subscriberLayer !== undefined ? { subscriberLayer: o.subscriberLayer } : {}),
+    ...(o.maxLayerMismatches !== undefined ? { maxLayerMismatches: o.maxLayerMismatches } : {}),
     ...(o.out !== undefined ? { outDir: o.out } : {}),
     ...(o.processes !== undefined ? { processes: o.processes } : {}),
     ...(o.roomPrefix !== undefined ? { roomPrefix: o.roomPrefix } : {}),

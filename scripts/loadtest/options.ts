@@ -59,6 +59,8 @@ export interface LoadTestOptions {
   simulcast?: boolean;
   /** Subscribers ask every simulcast video consumer for this spatial layer (0 = lowest). */
   subscriberLayer?: number;
+  /** With `subscriberLayer`: simulcast consumers allowed to end on another layer (or none); default 0. */
+  maxLayerMismatches?: number;
   /** Pass/fail limits; each one left out takes its default (DEFAULT_THRESHOLDS). */
   thresholds?: Partial<Thresholds>;
 }
@@ -174,6 +176,7 @@ export function validateOptions(o: LoadTestOptions): void {
     // libwebrtc marks its own levels from the tone it encodes: it cannot take turns.
     if (o.engine === 'wrtc') throw new Error('--speakers works with the werift engine only');
   }
+  if (o.maxLayerMismatches !== undefined) positiveInt('max-layer-mismatches', o.maxLayerMismatches, 0);
   if (o.simulcast && o.engine === 'wrtc') throw new Error('--simulcast needs --engine werift');
   if (o.subscriberLayer !== undefined && !(Number.isInteger(o.subscriberLayer) && o.subscriberLayer >= 0 && o.subscriberLayer < SIMULCAST_LAYERS.length)) {
     throw new Error(`--subscriber-layer must be low, mid, high or 0–${SIMULCAST_LAYERS.length - 1}`);

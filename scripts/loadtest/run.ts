@@ -13,7 +13,7 @@ import { prepareMedia } from './peer/index.js';
 import { planPeers } from './plan.js';
 import { ProgressView } from './progress.js';
 import { writeReport, type ReportFiles } from './report/write.js';
-import { simulcastReport } from './report/layers.js';
+import { layerCheck, simulcastReport, withCheck } from './report/layers.js';
 import type { LoadTestReport } from './report/types.js';
 import { ServerMetricsScraper } from './serverMetrics.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
@@ -206,7 +206,11 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     ...(udp ? { udp } : {}),
   });
   const simulcast = simulcastReport(report);
-  if (simulcast) report.simulcast = simulcast;
+  if (simulcast) {
+    report.simulcast = simulcast;
+    const check = layerCheck(simulcast, options.maxLayerMismatches ?? 0);
+    if (check) report.verdict = withCheck(report.verdict, check);
+  }
   if (!options.outDir) return { report };
   const files = await writeReport(report, options.outDir);
   log(`report: ${files.html}`);

@@ -68,7 +68,17 @@ export interface VerdictFigures {
   generatorSocketDrops?: number;
 }
 
-export type CheckName = 'completed' | 'generator' | 'joinFailures' | 'peerFailures' | 'mediaGap' | 'lossPct' | 'firstRtpP95Ms' | 'missingConsumers';
+export type CheckName =
+  | 'completed'
+  | 'generator'
+  | 'joinFailures'
+  | 'peerFailures'
+  | 'mediaGap'
+  | 'lossPct'
+  | 'firstRtpP95Ms'
+  | 'missingConsumers'
+  /** With --subscriber-layer: consumers that did not receive the layer asked (report/layers.ts). */
+  | 'layers';
 
 export interface Check {
   name: CheckName;

@@ -158,6 +158,9 @@ test('the load tester with --simulcast --subscriber-layer low reports the layers
   const received = s.consumers.reduce((n, c) => n + c.kbps, 0) / s.consumers.length;
   assert.ok(received < SIMULCAST_LAYERS[1]!.videoKbps, `${received} kbps per consumer`);
 
+  // Every consumer got the layer asked: the layer check passes with the rest of the verdict.
+  const check = report.verdict.checks.find((c) => c.name === 'layers');
+  assert.deepEqual([check?.pass, check?.actual], [true, 0]);
   assert.ok(files);
   const json = JSON.parse(await readFile(files.json, 'utf8')) as typeof report;
   assert.equal(json.simulcast?.totals.matching, 2);

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LayerProbe, SIMULCAST_LAYERS, loadSimulcastClips, parseLayer, vp8KeyframeSize } from '../../scripts/loadtest/peer/simulcast.js';
 import { RTP_HEADER_LENGTH } from '../../scripts/loadtest/peer/rtpPacketizer.js';
-import { layerTables, simulcastLine, simulcastReport } from '../../scripts/loadtest/report/layers.js';
+import { layerCheck, layerTables, simulcastLine, simulcastReport, withCheck } from '../../scripts/loadtest/report/layers.js';
+import { DEFAULT_THRESHOLDS, judge } from '../../scripts/loadtest/verdict.js';
 import type { PeerSummary } from '../../scripts/loadtest/ipc.js';
 
 test('--subscriber-layer takes low, mid, high or a spatial index', () => {
@@ -69,4 +70,18 @@ test('the report pairs each consumer with its publisher and counts matches and p
   const firstConsumer = lines[lines.indexOf('') + 2]!;
   assert.match(firstConsumer, /^sub-1\s+pub-1\s+low \(0\)\s+high \(2\)\s+1280x720\s+1200\s+0\s+NO$/);
   assert.equal(simulcastReport({ peerDetails: [], options: {} as never }), undefined);
+
+  // The layer check: one consumer on another layer than asked fails a limit of 0, passes a limit of 1.
+  const clean = judge(
+    { lossPct: 0, packets: 100, joinFailures: 0, peerFailures: 0, firstRtpP95Ms: 300, firstRtpExpected: 2, longestMediaGapSec: 0,
+      peersWithMediaGaps: 0, missingConsumers: 0, expectedConsumers: 2, generatorBusiestChildPct: 10, generatorLoopDelayMaxMs: 10 },
+    DEFAULT_THRESHOLDS,
+  );
+  assert.equal(clean.pass, true);
+  const strict = withCheck(clean, layerCheck(s, 0)!);
+  assert.deepEqual([strict.pass, strict.failed], [false, ['layers']]);
+  assert.match(strict.checks.at(-1)!.detail, /without the layer asked \(low \(0\)\): 1 of 2 > limit 0, over by 1/);
+  assert.equal(withCheck(clean, layerCheck(s, 1)!).pass, true);
+  // Nothing asked: nothing to check.
+  assert.equal(layerCheck({ ...s, subscriberLayer: undefined } as typeof s, 0), undefined);
 });

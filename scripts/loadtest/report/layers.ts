@@ -7,6 +7,7 @@ import type { PeerSummary } from '../ipc.js';
 import { LAYER_NAMES, SIMULCAST_LAYERS } from '../peer/simulcast.js';
 import { table, TABLE_ROWS } from './terminal.js';
 import type { LoadTestReport } from './types.js';
+import type { Check, Verdict } from '../verdict.js';
 
 export interface PublisherLayersReport {
   producerId: string;
@@ -141,6 +142,28 @@ export function simulcastReport(r: Pick<LoadTestReport, 'peerDetails' | 'options
       pauses: allLayers.reduce((n, l) => n + l.pauses, 0),
     },
   };
+}
+
+/**
+ * With a layer asked (--subscriber-layer): at most `limit` simulcast consumers may have
+ * received another layer, or none. Undefined when nothing was asked.
+ */
+export function layerCheck(s: SimulcastReport, limit: number): Check | undefined {
+  if (s.subscriberLayer === undefined) return undefined;
+  const t = s.totals;
+  const what = `simulcast consumers without the layer asked (${layerName(s.subscriberLayer)})`;
+  const pass = t.mismatched <= limit;
+  const detail = pass
+    ? `${what}: ${t.mismatched} of ${t.consumers} (limit ${limit})`
+    : `${what}: ${t.mismatched} of ${t.consumers} > limit ${limit}, over by ${t.mismatched - limit}`;
+  return { name: 'layers', pass, actual: t.mismatched, limit, unit: '', detail };
+}
+
+/** The verdict with one more check: the run passes only if that one does too. */
+export function withCheck(v: Verdict, check: Check): Verdict {
+  const checks = [...v.checks, check];
+  const failed = checks.filter((c) => !c.pass).map((c) => c.name);
+  return { ...v, checks, failed, pass: failed.length === 0 };
 }
 
 /** One line for the terminal summary. */

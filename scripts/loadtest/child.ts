@@ -21,6 +21,8 @@ import type {
 } from './ipc.js';
 import { MediaWatch } from './mediaWatch.js';
 import { SocketDrops } from './socketDrops.js';
+import { round } from './stats.js';
+import type { LatencySummary } from './peer/latency.js';
 import type { PeerPlan } from './plan.js';
 
 /** Closing peers must not hold the run hostage. */
@@ -304,6 +306,11 @@ function sample(seq: number): void {
   });
 }
 
+/** Hundredths of a ms: finer than any clock here resolves, shorter on the IPC channel. */
+function roundLatency(l: LatencySummary): LatencySummary {
+  return { count: l.count, p50: round(l.p50, 2), p95: round(l.p95, 2), mean: round(l.mean, 2), max: round(l.max, 2) };
+}
+
 function summarize(slot: Slot): PeerSummary | undefined {
   const peer = slot.peer;
   if (!peer) return undefined;
@@ -322,6 +329,8 @@ function summarize(slot: Slot): PeerSummary | undefined {
     closed: s.closed,
     ...(s.layer ? { layer: s.layer } : {}),
     ...(s.firstPacketAt !== undefined ? { firstPacketMs: s.firstPacketAt - s.joinedAt } : {}),
+    ...(s.latencyMs !== undefined ? { latencyMs: roundLatency(s.latencyMs) } : {}),
+    ...(s.jitterMs !== undefined ? { jitterMs: round(s.jitterMs, 2) } : {}),
     firstSession: s.joinedAt === firstSession,
   }));
   // First RTP is the first session's: a rejoin's is not a join latency of the run.

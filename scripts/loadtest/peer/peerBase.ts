@@ -24,6 +24,7 @@ import { waitForConsumerMedia, type LoadPeer, type WaitForMediaOptions } from '.
 import { bufferRoomEvents, connectSocket, ROOM_EVENTS, type EarlyEvents, type ProtocolSocket } from './signaling.js';
 import type { ReplayerStats } from './replayer.js';
 import type { LayerReceiveStats, SimulcastSendStats } from './simulcast.js';
+import type { LatencySummary } from './latency.js';
 
 export interface SyntheticPeerOptions {
   url: string;
@@ -74,6 +75,12 @@ export interface ConsumerStats {
   /** NACKs and PLIs this receiver sent to the server. */
   nacksSent: number;
   plisSent: number;
+  /**
+   * End-to-end latency (send time carried in abs-capture-time → receive) and RFC 3550
+   * interarrival jitter, in ms: set by engines that read the RTP (SyntheticPeer).
+   */
+  latencyMs?: LatencySummary;
+  jitterMs?: number;
   /** Video frames decoded: set by engines that decode (WrtcPeer), not by replaying ones. */
   framesDecoded?: number;
   /** Simulcast video consumers: the layer asked for and the one that arrives. */

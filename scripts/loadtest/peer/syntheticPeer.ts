@@ -22,6 +22,7 @@ import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
 import { levelAt, type SpeakingTurn } from './speaking.js';
 import { LayerProbe, SimulcastSender, loadSimulcastClips, simulcastEncodings, spatialLayersOf } from './simulcast.js';
+import { ABS_CAPTURE_TIME_URI, StreamQuality, decodeAbsCaptureTime, encodeAbsCaptureTime, wallClockMs } from './latency.js';
 
 export type { ConsumerStats, KeyFrameEvent, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
 
@@ -35,6 +36,11 @@ export interface SyntheticPeerJoinOptions extends SyntheticPeerOptions {
   keyframeMinIntervalMs?: number;
   /** Speaker simulation: this publisher's turn at speaking; default it speaks all the time. */
   speaking?: SpeakingTurn;
+  /**
+   * @internal Tests only: packets carry a send time this many ms in the past, so every
+   * receiver's latency grows by that much, as if the network held them that long.
+   */
+  captureTimeSkewMs?: number;
 }
 
 interface ReplayedProducer extends ProducerEntry {
@@ -75,12 +81,16 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
   readonly #clip: Clip | undefined;
   readonly #keyframeMinIntervalMs: number | undefined;
   readonly #speaking: SpeakingTurn | undefined;
+  readonly #captureTimeSkewMs: number;
+  /** Latency and jitter of each consumer, fed by its receive path. */
+  readonly #quality = new WeakMap<ConsumerEntry, StreamQuality>();
 
   private constructor(init: PeerInit, clip: Clip | undefined, opts: SyntheticPeerJoinOptions) {
     super(init);
     this.#clip = clip;
     this.#keyframeMinIntervalMs = opts.keyframeMinIntervalMs;
     this.#speaking = opts.speaking;
+    this.#captureTimeSkewMs = opts.captureTimeSkewMs ?? 0;
   }
 
   /**
@@ -118,6 +128,10 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
         e.stats.nacksSent = receiver.nackCountBySsrc?.[ssrc] ?? 0;
         e.stats.plisSent = receiver.pliCountBySsrc?.[ssrc] ?? 0;
       }
+      const quality = this.#quality.get(e);
+      const latency = quality?.latency();
+      if (latency) e.stats.latencyMs = latency;
+      if (quality?.jitterMs !== undefined) e.stats.jitterMs = quality.jitterMs;
     }
     return super.consumerStats();
   }
@@ -152,9 +166,16 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     const seq: SequenceState = { cycles: 0 };
     const track = consumer.track as unknown as WeriftTrack;
     const probe = this.#layerProbe(entry, consumer);
+    const clockRate = consumer.rtpParameters.codecs[0]?.clockRate;
+    const captureExtId = consumer.rtpParameters.headerExtensions?.find((e) => e.uri === ABS_CAPTURE_TIME_URI)?.id;
+    const quality = clockRate ? new StreamQuality(clockRate) : undefined;
+    if (quality) this.#quality.set(entry, quality);
     track.onReceiveRtp.subscribe((rtp) => {
       count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length);
       probe?.packet(rtp.payload);
+      if (!quality) return;
+      const stamp = captureExtId === undefined ? undefined : rtp.header.extensions.find((x) => x.id === captureExtId);
+      quality.onPacket(rtp.header.timestamp, wallClockMs(), stamp ? decodeAbsCaptureTime(stamp.payload) : undefined);
     });
   }
 
@@ -207,13 +228,15 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
         throw new Error(`producer ${producer.id} has no SSRC / payload type`);
       }
       const levelExtId = producer.rtpParameters.headerExtensions?.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+      const sendTimeExtId = producer.rtpParameters.headerExtensions?.find((e) => e.uri === ABS_CAPTURE_TIME_URI)?.id;
+      const skewMs = this.#captureTimeSkewMs;
       const replayer = new RtpReplayer({
         track: clip[kind],
         target: { ssrc: encoding.ssrc, payloadType, ...(kind === 'video' ? { fps: clip.params.fps } : {}) },
-        sink:
-          levelExtId === undefined
-            ? (packet) => track.writeRtp(packet)
-            : (packet) => track.writeRtp(withAudioLevel(packet, levelExtId, levelAt(this.#speaking, Date.now()))),
+        sink: (packet) => {
+          const rtp = levelExtId === undefined ? werift.RtpPacket.deSerialize(packet) : withAudioLevel(packet, levelExtId, levelAt(this.#speaking, Date.now()));
+          track.writeRtp(sendTimeExtId === undefined ? rtp : withSendTime(rtp, sendTimeExtId, skewMs));
+        },
         onError: (error) => this.events.emit('warning', new Error(`replay of ${kind} stopped`, { cause: error })),
         onKeyFrame: () => this.events.emit('keyFrameSent', { producerId: producer.id, at: performance.now() }),
         ...(this.#keyframeMinIntervalMs !== undefined ? { keyframeMinIntervalMs: this.#keyframeMinIntervalMs } : {}),
@@ -271,6 +294,12 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     if (early !== undefined) sender.demand(early);
     sender.start();
   }
+}
+
+/** Stamps the send time (now, less the test-only skew) for the receivers' latency (latency.ts). */
+function withSendTime(rtp: InstanceType<typeof werift.RtpPacket>, extId: number, skewMs: number): InstanceType<typeof werift.RtpPacket> {
+  rtp.header.extensions.push({ id: extId, payload: encodeAbsCaptureTime(wallClockMs() - skewMs) });
+  return rtp;
 }
 
 function count(s: ConsumerStats, state: SequenceState, seq: number, payloadBytes: number): void {

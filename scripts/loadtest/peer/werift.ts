@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { ABS_CAPTURE_TIME_URI } from './latency.js';
 
 export type Werift = typeof import('werift');
 type WeriftPolyfill = typeof import('werift/polyfill');
@@ -37,6 +38,11 @@ const GLOBAL_KEYS = [
 ] as const;
 
 let installed = false;
+
+/** werift has no helper for abs-capture-time; it passes unknown extensions through as they are. */
+function absCaptureTime(): InstanceType<Werift['RTCRtpHeaderExtensionParameters']> {
+  return new werift.RTCRtpHeaderExtensionParameters({ uri: ABS_CAPTURE_TIME_URI });
+}
 
 /**
  * Makes "no STUN server configured" mean no STUN. werift 0.25.2 falls back to
@@ -165,8 +171,12 @@ export function installWerift(): void {
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
       // Lets the synthetic audio carry levels, which the server's active-speaker observer reads;
-      // MID and RID let simulcast layers (simulcast.ts) be told apart, as a browser's are.
-      headerExtensions: { audio: [werift.useAudioLevelIndication()], video: [werift.useSdesMid(), werift.useSdesRTPStreamId()] },
+      // MID and RID let simulcast layers (simulcast.ts) be told apart, as a browser's are; and
+      // every stream carries its send time, read back on receive for end-to-end latency (latency.ts).
+      headerExtensions: {
+        audio: [werift.useAudioLevelIndication(), absCaptureTime()],
+        video: [werift.useSdesMid(), werift.useSdesRTPStreamId(), absCaptureTime()],
+      },
     },
   });
   const g = globalThis as unknown as Record<string, unknown>;

@@ -101,6 +101,17 @@ function healthLines(r: LoadTestReport): string[] {
   ];
 }
 
+/** Latency and jitter over consumers; nothing when no consumer measured them (wrtc peers). */
+function qualityLines(r: LoadTestReport): string[] {
+  const q = r.mediaQuality;
+  if (q.measured === 0 && q.jitterMs.count === 0) return [];
+  return [
+    line(`end-to-end latency p50 (${q.measured}/${q.consumers} consumers)`, q.latencyP50Ms),
+    line('end-to-end latency p95', q.latencyP95Ms),
+    line('jitter', q.jitterMs),
+  ];
+}
+
 function missingLines(r: LoadTestReport): string[] {
   return r.consumers.tracks
     .filter((t) => t.actual < t.expected)
@@ -125,6 +136,7 @@ function summaryText(r: LoadTestReport, tables: boolean): string {
     line('room:join ack', r.joinLatencyMs.ack),
     line('peer setup', r.joinLatencyMs.setup),
     line('first RTP (subscribers)', r.firstRtpMs.any),
+    ...qualityLines(r),
     `  received ${r.totals.packetsReceived} packets, lost ${r.totals.lost} (${r.totals.lossPct} %), ` +
       `NACKs ${r.totals.nacksSent}, PLIs ${r.totals.plisSent}, keyframe jumps ${r.totals.keyframeJumps}`,
     `  load generator CPU: mean ${r.generatorCpuPct.mean} %, peak ${r.generatorCpuPct.max} % of a core; busiest process ` +
@@ -160,6 +172,8 @@ function jsonSummary(r: LoadTestReport, exitCode: number, files: ReportFiles | u
     peers: r.peers,
     joinLatencyMs: r.joinLatencyMs,
     firstRtpMs: r.firstRtpMs,
+    mediaQuality: r.mediaQuality,
+    trackQuality: r.tracks.map((t) => ({ producerId: t.producerId, label: t.label, kind: t.kind, ...t.quality })),
     totals: r.totals,
     health: r.health,
     consumers: r.consumers,
@@ -283,6 +297,12 @@ async function main(argv: string[]): Promise<number> {
       nonNegative,
       DEFAULT_THRESHOLDS.maxGeneratorLoopDelayMs,
     )
+    .option(
+      '--max-latency-p95-ms <ms>',
+      "fail when 95 % of consumers' end-to-end latency p95 is not within this (off by default; the peers' clocks must agree: one machine, or NTP-synchronized)",
+      nonNegative,
+    )
+    .option('--max-jitter-ms <ms>', 'fail when 95 % of consumers\' RFC 3550 jitter is not within this (off by default)', nonNegative)
     .addHelpText(
       'after',
       '\nCtrl-C stops early: peers are closed and the report is still written; a second Ctrl-C aborts.\n' +
@@ -330,6 +350,8 @@ async function main(argv: string[]): Promise<number> {
     maxGeneratorCpu: number;
     maxGeneratorStall: number;
     maxGeneratorDrops: number;
+    maxLatencyP95Ms?: number;
+    maxJitterMs?: number;
   }>();
   const thresholds: Thresholds = {
     maxLossPct: o.maxLoss,
@@ -341,6 +363,8 @@ async function main(argv: string[]): Promise<number> {
     maxGeneratorCpuPct: o.maxGeneratorCpu,
     maxGeneratorLoopDelayMs: o.maxGeneratorStall,
     maxGeneratorSocketDrops: o.maxGeneratorDrops,
+    ...(o.maxLatencyP95Ms !== undefined ? { maxLatencyP95Ms: o.maxLatencyP95Ms } : {}),
+    ...(o.maxJitterMs !== undefined ? { maxJitterMs: o.maxJitterMs } : {}),
   };
   const options: LoadTestOptions = {
     url: o.url,

@@ -7,6 +7,7 @@ import type { ChildMessage, ExpectedProducer, PeerSummary, SampleMessage } from 
 import type { PeerPlan } from './plan.js';
 import { combineServerReports, type ServerMetricsReport } from './serverMetrics.js';
 import { round, summarize } from './stats.js';
+import { mediaQuality } from './mediaQuality.js';
 import { judge, type Thresholds } from './verdict.js';
 import { speakerReport } from './speakers.js';
 import type { UdpCounters } from './udpCounters.js';
@@ -382,6 +383,11 @@ export class RunCollector {
     const withoutSummary = [...this.#joined.keys()].filter((i) => !summarized.has(i)).length;
     if (withoutSummary > 0) this.#totalsFromSamples(byId);
     else this.#totalsFromSummaries(byId, peers);
+    const quality = mediaQuality(peers);
+    for (const t of tracks) {
+      const q = quality.tracks.get(t.producerId);
+      if (q) t.quality = q;
+    }
     const sum = (f: (t: TrackReport['totals']) => number) => tracks.reduce((n, t) => n + f(t.totals), 0);
     const packetsReceived = sum((t) => t.packetsReceived);
     const lost = sum((t) => t.lost);
@@ -461,6 +467,7 @@ export class RunCollector {
       ...(opts.options.speakerTurnSec !== undefined
         ? { speakers: speakerReport(this.#plan, peers, opts.options.speakerTurnSec * 1000) }
         : {}),
+      mediaQuality: quality.run,
       verdict: judge(
         {
           lossPct: packetsReceived + lost > 0 ? (lost / (packetsReceived + lost)) * 100 : 0,
@@ -478,6 +485,8 @@ export class RunCollector {
           generatorBusiestChildPct: generator.busiestChildPeakPct,
           generatorLoopDelayMaxMs: generator.loopDelayMaxMs,
           ...(socketDrops !== undefined ? { generatorSocketDrops: socketDrops } : {}),
+          ...(quality.run.latencyP95Ms.p95 !== undefined ? { latencyP95Ms: quality.run.latencyP95Ms.p95 } : {}),
+          ...(quality.run.jitterMs.p95 !== undefined ? { jitterP95Ms: quality.run.jitterMs.p95 } : {}),
         },
         opts.thresholds,
       ),

@@ -27,6 +27,13 @@ export interface Thresholds {
   maxGeneratorLoopDelayMs: number;
   /** Datagrams the kernel dropped on the load-test processes' own sockets (full receive buffers). */
   maxGeneratorSocketDrops: number;
+  /**
+   * End-to-end latency, in ms: the 95th percentile over consumers of each one's latency p95.
+   * Off unless set (the figure needs the peers' clocks to agree: one machine, or synchronized).
+   */
+  maxLatencyP95Ms?: number;
+  /** RFC 3550 interarrival jitter, in ms: the 95th percentile over consumers. Off unless set. */
+  maxJitterMs?: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -66,6 +73,9 @@ export interface VerdictFigures {
   generatorLoopDelayMaxMs: number;
   /** Drops on the generator's own sockets; undefined where the system cannot tell. */
   generatorSocketDrops?: number;
+  /** p95 over consumers of their latency p95, and of their jitter (ms); undefined when none measured them. */
+  latencyP95Ms?: number;
+  jitterP95Ms?: number;
 }
 
 export type CheckName =
@@ -78,7 +88,9 @@ export type CheckName =
   | 'firstRtpP95Ms'
   | 'missingConsumers'
   /** With --subscriber-layer: consumers that did not receive the layer asked (report/layers.ts). */
-  | 'layers';
+  | 'layers'
+  | 'latencyP95Ms'
+  | 'jitterMs';
 
 export interface Check {
   name: CheckName;
@@ -143,6 +155,19 @@ function generator(f: VerdictFigures, t: Thresholds): Check {
     : { name: 'generator', pass: false, unit: '', detail: `load generator saturated (${over.join('; ')}): the figures describe it, not the server` };
 }
 
+/**
+ * A latency or jitter limit, checked only when one was given. A limit nothing measured
+ * fails when media flowed (the figure was asked for and is missing: an engine that does not
+ * measure it, or stamps that did not survive), and passes when there was no media at all.
+ */
+function optionalLimit(name: 'latencyP95Ms' | 'jitterMs', what: string, actual: number | undefined, limit: number | undefined, packets: number): Check[] {
+  if (limit === undefined) return [];
+  if (actual !== undefined) return [atMost(name, what, actual, limit, 'ms')];
+  return packets > 0
+    ? [{ name, pass: false, limit, unit: 'ms', detail: `${what}: not measured on any consumer, though media flowed` }]
+    : [{ name, pass: true, limit, unit: 'ms', detail: `${what}: no packets to measure it on` }];
+}
+
 export function judge(f: VerdictFigures, thresholds: Thresholds): Verdict {
   const t = thresholds;
   const checks: Check[] = [
@@ -167,6 +192,8 @@ export function judge(f: VerdictFigures, thresholds: Thresholds): Verdict {
         ? { name: 'firstRtpP95Ms', pass: false, limit: t.maxFirstRtpP95Ms, unit: 'ms', detail: `first RTP p95: no subscriber got any RTP (${f.firstRtpExpected} expected to)` }
         : { name: 'firstRtpP95Ms', pass: true, limit: t.maxFirstRtpP95Ms, unit: 'ms', detail: 'first RTP p95: no subscriber expected media' },
     atMost('missingConsumers', 'missing consumers at the end', f.missingConsumers, t.maxMissingConsumers, '', ` (${f.expectedConsumers - f.missingConsumers} of ${f.expectedConsumers} receiving)`),
+    ...optionalLimit('latencyP95Ms', 'end-to-end latency p95 (95 % of consumers)', f.latencyP95Ms, t.maxLatencyP95Ms, f.packets),
+    ...optionalLimit('jitterMs', 'jitter (95 % of consumers)', f.jitterP95Ms, t.maxJitterMs, f.packets),
   ];
   const failed = checks.filter((c) => !c.pass).map((c) => c.name);
   return { pass: failed.length === 0, thresholds: { ...t }, checks, failed };

@@ -31,8 +31,11 @@ function scriptJson(value: unknown): string {
 
 const fmt = (v: number | undefined, digits = 0) => (v === undefined ? '–' : v.toFixed(digits));
 
+/** Whole ms, with a tenth below 10 ms: loopback latencies and jitter are a few ms. */
+const fmtMs = (v: number | undefined) => fmt(v, v !== undefined && Math.abs(v) < 10 ? 1 : 0);
+
 function summaryRow(name: string, s: Summary): string {
-  return `<tr><th>${esc(name)}</th><td>${s.count}</td><td>${fmt(s.p50)}</td><td>${fmt(s.p95)}</td><td>${fmt(s.p99)}</td><td>${fmt(s.min)}</td><td>${fmt(s.max)}</td></tr>`;
+  return `<tr><th>${esc(name)}</th><td>${s.count}</td><td>${fmtMs(s.p50)}</td><td>${fmtMs(s.p95)}</td><td>${fmtMs(s.p99)}</td><td>${fmtMs(s.min)}</td><td>${fmtMs(s.max)}</td></tr>`;
 }
 
 function summaryTable(rows: [string, Summary][]): string {
@@ -135,6 +138,13 @@ chart('c-first-rtp', [
   { label: 'audio', data: sub.filter(p => p.audio !== undefined).map(p => ({ x: p.order, y: p.audio })), showLine: false, pointRadius: 3 },
   { label: 'video', data: sub.filter(p => p.video !== undefined).map(p => ({ x: p.order, y: p.video })), showLine: false, pointRadius: 3 },
 ], 'ms after join ack', 'subscriber');
+const qc = R.qualityByConsumer;
+chart('c-latency', [
+  { label: 'audio latency p95', data: qc.audio.latency, pointRadius: 0 },
+  { label: 'video latency p95', data: qc.video.latency, pointRadius: 0 },
+  { label: 'audio jitter', data: qc.audio.jitter, pointRadius: 0, borderDash: [4, 3] },
+  { label: 'video jitter', data: qc.video.jitter, pointRadius: 0, borderDash: [4, 3] },
+], 'ms', '% of consumers');
 chart('c-generator', [
   { label: 'load-test processes', data: xy(tl, p => p.generatorCpuPct) },
   { label: 'busiest process', data: xy(tl, p => p.generatorBusiestChildPct ?? 0) },
@@ -197,6 +207,34 @@ th:first-child, table.kv td { text-align: left; } .grid { display: grid; grid-te
 table.wide td, table.wide th { text-align: left; }
 `;
 
+/** Points of a curve at most this long: the page stays light with thousands of consumers. */
+const CURVE_POINTS = 200;
+
+/** Sorted values as { x: % of values at or below, y }, thinned to CURVE_POINTS. */
+function sortedCurve(values: number[]): { x: number; y: number }[] {
+  const v = [...values].sort((a, b) => a - b);
+  const step = Math.max(1, v.length / CURVE_POINTS);
+  const out: { x: number; y: number }[] = [];
+  for (let i = 0; i < v.length; i += step) {
+    const k = Math.floor(i);
+    out.push({ x: Math.round(((k + 1) / v.length) * 1000) / 10, y: v[k]! });
+  }
+  if (v.length > 0 && out.at(-1)?.x !== 100) out.push({ x: 100, y: v[v.length - 1]! });
+  return out;
+}
+
+/** Each kind's consumers sorted by latency p95 and by jitter: the spread over consumers at a glance. */
+function qualityCurves(r: LoadTestReport): Record<'audio' | 'video', { latency: { x: number; y: number }[]; jitter: { x: number; y: number }[] }> {
+  const of = (kind: 'audio' | 'video') => {
+    const consumers = r.peerDetails.flatMap((p) => p.consumers).filter((c) => c.kind === kind);
+    return {
+      latency: sortedCurve(consumers.flatMap((c) => (c.latencyMs ? [c.latencyMs.p95] : []))),
+      jitter: sortedCurve(consumers.flatMap((c) => (c.jitterMs !== undefined ? [c.jitterMs] : []))),
+    };
+  };
+  return { audio: of('audio'), video: of('video') };
+}
+
 export function renderHtml(r: LoadTestReport): string {
   const o = r.options;
   const failures = r.failures.slice(0, 500);
@@ -251,20 +289,26 @@ ${summaryTable([
   ['first RTP, any (subscribers)', r.firstRtpMs.any],
   ['first RTP, audio', r.firstRtpMs.audio],
   ['first RTP, video', r.firstRtpMs.video],
+  [`end-to-end latency p50 (${r.mediaQuality.measured}/${r.mediaQuality.consumers} consumers)`, r.mediaQuality.latencyP50Ms],
+  ['end-to-end latency p95 (consumers)', r.mediaQuality.latencyP95Ms],
+  ['jitter (consumers)', r.mediaQuality.jitterMs],
 ])}
-<p class="muted">First RTP is measured from the room:join ack to the first packet decrypted on a consumer.</p>
+<p class="muted">First RTP is measured from the room:join ack to the first packet decrypted on a consumer. End-to-end latency: each
+packet's send time (abs-capture-time, wall clock) to its arrival at the subscriber; every figure here is over consumers (each
+consumer's own p50 or p95), and it needs the peers' clocks to agree (one machine, or synchronized). Jitter: RFC 3550, per consumer.</p>
 ${chartBox('c-first-rtp', 'First RTP per subscriber, in join order')}
+${chartBox('c-latency', 'End-to-end latency p95 and jitter, consumers sorted')}
 </div></div>
 ${nodesSection(r.nodes)}
 <h2>Peers and traffic</h2>
 <div class="grid">${chartBox('c-peers', 'Peers')}${chartBox('c-bitrate', 'Bitrate, all peers')}${chartBox('c-loss', 'Loss, all consumers')}${chartBox('c-rtcp', 'NACK / PLI')}${chartBox('c-generator', 'Load generator CPU (a saturated generator distorts every figure)')}${chartBox('c-generator-stall', 'Load generator event-loop stalls')}</div>
 <h2>Per track</h2>
 <div class="grid">${chartBox('c-video-kbps', 'Video bitrate per consumer')}${chartBox('c-video-loss', 'Video loss')}${chartBox('c-audio-kbps', 'Audio bitrate per consumer')}${chartBox('c-audio-loss', 'Audio loss')}</div>
-<table class="wide"><thead><tr><th>track</th><th>consumers</th><th>packets rx</th><th>lost</th><th>NACKs</th><th>PLIs</th><th>packets tx</th><th>PLI/FIR at publisher</th><th>keyframe jumps</th></tr></thead><tbody>
+<table class="wide"><thead><tr><th>track</th><th>consumers</th><th>packets rx</th><th>lost</th><th>NACKs</th><th>PLIs</th><th>packets tx</th><th>PLI/FIR at publisher</th><th>keyframe jumps</th><th>latency p50 / p95 (ms)</th><th>jitter p50 / p95 (ms)</th></tr></thead><tbody>
 ${r.tracks
   .map(
     (t) =>
-      `<tr><td>${esc(t.label)}</td><td>${t.totals.consumers}</td><td>${t.totals.packetsReceived}</td><td>${t.totals.lost}</td><td>${t.totals.nacksSent}</td><td>${t.totals.plisSent}</td><td>${t.totals.packetsSent}</td><td>${t.totals.plisReceived + t.totals.firsReceived}</td><td>${t.totals.keyframeJumps}</td></tr>`,
+      `<tr><td>${esc(t.label)}</td><td>${t.totals.consumers}</td><td>${t.totals.packetsReceived}</td><td>${t.totals.lost}</td><td>${t.totals.nacksSent}</td><td>${t.totals.plisSent}</td><td>${t.totals.packetsSent}</td><td>${t.totals.plisReceived + t.totals.firsReceived}</td><td>${t.totals.keyframeJumps}</td><td>${fmt(t.quality?.latencyP50Ms, 1)} / ${fmt(t.quality?.latencyP95Ms, 1)}</td><td>${fmt(t.quality?.jitterP50Ms, 1)} / ${fmt(t.quality?.jitterP95Ms, 1)}</td></tr>`,
   )
   .join('')}
 </tbody></table>
@@ -294,6 +338,7 @@ ${r.warnings.examples.length ? `<h2>Warnings (${r.warnings.count})</h2><ul>${r.w
     firstRtpBySubscriber: r.peerDetails
       .filter((p) => p.role === 'subscriber')
       .map((p, order) => ({ order: order + 1, audio: p.firstAudioMs, video: p.firstVideoMs })),
+    qualityByConsumer: qualityCurves(r),
   })}</script>
 <script>${chartJsSource().replace(/<\/script/gi, '<\\/script')}</script>
 <script>${CHART_SCRIPT}</script>

@@ -20,8 +20,18 @@ export function table(header: string[], rows: string[][]): string[] {
 
 const pct = (lost: number, packets: number) => (packets + lost > 0 ? ((lost / (packets + lost)) * 100).toFixed(2) : '–');
 const ms = (v: number | undefined) => (v === undefined ? '–' : String(Math.round(v)));
+/** Latency and jitter: a tenth of a ms tells loopback figures apart. */
+const fine = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(1));
+/** The worst of a peer's consumers, or undefined when none measured it. */
+const worst = (values: (number | undefined)[]) => {
+  const v = values.filter((x): x is number => x !== undefined);
+  return v.length > 0 ? Math.max(...v) : undefined;
+};
 
-/** One row per peer that joined: first RTP, consumers receiving, packets, loss, time down. */
+/**
+ * One row per peer that joined: first RTP, consumers receiving, packets, loss, latency p95
+ * and jitter of its worst consumer, time down.
+ */
 export function peerTable(r: LoadTestReport, maxRows = TABLE_ROWS): string[] {
   const down = new Map<number, number>();
   for (const e of r.health.episodes) down.set(e.index, (down.get(e.index) ?? 0) + (e.to - e.from));
@@ -42,6 +52,8 @@ export function peerTable(r: LoadTestReport, maxRows = TABLE_ROWS): string[] {
         `${receiving}/${p.consumers.length}`,
         String(packets),
         pct(lost, packets),
+        fine(worst(p.consumers.map((c) => c.latencyMs?.p95))),
+        fine(worst(p.consumers.map((c) => c.jitterMs))),
         d > 0 ? d.toFixed(1) : '0',
         status,
       ],
@@ -50,14 +62,17 @@ export function peerTable(r: LoadTestReport, maxRows = TABLE_ROWS): string[] {
   rows.sort((a, b) => b.badness - a.badness);
   const shown = rows.slice(0, maxRows);
   const out = table(
-    ['peer', 'role', 'join ms', 'first RTP ms', 'receiving', 'packets', 'loss %', 'down s', 'status'],
+    ['peer', 'role', 'join ms', 'first RTP ms', 'receiving', 'packets', 'loss %', 'latency p95 ms', 'jitter ms', 'down s', 'status'],
     shown.map((x) => x.cells),
   );
   if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more peers (worst first above; all in the JSON report)`);
   return out;
 }
 
-/** One row per published track: consumers expected and receiving at the end, packets, loss. */
+/**
+ * One row per published track: consumers expected and receiving at the end, packets, loss,
+ * latency (median of the consumers' p50, 95th percentile of their p95) and jitter p95 over consumers.
+ */
 export function trackTable(r: LoadTestReport, maxRows = TABLE_ROWS): string[] {
   const expected = new Map(r.consumers.tracks.map((t) => [t.producerId, t]));
   const rows = r.tracks.map((t) => {
@@ -74,12 +89,14 @@ export function trackTable(r: LoadTestReport, maxRows = TABLE_ROWS): string[] {
         pct(t.totals.lost, t.totals.packetsReceived),
         String(t.totals.nacksSent),
         String(t.totals.plisSent),
+        `${fine(t.quality?.latencyP50Ms)}/${fine(t.quality?.latencyP95Ms)}`,
+        fine(t.quality?.jitterP95Ms),
       ],
     };
   });
   rows.sort((a, b) => b.badness - a.badness);
   const shown = rows.slice(0, maxRows);
-  const out = table(['track', 'receiving/expected', 'sent', 'received', 'loss %', 'NACKs', 'PLIs'], shown.map((x) => x.cells));
+  const out = table(['track', 'receiving/expected', 'sent', 'received', 'loss %', 'NACKs', 'PLIs', 'latency p50/p95 ms', 'jitter p95 ms'], shown.map((x) => x.cells));
   if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more tracks`);
   return out;
 }

@@ -47,6 +47,36 @@ export interface TrackPoint {
   lossPct: number;
 }
 
+/**
+ * End-to-end latency and jitter of one track over its consumers (from their end-of-run
+ * summaries): each consumer has a latency p50 and p95 and one RFC 3550 jitter, and these are
+ * the distributions of those over the consumers, in ms.
+ */
+export interface TrackQuality {
+  /** Consumers that measured latency (their packets carried a send time). */
+  consumers: number;
+  /** Median over consumers of their latency p50, and 95th percentile of their latency p95. */
+  latencyP50Ms?: number;
+  latencyP95Ms?: number;
+  /** Median and 95th percentile over consumers of their jitter. */
+  jitterP50Ms?: number;
+  jitterP95Ms?: number;
+}
+
+/**
+ * The run's latency and jitter over every consumer. Latency compares the publisher's and
+ * the subscriber's wall clocks: exact on one machine, needs synchronized clocks across several.
+ */
+export interface MediaQualityReport {
+  /** Consumers in the peers' summaries, and those of them with a latency figure. */
+  consumers: number;
+  measured: number;
+  /** Distributions over consumers of their latency p50 and p95, and of their jitter (ms). */
+  latencyP50Ms: Summary;
+  latencyP95Ms: Summary;
+  jitterMs: Summary;
+}
+
 export interface TrackReport {
   producerId: string;
   label: string;
@@ -54,6 +84,8 @@ export interface TrackReport {
   publisher: string;
   kind: 'audio' | 'video';
   points: TrackPoint[];
+  /** Set at the end when its consumers' summaries arrived. */
+  quality?: TrackQuality;
   totals: {
     consumers: number;
     packetsReceived: number;
@@ -228,5 +260,7 @@ export interface LoadTestReport {
   speakers?: SpeakerReport;
   /** Simulcast publishers' layers and what their consumers received (--simulcast, --subscriber-layer). */
   simulcast?: SimulcastReport;
+  /** End-to-end latency and jitter (werift peers; wrtc peers do not measure them). */
+  mediaQuality: MediaQualityReport;
   verdict: Verdict;
 }

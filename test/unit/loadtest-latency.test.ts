@@ -11,6 +11,7 @@ import {
   StreamQuality,
   decodeAbsCaptureTime,
   encodeAbsCaptureTime,
+  isNewerSeq,
 } from '../../scripts/loadtest/peer/latency.js';
 import { mediaQuality } from '../../scripts/loadtest/mediaQuality.js';
 import { DEFAULT_THRESHOLDS, judge, type VerdictFigures } from '../../scripts/loadtest/verdict.js';
@@ -75,7 +76,7 @@ test('the latency histogram: percentiles within 1.5 % of the exact ones, at cons
   assert.equal(new LogHistogram().quantile(0.5), undefined);
 });
 
-test('stream quality: latency from the stamps, none without them; jitter after two packets', () => {
+test('stream quality: latency from the stamps, none without them; jitter after two packets, without retransmissions', () => {
   const q = new StreamQuality(48_000);
   assert.equal(q.jitterMs, undefined);
   for (let i = 0; i < 100; i++) q.onPacket(i * 960, 10_000 + i * 20 + 5, 10_000 + i * 20);
@@ -83,6 +84,14 @@ test('stream quality: latency from the stamps, none without them; jitter after t
   assert.equal(l.count, 100);
   assert.ok(Math.abs(l.p50 - 5) < 0.1 && Math.abs(l.p95 - 5) < 0.1 && Math.abs(l.mean - 5) < 1e-9);
   assert.equal(q.jitterMs, 0);
+
+  // A retransmission 300 ms late: its latency counts, the jitter stays that of the path.
+  const base = q.jitterMs;
+  q.onPacket(50 * 960, 10_000 + 100 * 20 + 5, 10_000 + 50 * 20, false);
+  assert.equal(q.jitterMs, base);
+  assert.equal(q.latency()!.max, 1005);
+  assert.ok(isNewerSeq(1, 0) && isNewerSeq(0, 0xffff) && isNewerSeq(5, undefined));
+  assert.ok(!isNewerSeq(0xffff, 0) && !isNewerSeq(7, 7) && !isNewerSeq(0x8000, 0));
 
   const unstamped = new StreamQuality(90_000);
   unstamped.onPacket(0, 0);

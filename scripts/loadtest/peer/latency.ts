@@ -163,6 +163,16 @@ export class InterarrivalJitter {
   }
 }
 
+/**
+ * Whether RTP sequence number `seq` is newer than `highest` (mod 2^16, within half the
+ * space); any sequence number is newer than none.
+ */
+export function isNewerSeq(seq: number, highest: number | undefined): boolean {
+  if (highest === undefined) return true;
+  const delta = (seq - highest) & 0xffff;
+  return delta !== 0 && delta < 0x8000;
+}
+
 /** Latency and jitter of one received stream; fed by the receive path, read by the stats. */
 export class StreamQuality {
   readonly #jitter: InterarrivalJitter;
@@ -176,11 +186,13 @@ export class StreamQuality {
   /**
    * A packet arrived at `arrivalMs` (wallClockMs()); `sentAtMs` is its send time from the
    * abs-capture-time extension, when it carried one. A clock stepping backwards can make a
-   * latency negative: it is counted as 0.
+   * latency negative: it is counted as 0. A packet older than one already received (a
+   * retransmission, or reordered) counts for latency, since it did arrive that late, but not
+   * for jitter, as in libwebrtc: its RTP timestamp says nothing about the path's variation.
    */
-  onPacket(rtpTs: number, arrivalMs: number, sentAtMs?: number): void {
+  onPacket(rtpTs: number, arrivalMs: number, sentAtMs?: number, inOrder = true): void {
     this.#packets++;
-    this.#jitter.add(rtpTs, arrivalMs);
+    if (inOrder) this.#jitter.add(rtpTs, arrivalMs);
     if (sentAtMs !== undefined) this.#latency.add(Math.max(0, arrivalMs - sentAtMs));
   }
 

@@ -22,7 +22,7 @@ import { RtpReplayer } from './replayer.js';
 import { installWerift, werift } from './werift.js';
 import { levelAt, type SpeakingTurn } from './speaking.js';
 import { LayerProbe, SimulcastSender, loadSimulcastClips, simulcastEncodings, spatialLayersOf } from './simulcast.js';
-import { ABS_CAPTURE_TIME_URI, StreamQuality, decodeAbsCaptureTime, encodeAbsCaptureTime, wallClockMs } from './latency.js';
+import { ABS_CAPTURE_TIME_URI, StreamQuality, decodeAbsCaptureTime, encodeAbsCaptureTime, isNewerSeq, wallClockMs } from './latency.js';
 
 export type { ConsumerStats, KeyFrameEvent, ProducerStats, SyntheticPeerEvents, SyntheticPeerOptions } from './peerBase.js';
 
@@ -171,11 +171,12 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     const quality = clockRate ? new StreamQuality(clockRate) : undefined;
     if (quality) this.#quality.set(entry, quality);
     track.onReceiveRtp.subscribe((rtp) => {
+      const inOrder = isNewerSeq(rtp.header.sequenceNumber, seq.highestSeq);
       count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length);
       probe?.packet(rtp.payload);
       if (!quality) return;
       const stamp = captureExtId === undefined ? undefined : rtp.header.extensions.find((x) => x.id === captureExtId);
-      quality.onPacket(rtp.header.timestamp, wallClockMs(), stamp ? decodeAbsCaptureTime(stamp.payload) : undefined);
+      quality.onPacket(rtp.header.timestamp, wallClockMs(), stamp ? decodeAbsCaptureTime(stamp.payload) : undefined, inOrder);
     });
   }
 

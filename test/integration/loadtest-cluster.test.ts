@@ -77,6 +77,8 @@ test('a load test over two nodes spreads every room over both and delivers media
         const what = `${receiver.displayName} (${receiver.url}) from ${publisher.displayName} (${publisher.url}), ${producer.kind}`;
         assert.ok(got.length > 0, `${what}: no consumer`);
         assert.ok(got.every((c) => c.packets > 0 && c.bytes > 0), `${what}: nothing received`);
+        // The send time stamped in abs-capture-time crosses the pipe between nodes too.
+        assert.ok(got.every((c) => c.latencyMs && c.latencyMs.count > 0 && c.jitterMs !== undefined), `${what}: no latency or jitter`);
       }
       if (publisher.url !== receiver.url) crossNode++;
     }

@@ -111,7 +111,8 @@ describe('against an in-process server', () => {
     assert.deepEqual(summary.consumers.tracks.map((t) => t.label), ['vo-1 / load-pub-1-1 / video']);
     assert.ok(summary.totals.packetsReceived > 0);
     for (const name of ['load-pub-1-1', 'load-sub-1-1', 'load-sub-1-2']) assert.match(stderr, new RegExp(`^${name} .* ok$`, 'm'));
-    assert.match(stderr, /^load-sub-1-1 +sub +\d+ +\d+ +1\/1 +[1-9]\d* +0\.00 +0 +ok$/m);
+    // … loss %, then its worst consumer's latency p95 and jitter (ms), down s, status.
+    assert.match(stderr, /^load-sub-1-1 +sub +\d+ +\d+ +1\/1 +[1-9]\d* +0\.00 +\d+\.\d +\d+\.\d +0 +ok$/m);
     assert.match(stderr, /^vo-1 \/ load-pub-1-1 \/ video +2\/2 +[1-9]\d* +[1-9]\d*/m);
   });
 

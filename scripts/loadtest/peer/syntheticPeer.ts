@@ -1,7 +1,8 @@
 /**
  * A synthetic conference participant: the official mediasoup-client on werift, speaking
  * the public Socket.IO protocol like the browser client does. It publishes a pre-encoded
- * clip (see clip.ts, replayer.ts) and counts the RTP it receives on every consumer.
+ * clip (see clip.ts, replayer.ts), every packet stamped with its send time, and counts the
+ * RTP it receives on every consumer, with its end-to-end latency and jitter (latency.ts).
  *
  * Times (`joinedAt`, `firstPacketAt`) are `performance.now()` values of the process the
  * peer runs in: compare them with each other, not across processes.

@@ -62,6 +62,8 @@ test('subscribers asking for the low and the high layer receive those layers, by
 
   const l = video(low);
   const h = video(high);
+  // Every layer's packets carry their send time (abs-capture-time), read back as latency.
+  for (const c of [l, h]) assert.ok(c.latencyMs && c.latencyMs.count > 0 && c.latencyMs.p50 < 250, `latency ${JSON.stringify(c.latencyMs)}`);
   assert.deepEqual([l.layer?.width, l.layer?.height, l.layer?.receivedLayer, l.layer?.matches], [320, 180, 0, true]);
   assert.deepEqual([h.layer?.width, h.layer?.height, h.layer?.receivedLayer, h.layer?.matches], [1280, 720, 2, true]);
   // The two layers were encoded at 150 and 1200 kbps: the bytes that arrived say which is which.

@@ -20,6 +20,7 @@ import { DEFAULT_CLIP, loadClip, type Clip, type ClipParameters } from './clip.j
 import { RtpReplayer, type ReplayerStats } from './replayer.js';
 import { RTP_HEADER_LENGTH, VP8_DESCRIPTOR_LENGTH } from './rtpPacketizer.js';
 import { werift } from './werift.js';
+import { ABS_CAPTURE_TIME_URI, encodeAbsCaptureTime, wallClockMs } from './latency.js';
 
 /** The layers of a simulcast publisher, lowest first, as the browser client's camera sends them. */
 export const SIMULCAST_LAYERS: readonly ClipParameters[] = [
@@ -128,6 +129,8 @@ export class SimulcastSender {
   readonly #payloadType: number;
   readonly #midExtId: number;
   readonly #ridExtId: number;
+  /** abs-capture-time, when negotiated: each packet's send time, for the receivers' latency (latency.ts). */
+  readonly #sendTimeExtId: number | undefined;
   readonly #midPayload: Buffer;
   readonly #onError: (error: unknown) => void;
   #demands = 0;
@@ -153,6 +156,7 @@ export class SimulcastSender {
     this.#payloadType = payloadType;
     this.#midExtId = midExtId;
     this.#ridExtId = ridExtId;
+    this.#sendTimeExtId = p.headerExtensions?.find((e) => e.uri === ABS_CAPTURE_TIME_URI)?.id;
     this.#midPayload = werift.serializeSdesMid(p.mid);
     this.#onError = o.onError;
     this.#onKeyFrameRequest = o.onKeyFrameRequest;
@@ -293,6 +297,7 @@ export class SimulcastSender {
     rtp.header.extensions = [
       { id: this.#midExtId, payload: this.#midPayload },
       { id: this.#ridExtId, payload: layer.ridPayload },
+      ...(this.#sendTimeExtId !== undefined ? [{ id: this.#sendTimeExtId, payload: encodeAbsCaptureTime(wallClockMs()) }] : []),
     ].sort((a, b) => a.id - b.id);
     layer.lastTs = rtp.header.timestamp;
     layer.lastSentAt = performance.now();

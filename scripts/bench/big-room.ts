@@ -37,7 +37,7 @@
  */
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
@@ -46,6 +46,7 @@ import { udpReceiveBufferErrors } from './lib/udpCounters.js';
 import { machineInfo } from './lib/machine.js';
 import { ARTIFACTS_DIR, REPO_ROOT, log, sleep, writeResult } from './lib/output.js';
 import { BotFleet } from './bots/fleet.js';
+import { socketInodes, udpDropsByInode } from '../loadtest/socketDrops.js';
 import { prepareMedia, SyntheticPeer } from '../loadtest/peer/index.js';
 import { joinByLink, launchBrowser, newPeer, startServer, type Peer, type TestServer } from '../../test/e2e/harness.js';
 
@@ -273,46 +274,13 @@ function cpuWindow(a: CpuSnapshot, b: CpuSnapshot): CpuWindow {
 
 // ---------------------------------------------------------------- UDP drops by owner
 
-/** Receive-buffer drops of each UDP socket in this network namespace, by socket inode. */
-function udpDropsByInode(): Map<string, number> {
-  const drops = new Map<string, number>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops
-      if (f.length >= 13) drops.set(f[9]!, Number(f[12]));
-    }
-  }
-  return drops;
-}
-
-function socketInodes(pid: number): string[] {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
-      try {
-        return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.slice(1, 2) ?? [];
-      } catch {
-        return [];
-      }
-    });
-  } catch {
-    return [];
-  }
-}
-
 /** UDP receive-buffer drops so far on the sockets each group of processes holds. */
 function udpDropsByOwner(owners: Record<string, number[]>): Record<string, number> {
   const drops = udpDropsByInode();
   return Object.fromEntries(
     Object.entries(owners).map(([name, pids]) => [
       name,
-      [...new Set(pids.flatMap(socketInodes))].reduce((n, inode) => n + (drops.get(inode) ?? 0), 0),
+      [...new Set(pids.flatMap((pid) => socketInodes(pid) ?? []))].reduce((n, inode) => n + (drops.get(inode) ?? 0), 0),
     ]),
   );
 }

@@ -1,26 +1,14 @@
 /** The load tester's verdict from its figures, and the child-side media watch, without a server. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLEAN_RUN } from '../support/verdictFigures.js';
 import { DEFAULT_THRESHOLDS, judge, type VerdictFigures } from '../../scripts/loadtest/verdict.js';
 import { MediaWatch } from '../../scripts/loadtest/mediaWatch.js';
 import type { FirstMediaMessage, HealthMessage } from '../../scripts/loadtest/ipc.js';
 import type { LoadPeer } from '../../scripts/loadtest/peer/loadPeer.js';
 import type { ConsumerStats } from '../../scripts/loadtest/peer/syntheticPeer.js';
 
-const clean: VerdictFigures = {
-  lossPct: 0.1,
-  packets: 10_000,
-  joinFailures: 0,
-  peerFailures: 0,
-  firstRtpP95Ms: 400,
-  firstRtpExpected: 6,
-  longestMediaGapSec: 0,
-  peersWithMediaGaps: 0,
-  missingConsumers: 0,
-  expectedConsumers: 24,
-  generatorBusiestChildPct: 40,
-  generatorLoopDelayMaxMs: 30,
-};
+const clean: VerdictFigures = CLEAN_RUN;
 
 test('a clean run passes every check', () => {
   const v = judge(clean, DEFAULT_THRESHOLDS);

@@ -55,10 +55,16 @@ test('subscribers asking for the low and the high layer receive those layers, by
   const pub = await joinPeer('layers', { publish: { video: true }, simulcast: true });
   const low = await joinPeer('layers', { preferredLayer: 0 });
   const high = await joinPeer('layers', { preferredLayer: 2 });
-  // A few keyframes (one a second in every layer's clip) and enough media for a bitrate.
-  await eventually('keyframes at both subscribers', () => [video(low).layer?.keyframes ?? 0, video(high).layer?.keyframes ?? 0], (k) => k.every((n) => n >= 4), {
-    timeoutMs: 15_000,
-  });
+  // A consumer starts on the lowest layer and is moved up once the server has a keyframe and
+  // a sender report of the layer asked for: wait for each to be on its own, then let a
+  // couple of seconds of it arrive for a bitrate.
+  await eventually(
+    'each subscriber on the layer it asked for',
+    () => [video(low).layer?.receivedLayer, video(high).layer?.receivedLayer],
+    ([l, h]) => l === 0 && h === 2,
+    { timeoutMs: 15_000 },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 2500));
 
   const l = video(low);
   const h = video(high);
@@ -66,8 +72,9 @@ test('subscribers asking for the low and the high layer receive those layers, by
   for (const c of [l, h]) assert.ok(c.latencyMs && c.latencyMs.count > 0 && c.latencyMs.p50 < 250, `latency ${JSON.stringify(c.latencyMs)}`);
   assert.deepEqual([l.layer?.width, l.layer?.height, l.layer?.receivedLayer, l.layer?.matches], [320, 180, 0, true]);
   assert.deepEqual([h.layer?.width, h.layer?.height, h.layer?.receivedLayer, h.layer?.matches], [1280, 720, 2, true]);
-  // The two layers were encoded at 150 and 1200 kbps: the bytes that arrived say which is which.
-  assert.ok(h.bytes > 4 * l.bytes, `high ${h.bytes} B vs low ${l.bytes} B`);
+  // The two layers were encoded at 150 and 1200 kbps: the bytes that arrived since each
+  // subscriber got its layer say which is which.
+  assert.ok(h.layer!.kbps > 4 * l.layer!.kbps, `high ${h.layer!.kbps} kbps vs low ${l.layer!.kbps} kbps`);
   assert.ok(l.layer!.kbps < SIMULCAST_LAYERS[1]!.videoKbps, `low layer at ${l.layer!.kbps} kbps`);
   assert.ok(h.layer!.kbps > SIMULCAST_LAYERS[1]!.videoKbps, `high layer at ${h.layer!.kbps} kbps`);
 

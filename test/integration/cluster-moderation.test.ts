@@ -5,31 +5,17 @@
  * unlocks the room for newcomers on B, runs a waiting room whose newcomers wait on B (also
  * where B had no member of the room yet), and ends the meeting for members on B.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { eventually } from '../support/eventually.js';
-import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
-import { collect, rawAck, refusalOf, req, socketTracker } from '../support/server.js';
+import { twoNodeCall } from '../support/cluster.js';
+import { collect, rawAck, refusalOf, req } from '../support/server.js';
 
-let nodes: TwoNodes;
 let a: NoomServer;
 let b: NoomServer;
-const sockets = socketTracker();
-const peers: SyntheticPeer[] = [];
-
-before(async () => {
-  await prepareMedia();
-  nodes = await startTwoNodes('mod', { KICK_BAN_SECONDS: '60' });
-  ({ a, b } = nodes);
-});
-
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  sockets.closeAll();
-  await nodes?.close();
-});
+const { sockets, peers } = twoNodeCall('mod', { KICK_BAN_SECONDS: '60' }, (nodes) => ({ a, b } = nodes));
 
 const packetsFrom = (viewer: SyntheticPeer, publisher: SyntheticPeer) =>
   viewer.consumerStats().filter((c) => publisher.producerIds().includes(c.producerId) && !c.closed).reduce((n, c) => n + c.packets, 0);

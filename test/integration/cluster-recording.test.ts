@@ -4,41 +4,27 @@
  * file came through the pipe the recording opened for itself. Members on B, newcomers
  * too, are told of the recording, and a moderator on B stops it.
  */
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NoomServer } from '../../server/src/app.js';
 import { request, type RequestError } from '../../protocol/index.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
-import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { twoNodeCall } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 import { distinctFrames, meanVolume, probe } from '../support/mediaFile.js';
 import { mintJoinToken } from '../../server/src/auth/JoinTokens.js';
-import { collect, errorCode, rawAck, req, socketTracker } from '../support/server.js';
+import { collect, errorCode, rawAck, req } from '../support/server.js';
 
 const SECRET = 'cluster-recording-secret-0123456789abcdef';
 const token = (name: string, role: 'moderator' | 'participant') => mintJoinToken(SECRET, { room: 'rec-*', name, role, ttlS: 600 });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'noom-cluster-recordings-'));
-let nodes: TwoNodes;
 let a: NoomServer;
 let b: NoomServer;
-const sockets = socketTracker();
-const peers: SyntheticPeer[] = [];
-
-before(async () => {
-  await prepareMedia();
-  nodes = await startTwoNodes('rec', { RECORDINGS_DIR: dir, RECORDING_MIN_FREE_MB: '1', AUTH_SECRET: SECRET });
-  ({ a, b } = nodes);
-});
-
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  sockets.closeAll();
-  await nodes?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { sockets, peers } = twoNodeCall('rec', { RECORDINGS_DIR: dir, RECORDING_MIN_FREE_MB: '1', AUTH_SECRET: SECRET }, (nodes) => ({ a, b } = nodes));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a recording on node A holds the audio and video of a publisher on node B; node B shows it and stops it', async () => {
   const host = await sockets.open(a.url);

@@ -4,38 +4,24 @@
  * public list and its counts are the cluster's on every node, two nodes creating one room
  * at once make one room, and producer pause / close cross the pipe.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { ChatMessage, RoomSummary } from '../../protocol/index.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { createClient } from 'redis';
 import { keys } from '../../server/src/cluster/keys.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
 import { eventually } from '../support/eventually.js';
 import { VP8_SIMULCAST_PARAMETERS } from '../support/rtp.js';
-import { startTwoNodes, type TwoNodes } from '../support/cluster.js';
+import { twoNodeCall } from '../support/cluster.js';
 import type { TestRedis } from '../support/redis.js';
-import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
+import { collect, errorCode, rawAck, req, startTestServer } from '../support/server.js';
 
-let nodes: TwoNodes;
 let redis: TestRedis;
 let a: NoomServer;
 let b: NoomServer;
-const sockets = socketTracker();
-const peers: SyntheticPeer[] = [];
-
-before(async () => {
-  await prepareMedia();
-  nodes = await startTwoNodes('rooms');
-  ({ redis, a, b } = nodes);
-});
-
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  sockets.closeAll();
-  await nodes?.close();
-});
+const { sockets, peers } = twoNodeCall('rooms', {}, (nodes) => ({ redis, a, b } = nodes));
 
 const open = (server: NoomServer) => sockets.open(server.url);
 /** Node's producers piped in and out, from its /metrics. */

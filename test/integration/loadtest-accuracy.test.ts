@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
+import { scrapeMetrics } from '../support/metrics.js';
 import { startTestServer } from '../support/server.js';
 import { blackoutUnavailable } from '../support/blackout.js';
 import { countRtpFrom, type RtpCounter } from '../support/rtpCount.js';
@@ -30,10 +31,9 @@ after(async () => {
 
 /** The server's count of RTP packets sent to consumers so far (retransmissions excluded). */
 async function forwarded(): Promise<number> {
-  const text = await (await fetch(`${noom.url}/metrics`)).text();
-  const m = /^noom_rtp_packets_forwarded_total (\d+)$/m.exec(text);
-  assert.ok(m, 'noom_rtp_packets_forwarded_total is on /metrics');
-  return Number(m[1]);
+  const value = (await scrapeMetrics(noom.url)).get('noom_rtp_packets_forwarded_total');
+  assert.ok(value !== undefined, 'noom_rtp_packets_forwarded_total is on /metrics');
+  return value;
 }
 
 const within = (actual: number, reference: number, pct: number, what: string) => {

@@ -13,6 +13,7 @@ import type { NoomServer } from '../../server/src/app.js';
 import { runLoadTest } from '../../scripts/loadtest/run.js';
 import { serverJson, serverLines } from '../../scripts/loadtest/report/serverSummary.js';
 import { blackoutUnavailable, startUdpLoss } from '../support/blackout.js';
+import { scrapeMetrics } from '../support/metrics.js';
 import { startTestServer } from '../support/server.js';
 
 let noom: NoomServer;
@@ -28,22 +29,11 @@ after(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
-/** The test's own reading of /metrics: every sample line as `name{labels}` → value. */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^(\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) samples.set(m[1]!, Number(m[2]));
-  }
-  return samples;
-}
-
 const delta = (a: Map<string, number>, b: Map<string, number>, key: string) => (b.get(key) ?? 0) - (a.get(key) ?? 0);
 
 test('the report counts what the server counted: forwarded, retransmitted, keyframe requests, joins and their times', async (t) => {
   const lossUnavailable = blackoutUnavailable();
-  const before = await scrape(noom.url);
+  const before = await scrapeMetrics(noom.url);
   // 3 %: enough for NACKs and retransmissions in a few seconds, little enough for every handshake.
   const loss = lossUnavailable ? undefined : startUdpLoss(3);
   t.after(() => loss?.end());
@@ -60,7 +50,7 @@ test('the report counts what the server counted: forwarded, retransmitted, keyfr
     progress: false,
   });
   loss?.end();
-  const afterRun = await scrape(noom.url);
+  const afterRun = await scrapeMetrics(noom.url);
   const d = (key: string) => delta(before, afterRun, key);
 
   const totals = report.server.totals;

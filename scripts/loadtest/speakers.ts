@@ -32,7 +32,11 @@ export function speakerReport(plan: readonly PeerPlan[], peers: readonly PeerSum
   let turns = 0;
   let wrong = 0;
   const byRoom = new Map<string, PeerSummary[]>();
-  for (const p of peers) byRoom.set(p.roomId, [...(byRoom.get(p.roomId) ?? []), p]);
+  for (const p of peers) {
+    const members = byRoom.get(p.roomId);
+    if (members) members.push(p);
+    else byRoom.set(p.roomId, [p]);
+  }
   for (const members of byRoom.values()) {
     const speakerBySlot = new Map<number, string>();
     let of = 0;

@@ -18,12 +18,37 @@ export interface ClusterFigures {
   pipes(): { inbound: number; outbound: number };
 }
 
-/** What a consumer's outbound stream had sent at the previous scrape. */
-interface ConsumerTotals {
-  packets: number;
-  bytes: number;
-  retransmitted: number;
-  nacks: number;
+/**
+ * Counters fed from mediasoup objects' own cumulative stats: what each object had counted at
+ * the previous scrape is kept, so that a counter only adds what was gained since (never
+ * counting a drop, nor the same gain twice); objects that are gone drop out.
+ */
+class Increments<K extends string> {
+  readonly #kept = new Map<string, Record<K, number>>();
+  readonly #counters: Record<K, (gained: number) => void>;
+
+  constructor(counters: Record<K, (gained: number) => void>) {
+    this.#counters = counters;
+  }
+
+  async collect<T extends { id: string }>(objects: readonly T[], read: (o: T) => Promise<Record<K, number> | undefined>): Promise<void> {
+    const live = new Set(objects.map((o) => o.id));
+    await Promise.all(
+      objects.map(async (o) => {
+        const next = await read(o);
+        if (!next) return;
+        const kept = this.#kept.get(o.id);
+        const high = { ...next };
+        for (const k of Object.keys(this.#counters) as K[]) {
+          const before = kept?.[k] ?? 0;
+          if (next[k] > before) this.#counters[k](next[k] - before);
+          high[k] = Math.max(before, next[k]);
+        }
+        this.#kept.set(o.id, high);
+      }),
+    );
+    for (const id of this.#kept.keys()) if (!live.has(id)) this.#kept.delete(id);
+  }
 }
 
 export class Metrics {
@@ -34,8 +59,6 @@ export class Metrics {
   readonly sockets: client.Gauge;
   readonly chatMessages: client.Counter;
   readonly floodDisconnects: client.Counter<'reason'>;
-  readonly #consumerTotals = new Map<string, ConsumerTotals>();
-  readonly #producerTotals = new Map<string, { pli: number; fir: number }>();
 
   constructor(pool: WorkerPool, rooms: RoomRegistry, cluster?: ClusterFigures) {
     const registers = [this.registry];
@@ -176,6 +199,16 @@ export class Metrics {
     // Present from the start at 0, so a reader integrating from its first scrape has a baseline.
     this.#keyframeRequests.inc({ type: 'pli' }, 0);
     this.#keyframeRequests.inc({ type: 'fir' }, 0);
+    this.#forwarded = new Increments({
+      packets: (n) => this.#packets.inc(n),
+      bytes: (n) => this.#bytes.inc(n),
+      retransmitted: (n) => this.#retransmitted.inc(n),
+      nacks: (n) => this.#nacks.inc(n),
+    });
+    this.#keyframesAsked = new Increments({
+      pli: (n) => this.#keyframeRequests.inc({ type: 'pli' }, n),
+      fir: (n) => this.#keyframeRequests.inc({ type: 'fir' }, n),
+    });
     this.#rooms = rooms;
   }
 
@@ -184,61 +217,39 @@ export class Metrics {
   readonly #retransmitted: client.Counter;
   readonly #nacks: client.Counter;
   readonly #keyframeRequests: client.Counter<'type'>;
+  readonly #forwarded: Increments<'packets' | 'bytes' | 'retransmitted' | 'nacks'>;
+  readonly #keyframesAsked: Increments<'pli' | 'fir'>;
   readonly #rooms: RoomRegistry;
 
-  /** Totals are kept per consumer so that counters only move forward; closed consumers drop out. */
+  /** What mediasoup sent to each consumer; retransmissions are not in its packet count. */
   async #collectForwarded(): Promise<void> {
     const consumers: types.Consumer[] = [];
     for (const room of this.#rooms.rooms.values()) {
       for (const peer of room.peers.values()) for (const c of peer.consumers.values()) consumers.push(c);
     }
-    const live = new Set(consumers.map((c) => c.id));
-    const add = (counter: client.Counter, now: number, before: number) => {
-      if (now > before) counter.inc(now - before);
-    };
-    await Promise.all(
-      consumers.map(async (c) => {
-        const stats = await c.getStats().catch(() => []);
-        const out = stats.find((s) => s.type === 'outbound-rtp');
-        if (!out) return;
-        const prev = this.#consumerTotals.get(c.id) ?? { packets: 0, bytes: 0, retransmitted: 0, nacks: 0 };
-        const next = { packets: out.packetCount, bytes: out.byteCount, retransmitted: out.packetsRetransmitted, nacks: out.nackCount };
-        add(this.#packets, next.packets, prev.packets);
-        add(this.#bytes, next.bytes, prev.bytes);
-        add(this.#retransmitted, next.retransmitted, prev.retransmitted);
-        add(this.#nacks, next.nacks, prev.nacks);
-        this.#consumerTotals.set(c.id, next);
-      }),
-    );
-    for (const id of this.#consumerTotals.keys()) if (!live.has(id)) this.#consumerTotals.delete(id);
+    await this.#forwarded.collect(consumers, async (c) => {
+      const out = (await c.getStats().catch(() => [])).find((s) => s.type === 'outbound-rtp');
+      return out && { packets: out.packetCount, bytes: out.byteCount, retransmitted: out.packetsRetransmitted, nacks: out.nackCount };
+    });
   }
 
   /**
    * A producer's inbound-rtp stats count the PLI and FIR mediasoup sent to its publisher (the
-   * worker's RtpStreamRecv::RequestKeyFrame), one stream per simulcast layer; kept per producer
-   * like the consumers' totals.
+   * worker's RtpStreamRecv::RequestKeyFrame), one stream per simulcast layer.
    */
   async #collectKeyframeRequests(): Promise<void> {
     const producers: types.Producer[] = [];
     for (const room of this.#rooms.rooms.values()) {
       for (const peer of room.peers.values()) for (const p of peer.producers.values()) producers.push(p.producer);
     }
-    const live = new Set(producers.map((p) => p.id));
-    await Promise.all(
-      producers.map(async (p) => {
-        const stats = await p.getStats().catch(() => []);
-        const next = { pli: 0, fir: 0 };
-        for (const s of stats) {
-          next.pli += s.pliCount;
-          next.fir += s.firCount;
-        }
-        const prev = this.#producerTotals.get(p.id) ?? { pli: 0, fir: 0 };
-        if (next.pli > prev.pli) this.#keyframeRequests.inc({ type: 'pli' }, next.pli - prev.pli);
-        if (next.fir > prev.fir) this.#keyframeRequests.inc({ type: 'fir' }, next.fir - prev.fir);
-        this.#producerTotals.set(p.id, { pli: Math.max(prev.pli, next.pli), fir: Math.max(prev.fir, next.fir) });
-      }),
-    );
-    for (const id of this.#producerTotals.keys()) if (!live.has(id)) this.#producerTotals.delete(id);
+    await this.#keyframesAsked.collect(producers, async (p) => {
+      const next = { pli: 0, fir: 0 };
+      for (const s of await p.getStats().catch(() => [])) {
+        next.pli += s.pliCount;
+        next.fir += s.firCount;
+      }
+      return next;
+    });
   }
 
   /** The collection under way: two scrapes at once must not both add one consumer's increase. */

@@ -4,7 +4,8 @@
  * installs are its own. Takes its plan as a JSON argument, prints progress, and sends
  * `{ summary, data }` to its parent over IPC.
  *
- * Per round: a ramp of Noom with one worker, then of one room over two workers. Then, at a
+ * Per round: a ramp of Noom with one worker, then of one room over two workers, then of one
+ * worker whose viewers consume audio alone (the shape of LiveKit's published run). Then, at a
  * third of the one-worker ceiling each, targets side by side in the same windows, their
  * workers on the same CPU: bare mediasoup and Noom; Noom with viewers using AES-CM SRTP, no
  * SRTP (what encryption costs) and AES-GCM SRTP; a room on one worker and a room over two
@@ -26,17 +27,20 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
   const timing = plan.quick ? { settleMs: 1_000, windowMs: 3_000 } : { settleMs: 2_000, windowMs: 8_000 };
   const shape = rampShape(plan.scale, timing, plan.quick ? 0.1 : 0.04, plan.quick ? 4 : 14);
   const spec: ViewerSpec = { sinkPort: SINK_PORTS[0], srtp: SRTP_SUITE };
+  const audioSpec: ViewerSpec = { ...spec, audioOnly: true };
 
   await installSink(plan.outerNetns);
   const sender = await SenderProcess.start();
   const one: RampResult[] = [];
   const two: RampResult[] = [];
+  const audio: RampResult[] = [];
   const compared: ComparedWindow[] = [];
   try {
     log(`capacity: ${rounds} round(s); viewers are PlainTransports with SRTP (${SRTP_SUITE}), each consuming audio + video of one publisher`);
     for (let r = 1; r <= rounds; r++) {
       one.push(await ramp(() => NoomTarget.start(sender, 1, 1), sender, { ...shape, label: 'Noom, WORKERS=1', round: r, spec }));
       two.push(await ramp(() => NoomTarget.start(sender, 2, 1), sender, { ...shape, label: 'Noom, WORKERS=2, ROOM_PEERS_PER_ROUTER=1', round: r, spec }));
+      audio.push(await ramp(() => NoomTarget.start(sender, 1, 1), sender, { ...shape, label: 'Noom, WORKERS=1, audio-only viewers', round: r, spec: audioSpec }));
     }
     // Side by side on one CPU: together they must leave it room (a third of the ceiling each).
     const compareViewers = Math.max(10, Math.round((median(one.map((x) => x.lastGood?.viewers ?? 0)) ?? 0) / 3));
@@ -68,7 +72,7 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
       compared.push(...(await measureTogether(inOrder(srtp), sender, r, compareViewers, timing, cpu)));
       compared.push(...(await measureTogether(inOrder(scaling), sender, r, compareViewers, timing, cpu)));
     }
-    return summarize(rounds, compareRounds, one, two, compared, compareViewers, scalingViewers);
+    return summarize(rounds, compareRounds, { one, two, audio }, compared, compareViewers, scalingViewers);
   } finally {
     await sender.stop();
   }
@@ -77,8 +81,7 @@ async function run(plan: CapacityPlan): Promise<CapacityReport> {
 function summarize(
   rounds: number,
   compareRounds: number,
-  one: RampResult[],
-  two: RampResult[],
+  { one, two, audio }: Record<'one' | 'two' | 'audio', RampResult[]>,
   compared: ComparedWindow[],
   compareViewers: number,
   scalingViewers: number,
@@ -92,6 +95,14 @@ function summarize(
       `worker at ${fmt(one.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
       `${onePerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(one.map(perCore))}); stopped by ${one.map(bound).join(', ')}; ` +
       `other processes used ${others(one)} cores meanwhile`,
+  );
+  const audioC = spreadOf(audio.map(ceiling));
+  const audioPerCore = spreadOf(audio.map(perCore));
+  summary.push(
+    `one worker, audio-only viewers (one Opus consumer each, 50 packets/s): ${audioC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(audio.map(ceiling))}, ±${audioC.halfRangePercent} %), ` +
+      `worker at ${fmt(audio.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
+      `${audioPerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(audio.map(perCore))}, ±${audioPerCore.halfRangePercent} %); stopped by ${audio.map(bound).join(', ')}; ` +
+      `other processes used ${others(audio)} cores meanwhile`,
   );
   const twoC = spreadOf(two.map(ceiling));
   const ratios = two.map((t, i) => ceiling(t) / Math.max(1, ceiling(one[i]!)));
@@ -159,7 +170,7 @@ function summarize(
   summary.push(`loss in the same-load windows: max ${round(Math.max(...loss), 3)} %`);
   return {
     summary,
-    data: { rounds, compareRounds, ramps: { oneWorker: one, twoWorkers: two }, comparison: { viewers: compareViewers, scalingViewers, windows: compared } },
+    data: { rounds, compareRounds, ramps: { oneWorker: one, twoWorkers: two, audioOnly: audio }, comparison: { viewers: compareViewers, scalingViewers, windows: compared } },
   };
 }
 

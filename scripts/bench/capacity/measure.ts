@@ -49,11 +49,12 @@ function safeCpu(pid: number): number {
   }
 }
 
-/** One target under measurement: its workers, its publisher, the sink port of its viewers. */
+/** One target under measurement: its workers, its publisher, the sink port of its viewers and what they consume. */
 export interface Part {
   workerPids: readonly number[];
   producers: { audio: types.Producer; video: types.Producer };
   sinkPort: number;
+  audioOnly: boolean;
 }
 
 /** What a window reads: the publisher process, the kernel's softirq threads, one or more targets. */
@@ -230,7 +231,7 @@ export function figures(e: Edges, probe: Probe, index: number, viewers: number, 
     q.sent.streams.filter((x) => x.kind === kind && ssrcs.has(x.ssrc)).reduce((n, x) => n + x.packets, 0);
   const sentAudio = sentOf(b, 'audio') - sentOf(a, 'audio');
   const sentVideo = sentOf(b, 'video') - sentOf(a, 'video');
-  const expected = (sentAudio + sentVideo) * viewers;
+  const expected = (sentAudio + (part.audioOnly ? 0 : sentVideo)) * viewers;
   const sinkA = a.sink.get(part.sinkPort)!;
   const sinkB = b.sink.get(part.sinkPort)!;
   const received = sinkB.rtp - sinkA.rtp;
@@ -239,7 +240,7 @@ export function figures(e: Edges, probe: Probe, index: number, viewers: number, 
   const mine = (xs: number[]) => xs.slice(first, first + part.workerPids.length);
   const workerCores = mine(cpuB.workers).map((w, i) => (w - mine(cpuA.workers)[i]!) / s);
   const workerTotal = workerCores.reduce((x, y) => x + y, 0);
-  const consumers = viewers * 2;
+  const consumers = viewers * (part.audioOnly ? 1 : 2);
   return {
     seconds: round(s, 2),
     viewers,

@@ -35,8 +35,9 @@ class Load {
   }
 
   /**
-   * Adds viewers up to `count`, 50 at a time, and waits until each receives video. Returns
-   * how long the adding took (placement, pipes, transports, consumers; not the wait).
+   * Adds viewers up to `count`, 50 at a time, and waits until each receives video (audio
+   * when that is all it consumes). Returns how long the adding took (placement, pipes,
+   * transports, consumers; not the wait).
    */
   async grow(count: number, spec: ViewerSpec, timeoutMs = 30_000): Promise<number> {
     const t0 = performance.now();
@@ -51,23 +52,23 @@ class Load {
       added.push(...vs);
     }
     const ms = performance.now() - t0;
-    await waitForVideo(
-      added.flatMap((v) => v.consumers.filter((c) => c.kind === 'video')),
+    await waitForFlow(
+      added.flatMap((v) => v.consumers.filter((c) => c.kind === (spec.audioOnly ? 'audio' : 'video'))),
       timeoutMs,
     );
     return ms;
   }
 }
 
-/** A video consumer forwards nothing until a keyframe has come: waits for every one's first packet. */
-async function waitForVideo(consumers: types.Consumer[], timeoutMs: number): Promise<void> {
+/** Waits for every consumer's first packet (a video consumer's waits for a keyframe). */
+async function waitForFlow(consumers: types.Consumer[], timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let pending = consumers;
   while (pending.length > 0) {
     const sent = await Promise.all(pending.map(async (c) => (await c.getStats()).reduce((a, s) => a + s.packetCount, 0)));
     pending = pending.filter((_, i) => sent[i] === 0);
     if (pending.length === 0) return;
-    if (performance.now() > deadline) throw new Error(`${pending.length} video consumers forwarded nothing in ${timeoutMs} ms`);
+    if (performance.now() > deadline) throw new Error(`${pending.length} consumers forwarded nothing in ${timeoutMs} ms`);
     await sleep(250);
   }
 }
@@ -76,7 +77,7 @@ function probeOf(sender: SenderProcess, parts: { target: CapacityTarget; spec: V
   return {
     sender,
     ksoftirqd: ksoftirqdPids(),
-    parts: parts.map(({ target, spec }) => ({ workerPids: target.workerPids, producers: target.published, sinkPort: spec.sinkPort })),
+    parts: parts.map(({ target, spec }) => ({ workerPids: target.workerPids, producers: target.published, sinkPort: spec.sinkPort, audioOnly: spec.audioOnly === true })),
   };
 }
 
@@ -152,11 +153,11 @@ export const cleanStop = (r: RampResult): boolean => r.stop === 'worker-saturate
 
 /**
  * A ramp's steps: `50 × scale` viewers first (at least 10), then steps of `resolution` × the
- * predicted ceiling, `maxSteps` at most, and 4,000 viewers at most (every viewer holds a
+ * predicted ceiling, `maxSteps` at most, and 9,000 viewers at most (every viewer holds a
  * port of the 40100–49999 range).
  */
 export function rampShape(scale: number, timing: Timing, resolution: number, maxSteps: number): Timing & Pick<RampOptions, 'firstViewers' | 'resolution' | 'maxSteps' | 'maxViewers'> {
-  return { ...timing, firstViewers: Math.max(10, Math.round(50 * scale)), resolution, maxSteps, maxViewers: 4_000 };
+  return { ...timing, firstViewers: Math.max(10, Math.round(50 * scale)), resolution, maxSteps, maxViewers: 9_000 };
 }
 
 export interface RampOptions extends Timing {

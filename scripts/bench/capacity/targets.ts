@@ -24,10 +24,20 @@ export const LOOPBACK = '127.0.0.1';
 /** WebRTC's mandatory-to-implement SRTP profile, and PlainTransport's default. */
 export const SRTP_SUITE: types.SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
 
-/** Where viewers send, and how: `srtp: null` sends plain RTP (to measure what SRTP costs). */
+/**
+ * Where viewers send, and how: `srtp: null` sends plain RTP (to measure what SRTP costs);
+ * `audioOnly` viewers consume the publisher's audio alone, as listeners of a large audio
+ * call do (the shape of LiveKit's published capacity run), instead of audio + video.
+ */
 export interface ViewerSpec {
   sinkPort: number;
   srtp: types.SrtpCryptoSuite | null;
+  audioOnly?: boolean;
+}
+
+/** The producers a viewer of `spec` consumes. */
+export function consumedBy(spec: Pick<ViewerSpec, 'audioOnly'>, published: Published): types.Producer[] {
+  return spec.audioOnly ? [published.audio] : [published.audio, published.video];
 }
 const PORT_RANGE = { min: 40100, max: 49999 };
 
@@ -97,7 +107,7 @@ export async function openPublisher(
   return { transport, published: { audio, video } };
 }
 
-/** A viewer on `router`: a PlainTransport (with SRTP) sending to the sink, consuming both producers. */
+/** A viewer on `router`: a PlainTransport (with SRTP) sending to the sink, consuming what `spec` says. */
 export async function openViewer(router: types.Router, published: Published, spec: ViewerSpec, slot: number): Promise<Viewer> {
   const transport = await router.createPlainTransport({
     listenInfo: { protocol: 'udp', ip: LOOPBACK, portRange: PORT_RANGE },
@@ -114,7 +124,7 @@ export async function openViewer(router: types.Router, published: Published, spe
     });
     const rtpCapabilities = viewerCapabilities(router);
     const consumers: types.Consumer[] = [];
-    for (const producer of [published.audio, published.video]) {
+    for (const producer of consumedBy(spec, published)) {
       consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities }));
     }
     return { transport, consumers, slot };
@@ -173,7 +183,7 @@ export async function addRoomViewer(room: Room, published: Published, spec: View
   const placement = media.place(`viewer-${randomUUID()}`);
   const giveBack: (() => void)[] = [];
   try {
-    for (const p of [published.audio, published.video]) giveBack.push(await media.route(p.id, placement.router));
+    for (const p of consumedBy(spec, published)) giveBack.push(await media.route(p.id, placement.router));
     const viewer = await openViewer(placement.router, published, spec, slot ?? placement.slotIndex);
     return {
       viewer,

@@ -3,24 +3,17 @@
  * DTLS with the worker's WebRtcServer and exchange SRTP audio and video. This is the test
  * that fails on a worker built without the DTLS fix for KTLS-enabled OpenSSL.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { oneNodeCall } from '../support/call.js';
 import { eventually } from '../support/eventually.js';
-import { collect, connect, req, startTestServer, onlyRouter } from '../support/server.js';
+import { collect, connect, req, onlyRouter } from '../support/server.js';
 
 let noom: NoomServer;
-const peers: SyntheticPeer[] = [];
+const { peers } = oneNodeCall({}, (server) => (noom = server));
 let speakers: { peerId: string | null }[] = [];
-before(async () => {
-  await prepareMedia();
-  noom = await startTestServer();
-});
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  await noom.close();
-});
 
 const totals = (p: SyntheticPeer) => p.consumerStats().map((c) => ({ id: c.consumerId, packets: c.packets, bytes: c.bytes }));
 

@@ -5,7 +5,7 @@
  * held 150 ms by a relay on its way to the server reads 150 ms later, and
  * the CLI reports both figures for every consumer, per track and for the run, and judges them.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NoomServer } from '../../server/src/app.js';
-import { prepareMedia, SyntheticPeer, type ConsumerStats } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer, type ConsumerStats } from '../../scripts/loadtest/peer/index.js';
 import type { LoadTestReport } from '../../scripts/loadtest/report/types.js';
+import { oneNodeCall } from '../support/call.js';
 import { startTestServer } from '../support/server.js';
 import { startUdpDelay, type UdpDelay } from '../support/udpDelay.js';
 
@@ -48,17 +49,7 @@ const DELAY_MS = 150;
 const RELAY_ADDRESS = '192.0.2.1';
 
 let noom: NoomServer;
-const peers: SyntheticPeer[] = [];
-
-before(async () => {
-  await prepareMedia();
-  noom = await startTestServer();
-});
-
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  await noom?.close();
-});
+const { peers } = oneNodeCall({}, (server) => (noom = server));
 
 test('every consumer reads latency and jitter; a publisher stamping 200 ms in the past reads 200 ms later', async (t) => {
   const roomId = `latency-${Date.now()}`;

@@ -4,27 +4,20 @@
  * pipes between them. A producer closing on one router closes its piped consumers on the
  * other; the last consumer on a router unpipes; a worker dying takes only its own peers.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { Room } from '../../server/src/rooms/Room.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import { parsePrometheusText } from '../../scripts/loadtest/prometheus.js';
+import { oneNodeCall } from '../support/call.js';
 import { eventually } from '../support/eventually.js';
-import { collect, req, startTestServer } from '../support/server.js';
+import { collect, req } from '../support/server.js';
 
 let noom: NoomServer;
-const peers: SyntheticPeer[] = [];
+const { peers } = oneNodeCall({ WORKERS: '2', ROOM_PEERS_PER_ROUTER: '2' }, (server) => (noom = server));
 const ROOM = 'wide';
 
-before(async () => {
-  await prepareMedia();
-  noom = await startTestServer({ WORKERS: '2', ROOM_PEERS_PER_ROUTER: '2' });
-});
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  await noom.close();
-});
 
 const room = (): Room => noom.rooms.get(ROOM)!;
 /** The worker slot each peer was placed on, by peer id. */

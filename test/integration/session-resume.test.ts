@@ -6,31 +6,21 @@
  * peers (werift), media keeps flowing through the drop and the load tester's peer resumes
  * by itself.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { NoomServer } from '../../server/src/app.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
 import type { ProtocolSocket } from '../../scripts/loadtest/peer/signaling.js';
+import { oneNodeCall } from '../support/call.js';
 import { eventually } from '../support/eventually.js';
-import { collect, errorCode, rawAck, req, socketTracker, startTestServer } from '../support/server.js';
+import { collect, errorCode, rawAck, req } from '../support/server.js';
 import { OPUS_PARAMETERS } from '../support/rtp.js';
 import { startTcpProxy } from '../support/tcpProxy.js';
 
 const WINDOW_MS = 3000;
 let noom: NoomServer;
-const sockets = socketTracker();
-const peers: SyntheticPeer[] = [];
-
-before(async () => {
-  await prepareMedia();
-  noom = await startTestServer({ RESUME_WINDOW_MS: String(WINDOW_MS) });
-});
-after(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  sockets.closeAll();
-  await noom.close();
-});
+const { sockets, peers } = oneNodeCall({ RESUME_WINDOW_MS: String(WINDOW_MS) }, (server) => (noom = server));
 
 /** Resolves with the reason of the socket's next disconnect. */
 function disconnected(socket: ProtocolSocket): Promise<string> {

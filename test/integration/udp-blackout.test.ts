@@ -5,29 +5,21 @@
  * mediasoup's too) and media comes back by ICE restart: the same peers, transports and
  * consumers, no rejoin.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoomServer } from '../../server/src/app.js';
 import type { Peer } from '../../server/src/rooms/Peer.js';
 import type { IceRestartEvent } from '../../protocol/index.js';
-import { prepareMedia, SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
+import { oneNodeCall } from '../support/call.js';
 import { blackoutUnavailable, startBlackout } from '../support/blackout.js';
 import { eventually } from '../support/eventually.js';
-import { startTestServer } from '../support/server.js';
 
 const unavailable = blackoutUnavailable();
 
 describe('a UDP blackout under a call of werift peers', { skip: unavailable }, () => {
   let noom: NoomServer;
-  const peers: SyntheticPeer[] = [];
-  before(async () => {
-    await prepareMedia();
-    noom = await startTestServer();
-  });
-  after(async () => {
-    await Promise.all(peers.map((p) => p.close()));
-    await noom?.close();
-  });
+  const { peers } = oneNodeCall({}, (server) => (noom = server));
 
   /** Ada publishes audio and video, Bob audio; each receives the other. */
   async function call(roomId: string) {

@@ -6,9 +6,8 @@ import type { NoomServer } from '../../server/src/app.js';
 import { createLogger } from '../../server/src/logger.js';
 import { eventually } from './eventually.js';
 import { startRedis, type TestRedis } from './redis.js';
-import { after, before } from 'node:test';
-import { prepareMedia, type SyntheticPeer } from '../../scripts/loadtest/peer/index.js';
-import { socketTracker, startTestServer, TEST_ENV } from './server.js';
+import { callFixture, type CallFixture } from './call.js';
+import { startTestServer, TEST_ENV } from './server.js';
 
 const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 
@@ -52,29 +51,12 @@ export async function startTwoNodes(prefix: string, env: Record<string, string> 
 }
 
 /**
- * The set-up of a test file about one call over two nodes: the clip for synthetic peers and
- * two nodes on a private Redis before the tests (handed to `ready`), and after them every
- * peer and socket the tests made closed, then the nodes and Redis stopped.
+ * The set-up of a test file about one call over two nodes: two nodes on a private Redis
+ * (callFixture: the clip first; after the tests, peers and sockets closed, then the nodes
+ * and Redis stopped).
  */
-export function twoNodeCall(
-  prefix: string,
-  env: Record<string, string>,
-  ready: (nodes: TwoNodes) => void,
-): { sockets: ReturnType<typeof socketTracker>; peers: SyntheticPeer[] } {
-  const sockets = socketTracker();
-  const peers: SyntheticPeer[] = [];
-  let nodes: TwoNodes | undefined;
-  before(async () => {
-    await prepareMedia();
-    nodes = await startTwoNodes(prefix, env);
-    ready(nodes);
-  });
-  after(async () => {
-    await Promise.all(peers.map((p) => p.close()));
-    sockets.closeAll();
-    await nodes?.close();
-  });
-  return { sockets, peers };
+export function twoNodeCall(prefix: string, env: Record<string, string>, ready: (nodes: TwoNodes) => void): CallFixture {
+  return callFixture(() => startTwoNodes(prefix, env), (nodes) => nodes.close(), ready);
 }
 
 export const testLog = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');

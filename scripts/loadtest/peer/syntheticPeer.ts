@@ -172,8 +172,7 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
     const quality = clockRate ? new StreamQuality(clockRate) : undefined;
     if (quality) this.#quality.set(entry, quality);
     track.onReceiveRtp.subscribe((rtp) => {
-      const inOrder = isNewerSeq(rtp.header.sequenceNumber, seq.highestSeq);
-      count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length);
+      const inOrder = count(entry.stats, seq, rtp.header.sequenceNumber, rtp.payload.length);
       probe?.packet(rtp.payload);
       if (!quality) return;
       const stamp = captureExtId === undefined ? undefined : rtp.header.extensions.find((x) => x.id === captureExtId);
@@ -236,6 +235,11 @@ export class SyntheticPeer extends PeerBase<ReplayedProducer> {
         track: clip[kind],
         target: { ssrc: encoding.ssrc, payloadType, ...(kind === 'video' ? { fps: clip.params.fps } : {}) },
         sink: (packet) => {
+          // A packet that gains no extension is written as replayed, without parsing it.
+          if (levelExtId === undefined && sendTimeExtId === undefined) {
+            track.writeRtp(packet);
+            return;
+          }
           const rtp = levelExtId === undefined ? werift.RtpPacket.deSerialize(packet) : withAudioLevel(packet, levelExtId, levelAt(this.#speaking, Date.now()));
           track.writeRtp(sendTimeExtId === undefined ? rtp : withSendTime(rtp, sendTimeExtId, skewMs));
         },
@@ -304,22 +308,21 @@ function withSendTime(rtp: InstanceType<typeof werift.RtpPacket>, extId: number,
   return rtp;
 }
 
-function count(s: ConsumerStats, state: SequenceState, seq: number, payloadBytes: number): void {
+/** Counts a received packet; true when it is newer than every one before (not late, not repeated). */
+function count(s: ConsumerStats, state: SequenceState, seq: number, payloadBytes: number): boolean {
+  const newer = isNewerSeq(seq, state.highestSeq);
   if (s.packets === 0) {
     s.firstPacketAt = performance.now();
     state.firstSeq = seq;
     state.highestSeq = seq;
-  } else {
-    const highest = state.highestSeq!;
-    const delta = (seq - highest) & 0xffff;
-    // Forward by less than half the space: newer packet (possibly wrapping around).
-    if (delta !== 0 && delta < 0x8000) {
-      if (seq < highest) state.cycles++;
-      state.highestSeq = seq;
-    }
+  } else if (newer) {
+    // Newer but numbered lower: the sequence wrapped around.
+    if (seq < state.highestSeq!) state.cycles++;
+    state.highestSeq = seq;
   }
   s.packets++;
   s.bytes += payloadBytes;
   const expected = state.cycles * 0x10000 + state.highestSeq! - state.firstSeq! + 1;
   s.lost = Math.max(0, expected - s.packets);
+  return newer;
 }

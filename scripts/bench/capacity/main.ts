@@ -87,23 +87,20 @@ function summarize(
   scalingViewers: number,
 ): CapacityReport {
   const summary: string[] = [];
-  const oneC = spreadOf(one.map(ceiling));
-  const onePerCore = spreadOf(one.map(perCore));
   const others = (rs: RampResult[]) => fmt(rs.map((r) => r.lastGood?.othersCores ?? NaN), 2);
-  summary.push(
-    `one worker (WORKERS=1): ${oneC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(one.map(ceiling))}, ±${oneC.halfRangePercent} %), ` +
-      `worker at ${fmt(one.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
-      `${onePerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(one.map(perCore))}); stopped by ${one.map(bound).join(', ')}; ` +
-      `other processes used ${others(one)} cores meanwhile`,
-  );
-  const audioC = spreadOf(audio.map(ceiling));
-  const audioPerCore = spreadOf(audio.map(perCore));
-  summary.push(
-    `one worker, audio-only viewers (one Opus consumer each, 50 packets/s): ${audioC.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(audio.map(ceiling))}, ±${audioC.halfRangePercent} %), ` +
-      `worker at ${fmt(audio.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
-      `${audioPerCore.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(audio.map(perCore))}, ±${audioPerCore.halfRangePercent} %); stopped by ${audio.map(bound).join(', ')}; ` +
-      `other processes used ${others(audio)} cores meanwhile`,
-  );
+  /** The ceiling of a one-worker ramp, and what it is per core of that worker. */
+  const oneWorkerLine = (title: string, rs: RampResult[]) => {
+    const c = spreadOf(rs.map(ceiling));
+    const perCoreSpread = spreadOf(rs.map(perCore));
+    return (
+      `${title}: ${c.median.toLocaleString('en-US')} consumers at < 1 % loss (median; rounds ${fmt(rs.map(ceiling))}, ±${c.halfRangePercent} %), ` +
+      `worker at ${fmt(rs.map((r) => 100 * (r.lastGood?.workerCores[0] ?? NaN)))} % of a core → ` +
+      `${perCoreSpread.median.toLocaleString('en-US')} consumers per worker core (rounds ${fmt(rs.map(perCore))}, ±${perCoreSpread.halfRangePercent} %); stopped by ${rs.map(bound).join(', ')}; ` +
+      `other processes used ${others(rs)} cores meanwhile`
+    );
+  };
+  summary.push(oneWorkerLine('one worker (WORKERS=1)', one));
+  summary.push(oneWorkerLine('one worker, audio-only viewers (one Opus consumer each, 50 packets/s)', audio));
   const twoC = spreadOf(two.map(ceiling));
   const ratios = two.map((t, i) => ceiling(t) / Math.max(1, ceiling(one[i]!)));
   const ratio = spreadOf(ratios);
